@@ -1,0 +1,1 @@
+"""fund-ledger: verifiable, event-sourced books for a community fund."""

@@ -1,0 +1,144 @@
+"""The chart of accounts and the balanced postings that every event maps to.
+
+The chart follows 民间非营利组织会计制度 (the accounting system for non-profit organisations):
+income is split restricted / unrestricted (限定性 / 非限定性), and when a restriction is met the
+amount is released (限定性净资产转为非限定性净资产). Net assets are not stored in their own
+accounts: restricted net assets are the credit balance of ``Income:Restricted``, unrestricted
+net assets that of ``Income:Unrestricted`` less ``Expenses``. A committee designation of
+unrestricted money to a project is a memo pair under ``Equity:Designations``, apart from donor
+restrictions, as the accounting standards ask.
+
+Amounts are fen; a positive amount is a debit and a negative one a credit (Beancount's signs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+BANK = "Assets:Bank"
+IN_KIND_ASSETS = "Assets:InKind"
+DESIGNATION_OFFSET = "Equity:Designations:Offset"
+
+# Chinese names of the top accounts, for statements and the Beancount journal's comments.
+ACCOUNT_NAMES_ZH = {
+    BANK: "银行存款",
+    IN_KIND_ASSETS: "受赠实物资产",
+    "Income:Unrestricted": "收入-非限定性",
+    "Income:Restricted": "收入-限定性",
+    "Expenses:Programme": "业务活动成本",
+    "Expenses:Management": "管理费用",
+    "Expenses:Fundraising": "筹资费用",
+    "Equity:Designations": "理事会指定用途（非限定性）",
+}
+
+
+def project_component(project_code: str) -> str:
+    """A project code as a Beancount account component: ``red-boat`` -> ``Red-boat``."""
+    return project_code[:1].upper() + project_code[1:]
+
+
+def income_account(
+    restricted: bool, donor_kind: str, in_kind: bool, project_code: str | None
+) -> str:
+    """捐赠收入 or 政府补助收入, restricted ones per project so the roll-forward is exact."""
+    line = (
+        "InKind" if in_kind else "GovernmentGrants" if donor_kind == "government" else "Donations"
+    )
+    if restricted:
+        assert project_code is not None
+        return f"Income:Restricted:{line}:{project_component(project_code)}"
+    return f"Income:Unrestricted:{line}"
+
+
+def release_accounts(project_code: str) -> tuple[str, str]:
+    """(restricted side, unrestricted side) of a release from restriction for a project."""
+    component = project_component(project_code)
+    return (
+        f"Income:Restricted:ReleasedFromRestriction:{component}",
+        f"Income:Unrestricted:ReleasedFromRestriction:{component}",
+    )
+
+
+def expense_account(category: str, project_code: str) -> str:
+    return f"Expenses:{category.capitalize()}:{project_component(project_code)}"
+
+
+def designation_account(project_code: str) -> str:
+    return f"Equity:Designations:{project_component(project_code)}"
+
+
+@dataclass(frozen=True)
+class Posting:
+    account: str
+    amount_fen: int
+
+
+def _pair(debit: str, credit: str, amount_fen: int) -> list[Posting]:
+    if amount_fen == 0:
+        return []
+    return [Posting(debit, amount_fen), Posting(credit, -amount_fen)]
+
+
+def _donation_received(e: Any) -> list[Posting]:
+    credit = income_account(e.project_id is not None, e.donor_kind, e.in_kind, e.project_code)
+    return _pair(IN_KIND_ASSETS if e.in_kind else BANK, credit, e.amount_fen)
+
+
+def _donation_reversed(e: Any) -> list[Posting]:
+    debit = income_account(e.project_id is not None, e.donor_kind, e.in_kind, e.project_code)
+    return _pair(debit, IN_KIND_ASSETS if e.in_kind else BANK, e.amount_fen)
+
+
+def _grant_approved(e: Any) -> list[Posting]:
+    return _pair(DESIGNATION_OFFSET, designation_account(e.project_code), e.unrestricted_fen)
+
+
+def _grant_closed(e: Any) -> list[Posting]:
+    return _pair(
+        designation_account(e.project_code), DESIGNATION_OFFSET, e.released_unrestricted_fen
+    )
+
+
+def _expense_paid(e: Any) -> list[Posting]:
+    restricted_side, unrestricted_side = release_accounts(e.project_code)
+    return [
+        *_pair(expense_account(e.category, e.project_code), BANK, e.amount_fen),
+        *_pair(restricted_side, unrestricted_side, e.restricted_fen),
+        *_pair(designation_account(e.project_code), DESIGNATION_OFFSET, e.unrestricted_fen),
+    ]
+
+
+def _expense_reversed(e: Any) -> list[Posting]:
+    restricted_side, unrestricted_side = release_accounts(e.project_code)
+    # Once a grant is closed its designation is gone, so money coming back is undesignated.
+    designation = 0 if e.grant_closed else e.unrestricted_fen
+    return [
+        *_pair(BANK, expense_account(e.category, e.project_code), e.amount_fen),
+        *_pair(unrestricted_side, restricted_side, e.restricted_fen),
+        *_pair(DESIGNATION_OFFSET, designation_account(e.project_code), designation),
+    ]
+
+
+_POSTING_RULES: dict[str, Callable[[Any], list[Posting]]] = {
+    "Donation.Received": _donation_received,
+    "Donation.Reversed": _donation_reversed,
+    "Grant.Approved": _grant_approved,
+    "Grant.Closed": _grant_closed,
+    "Expense.Paid": _expense_paid,
+    "Expense.Reversed": _expense_reversed,
+}
+
+
+def event_name(domain_event: object) -> str:
+    """``Donation.Received`` for the event class nested in the ``Donation`` aggregate."""
+    return type(domain_event).__qualname__
+
+
+def postings_for(domain_event: object) -> list[Posting]:
+    """The balanced postings of one event; events that move no money post nothing."""
+    rule = _POSTING_RULES.get(event_name(domain_event))
+    postings = rule(domain_event) if rule else []
+    assert sum(p.amount_fen for p in postings) == 0, f"unbalanced: {postings}"
+    return postings

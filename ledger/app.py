@@ -1,0 +1,872 @@
+"""The application service: every command the fund's people give, checked and stored as events."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, ClassVar, TypeVar
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import JSONTranscoder, RecordConflictError, Transcoding
+from eventsourcing.utils import get_topic
+
+from ledger.books import Position, fold
+from ledger.domain import (
+    DIRECTORY_ID,
+    FUND_ID,
+    Category,
+    Channel,
+    Directory,
+    Disclosure,
+    Donation,
+    Donor,
+    DonorKind,
+    Expense,
+    Fund,
+    Grant,
+    GrantStatus,
+    IdempotencyRecord,
+    Meta,
+    Opinion,
+    PayeeKind,
+    Project,
+    ReceivedTotals,
+    Role,
+    month_of,
+)
+from ledger.errors import (
+    Contention,
+    Duplicate,
+    IdempotencyConflict,
+    InsufficientFunds,
+    InvalidInput,
+    NotFound,
+    NotPermitted,
+    WrongState,
+)
+from ledger.money import check_amount_fen
+from ledger.storage import DEFAULT_DATABASE_URL, persistence_env
+
+# China keeps one time zone all year; the fund's days are Beijing days.
+FUND_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+RETRIES_MAX = 8
+PAGE_SIZE_MAX = 1000
+TEXT_CHARS_MAX = 2000
+NAME_CHARS_MAX = 200
+OPINION_CHARS_MAX = 10_000
+IDEMPOTENCY_KEY_CHARS_MAX = 200
+QUORUM_MAX = 99
+
+_PROJECT_CODE = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+
+T = TypeVar("T", bound=Aggregate)
+
+
+def today() -> date:
+    return datetime.now(FUND_TZ).date()
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who gives a command: a user of the directory, or the operator at the console."""
+
+    id: str
+    role: Role
+    name: str = ""
+
+
+OPERATOR = Actor(id="operator", role=Role.OPERATOR, name="operator")
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a command returns: the id it made or acted on, and the log position of its events."""
+
+    id: str
+    position: int
+    replayed: bool = False
+
+
+class _DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+class _MetaAsDict(Transcoding):
+    type = Meta
+    name = "meta"
+
+    def encode(self, obj: Meta) -> dict[str, Any]:
+        return {
+            "actor_id": obj.actor_id,
+            "actor_role": obj.actor_role,
+            "effective_on": obj.effective_on,
+            "idempotency_key": obj.idempotency_key,
+        }
+
+    def decode(self, data: dict[str, Any]) -> Meta:
+        return Meta(**data)
+
+
+# Who may give which command. The API and the CLI both go through these checks.
+RIGHTS: dict[str, tuple[Role, ...]] = {
+    "establish_fund": (Role.OPERATOR,),
+    "add_user": (Role.OPERATOR,),
+    "revoke_user": (Role.OPERATOR,),
+    "register_donor": (Role.TREASURER,),
+    "open_project": (Role.TREASURER,),
+    "close_project": (Role.COMMITTEE,),
+    "record_donation": (Role.TREASURER,),
+    "reverse_donation": (Role.COMMITTEE,),
+    "propose_grant": (Role.COMMITTEE,),
+    "approve_grant": (Role.COMMITTEE,),
+    "reject_grant": (Role.COMMITTEE,),
+    "close_grant": (Role.COMMITTEE,),
+    "record_expense": (Role.TREASURER,),
+    "reverse_expense": (Role.COMMITTEE,),
+    "record_opinion": (Role.ADVISER,),
+    "close_period": (Role.COMMITTEE,),
+}
+
+
+class DonationTally:
+    """Running totals of cash donations received, read forward from the notification log.
+
+    Donations are never routed through the Fund aggregate, so a check that needs them reads
+    the log from where it last stopped. Totals only ever grow, so a tally that is a moment
+    old understates what is available: the safe side.
+    """
+
+    def __init__(self, app: FundLedger) -> None:
+        self._app = app
+        self._topic = get_topic(Donation.Received)  # type: ignore[attr-defined]
+        self._lock = threading.Lock()
+        self._position = 0
+        self._unrestricted_fen = 0
+        self._restricted_fen: defaultdict[str, int] = defaultdict(int)
+
+    def current(self) -> ReceivedTotals:
+        with self._lock:
+            while True:
+                batch = self._app.recorder.select_notifications(
+                    start=self._position + 1, limit=PAGE_SIZE_MAX, topics=[self._topic]
+                )
+                for notification in batch:
+                    received = self._app.mapper.to_domain_event(notification)
+                    self._position = notification.id
+                    if received.in_kind:  # type: ignore[attr-defined]
+                        continue
+                    project_id = received.project_id  # type: ignore[attr-defined]
+                    amount_fen: int = received.amount_fen  # type: ignore[attr-defined]
+                    if project_id is None:
+                        self._unrestricted_fen += amount_fen
+                    else:
+                        self._restricted_fen[project_id] += amount_fen
+                if len(batch) < PAGE_SIZE_MAX:
+                    break
+            return ReceivedTotals(self._unrestricted_fen, dict(self._restricted_fen))
+
+
+class FundLedger(Application[UUID]):
+    """The fund's books: commands in, events stored, positions out."""
+
+    name = "FundLedger"
+    snapshotting_intervals: ClassVar[dict[Any, int]] = {Fund: 100, Directory: 100}
+
+    def __init__(self, database_url: str = DEFAULT_DATABASE_URL) -> None:
+        env = persistence_env(database_url)
+        env.setdefault("CREATE_TABLE", "y")
+        self.database_url = database_url
+        super().__init__(env)
+        self.tally = DonationTally(self)
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(_DateAsISO())
+        transcoder.register(_MetaAsDict())
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _get(self, cls: type[T], aggregate_id: str | UUID, what: str) -> T:
+        try:
+            key = aggregate_id if isinstance(aggregate_id, UUID) else UUID(str(aggregate_id))
+        except ValueError:
+            raise NotFound(what, aggregate_id) from None
+        try:
+            found: object = self.repository.get(key)
+        except AggregateNotFoundError:
+            raise NotFound(what, aggregate_id) from None
+        if not isinstance(found, cls):
+            raise NotFound(what, aggregate_id)
+        return found
+
+    def _exists(self, aggregate_id: UUID) -> bool:
+        return bool(self.recorder.select_events(aggregate_id, limit=1))
+
+    def fund(self) -> Fund:
+        try:
+            found: object = self.repository.get(FUND_ID)
+        except AggregateNotFoundError:
+            raise NotFound("fund", "(run `fund-ledger init` first)") from None
+        assert isinstance(found, Fund)
+        return found
+
+    def directory(self) -> Directory:
+        try:
+            found: object = self.repository.get(DIRECTORY_ID)
+        except AggregateNotFoundError:
+            return Directory(meta=Meta(OPERATOR.id, OPERATOR.role, today()))
+        assert isinstance(found, Directory)
+        return found
+
+    def _run(
+        self,
+        actor: Actor,
+        command: str,
+        args: dict[str, Any],
+        decide: Callable[[Meta], tuple[str, list[Aggregate]]],
+        *,
+        on: date | None = None,
+        idempotency_key: str | None = None,
+    ) -> Receipt:
+        """Check the actor's right, decide on fresh state, save atomically; retry on conflict.
+
+        With an idempotency key the first result is saved in the same transaction as the
+        command's events, so a retried command returns it and a different one is refused.
+        """
+        allowed = RIGHTS[command]
+        if actor.role not in allowed:
+            raise NotPermitted(command, actor.role, tuple(allowed))
+        if idempotency_key is not None:
+            _text("Idempotency-Key", idempotency_key, IDEMPOTENCY_KEY_CHARS_MAX)
+        meta = Meta(actor.id, actor.role.value, on or today(), idempotency_key)
+        fingerprint = hashlib.sha256(
+            json.dumps([command, args], sort_keys=True, default=str).encode()
+        ).hexdigest()
+        for _attempt in range(RETRIES_MAX):
+            if idempotency_key is not None:
+                replay = self._replay(actor, idempotency_key, fingerprint)
+                if replay is not None:
+                    return replay
+            result_id, aggregates = decide(meta)
+            if idempotency_key is not None:
+                aggregates.append(
+                    IdempotencyRecord(
+                        key=idempotency_key,
+                        actor_id=actor.id,
+                        fingerprint=fingerprint,
+                        result_id=result_id,
+                        meta=meta,
+                    )
+                )
+            try:
+                recordings = self.save(*aggregates)
+            except RecordConflictError:
+                continue  # someone else changed one of these aggregates: decide again
+            position = max(r.notification.id for r in recordings) if recordings else 0
+            return Receipt(result_id, position)
+        raise Contention(RETRIES_MAX)
+
+    def _replay(self, actor: Actor, key: str, fingerprint: str) -> Receipt | None:
+        record_id = IdempotencyRecord.create_id(actor.id, key)
+        stored = self.recorder.select_events(record_id, limit=1)
+        if not stored:
+            return None
+        record = self._get(IdempotencyRecord, record_id, "idempotency record")
+        if record.fingerprint != fingerprint:
+            raise IdempotencyConflict(key)
+        return Receipt(record.result_id, 0, replayed=True)
+
+    # -- the fund and its people ---------------------------------------------------------------
+
+    def establish_fund(self, actor: Actor, name: str, quorum: int = 3) -> Receipt:
+        _text("name", name, NAME_CHARS_MAX)
+        if isinstance(quorum, bool) or not isinstance(quorum, int) or not 1 <= quorum <= QUORUM_MAX:
+            raise InvalidInput(
+                "quorum", repr(quorum), f"must be a whole number from 1 to {QUORUM_MAX}"
+            )
+
+        def decide(meta: Meta) -> tuple[str, list[Aggregate]]:
+            if self._exists(FUND_ID):
+                raise Duplicate("fund", self.fund().name)
+            return str(FUND_ID), [Fund(name=name, currency="CNY", quorum=quorum, meta=meta)]
+
+        return self._run(actor, "establish_fund", {"name": name, "quorum": quorum}, decide)
+
+    def add_user(self, actor: Actor, name: str, role: str) -> tuple[Receipt, str]:
+        """Add a person; returns the receipt and their bearer token (only its hash is kept)."""
+        _text("name", name, NAME_CHARS_MAX)
+        user_role = _choice("role", role, Role)
+        if user_role is Role.OPERATOR:
+            raise InvalidInput("role", role, "is reserved for the console")
+        token = secrets.token_urlsafe(32)
+        token_sha256 = hashlib.sha256(token.encode()).hexdigest()
+        user_id = str(uuid4())
+
+        def decide(meta: Meta) -> tuple[str, list[Aggregate]]:
+            directory = self.directory()
+            directory.add_user(user_id, name, user_role.value, token_sha256, meta)
+            return user_id, [directory]
+
+        receipt = self._run(actor, "add_user", {"name": name, "role": role}, decide)
+        return receipt, token
+
+    def revoke_user(self, actor: Actor, name: str) -> Receipt:
+        def decide(meta: Meta) -> tuple[str, list[Aggregate]]:
+            directory = self.directory()
+            user_id = directory.user_named(name)
+            if user_id is None:
+                raise NotFound("user", name)
+            directory.revoke(user_id, meta)
+            return user_id, [directory]
+
+        return self._run(actor, "revoke_user", {"name": name}, decide)
+
+    def actor_named(self, name: str) -> Actor:
+        directory = self.directory()
+        user_id = directory.user_named(name)
+        if user_id is None:
+            raise NotFound("user", name)
+        user = directory.users[user_id]
+        if user["revoked"]:
+            raise WrongState("user", name, "revoked", "active")
+        return Actor(user_id, Role(user["role"]), name)
+
+    def authenticate(self, token: str) -> Actor | None:
+        """The active user holding this bearer token, compared by hash in constant time."""
+        presented = hashlib.sha256(token.encode()).hexdigest()
+        found: Actor | None = None
+        for user_id, user in self.directory().users.items():
+            if secrets.compare_digest(presented, user["token_sha256"]) and not user["revoked"]:
+                found = Actor(user_id, Role(user["role"]), user["name"])
+        return found
+
+    # -- donors, projects, donations -----------------------------------------------------------
+
+    def register_donor(
+        self,
+        actor: Actor,
+        name: str,
+        kind: str,
+        disclosure: str,
+        contact: dict[str, str] | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> Receipt:
+        _text("name", name, NAME_CHARS_MAX)
+        donor_kind = _choice("kind", kind, DonorKind)
+        donor_disclosure = _choice("disclosure", disclosure, Disclosure)
+        contact = dict(contact or {})
+        if len(contact) > 10:
+            raise InvalidInput("contact", str(len(contact)), "has more than 10 entries")
+        for contact_key, contact_value in contact.items():
+            _text("contact key", contact_key, 50)
+            _text("contact", contact_value, NAME_CHARS_MAX)
+
+        def decide(meta: Meta) -> tuple[str, list[Aggregate]]:
+            self.fund()
+            donor = Donor(
+                name=name,
+                kind=donor_kind.value,
+                disclosure=donor_disclosure.value,
+                contact=contact,
+                meta=meta,
+            )
+            return str(donor.id), [donor]
+
+        args = {"name": name, "kind": kind, "disclosure": disclosure, "contact": contact}
+        return self._run(actor, "register_donor", args, decide, idempotency_key=idempotency_key)
+
+    def open_project(
+        self,
+        actor: Actor,
+        code: str,
+        name: str,
+        name_en: str | None = None,
+        description: str | None = None,
+        organisation: str | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> Receipt:
+        if not isinstance(code, str) or not _PROJECT_CODE.match(code):
+            raise InvalidInput(
+                "code", repr(code), "must be 2-32 lower-case letters, digits or hyphens"
+            )
+        _text("name", name, NAME_CHARS_MAX)
+        _optional_text("name_en", name_en, NAME_CHARS_MAX)
+        _optional_text("description", description, TEXT_CHARS_MAX)
+        _optional_text("organisation", organisation, NAME_CHARS_MAX)
+
+        def decide(meta: Meta) -> tuple[str, list[Aggregate]]:
+            self.fund()
+            project_id = Project.create_id(code)
+            if self._exists(project_id):
+                raise Duplicate("project", code)
+            project = Project(
+                code=code,
+                name=name,
+                name_en=name_en,
+                description=description,
+                organisation=organisation,
+                meta=meta,
+            )
+            return str(project_id), [project]
+
+        args = {
+            "code": code,
+            "name": name,
+            "name_en": name_en,
+            "description": description,
+            "organisation": organisation,
+        }
+        return self._run(actor, "open_project", args, decide, idempotency_key=idempotency_key)
+
+    def close_project(self, actor: Actor, project_id: str) -> Receipt:
+        def decide(meta: Meta) -> tuple[str, list[Aggregate]]:
+            project = self._get(Project, project_id, "project")
+            project.close(meta)
+            return project_id, [project]
+
+        return self._run(actor, "close_project", {"project_id": project_id}, decide)
+
+    def project_by_code(self, code: str) -> Project:
+        return self._get(Project, Project.create_id(code), "project")
+
+    def record_donation(
+        self,
+        actor: Actor,
+        donor_id: str,
+        amount_fen: int,
+        received_on: date,
+        channel: str,
+        receipt_no: str | None = None,
+        project_id: str | None = None,
+        note: str | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> Receipt:
+        """Record a gift; ``project_id`` restricts it, channel ``in_kind`` records goods."""
+        check_amount_fen(amount_fen)
+        _check_date("received_on", received_on)
+        donation_channel = _choice("channel", channel, Channel)
+        _optional_text("receipt_no", receipt_no, 64)
+        _optional_text("note", note, TEXT_CHARS_MAX)
+        receipt = receipt_no or f"NH{received_on:%Y%m%d}-{secrets.token_hex(4).upper()}"
+
+        def decide(meta: Meta) -> tuple[str, list[Aggregate]]:
+            self.fund().check_open(received_on)
+            donor = self._get(Donor, donor_id, "donor")
+            project = self._get(Project, project_id, "project") if project_id else None
+            if project is not None and not project.is_open:
+                raise WrongState("project", project.code, "closed", "open")
+            donation_id = Donation.create_id(receipt)
+            if self._exists(donation_id):
+                raise Duplicate("receipt", receipt)
+            donation = Donation(
+                donor_id=str(donor.id),
+                donor_kind=donor.kind,
+                amount_fen=amount_fen,
+                channel=donation_channel.value,
+                receipt_no=receipt,
+                project_id=str(project.id) if project else None,
+                project_code=project.code if project else None,
+                in_kind=donation_channel is Channel.IN_KIND,
+                note=note,
+                meta=meta,
+            )
+            return str(donation_id), [donation]
+
+        args = {
+            "donor_id": donor_id,
+            "amount_fen": amount_fen,
+            "received_on": received_on,
+            "channel": channel,
+            "receipt_no": receipt_no,
+            "project_id": project_id,
+            "note": note,
+        }
+        return self._run(
+            actor,
+            "record_donation",
+            args,
+            decide,
+            on=received_on,
+            idempotency_key=idempotency_key,
+        )
+
+    def reverse_donation(
+        self,
+        actor: Actor,
+        donation_id: str,
+        reason: str,
+        *,
+        on: date | None = None,
+        idempotency_key: str | None = None,
+    ) -> Receipt:
+        _text("reason", reason, TEXT_CHARS_MAX)
+
+        def decide(meta: Meta) -> tuple[str, list[Aggregate]]:
+            fund = self.fund()
+            fund.check_open(meta.effective_on)
+            donation = self._get(Donation, donation_id, "donation")
+            donation.reverse(reason, meta)
+            if donation.in_kind:
+                return donation_id, [donation]
+            fund.reverse_donation(
+                donation_id, donation.project_id, donation.amount_fen, self.tally.current(), meta
+            )
+            return donation_id, [donation, fund]
+
+        args = {"donation_id": donation_id, "reason": reason}
+        return self._run(
+            actor, "reverse_donation", args, decide, on=on, idempotency_key=idempotency_key
+        )
+
+    # -- grants ------------------------------------------------------------------------------
+
+    def propose_grant(
+        self,
+        actor: Actor,
+        project_id: str,
+        amount_fen: int,
+        purpose: str,
+        *,
+        on: date | None = None,
+        idempotency_key: str | None = None,
+    ) -> Receipt:
+        check_amount_fen(amount_fen)
+        _text("purpose", purpose, TEXT_CHARS_MAX)
+
+        def decide(meta: Meta) -> tuple[str, list[Aggregate]]:
+            fund = self.fund()
+            fund.check_open(meta.effective_on)
+            project = self._get(Project, project_id, "project")
+            if not project.is_open:
+                raise WrongState("project", project.code, "closed", "open")
+            # Checked again, and reserved, when the quorum approves; this refuses early.
+            restricted_fen, unrestricted_fen = fund.available_fen(
+                str(project.id), self.tally.current()
+            )
+            if amount_fen > restricted_fen + unrestricted_fen:
+                raise InsufficientFunds(project.code, restricted_fen + unrestricted_fen, amount_fen)
+            grant = Grant(
+                project_id=str(project.id),
+                project_code=project.code,
+                amount_fen=amount_fen,
+                purpose=purpose,
+                meta=meta,
+            )
+            return str(grant.id), [grant]
+
+        args = {"project_id": project_id, "amount_fen": amount_fen, "purpose": purpose}
+        return self._run(
+            actor, "propose_grant", args, decide, on=on, idempotency_key=idempotency_key
+        )
+
+    def approve_grant(
+        self,
+        actor: Actor,
+        grant_id: str,
+        *,
+        on: date | None = None,
+        idempotency_key: str | None = None,
+    ) -> Receipt:
+        """Record one member's approval; the quorum's last approval commits the money."""
+
+        def decide(meta: Meta) -> tuple[str, list[Aggregate]]:
+            fund = self.fund()
+            fund.check_open(meta.effective_on)
+            grant = self._get(Grant, grant_id, "grant")
+            grant.approve(actor.id, meta)
+            if not grant.reaches(fund.quorum):
+                return grant_id, [grant]
+            restricted_fen, unrestricted_fen = fund.commit(
+                grant_id,
+                grant.project_id,
+                grant.project_code,
+                grant.amount_fen,
+                self.tally.current(),
+                meta,
+            )
+            grant.mark_approved(grant.project_code, restricted_fen, unrestricted_fen, meta)
+            return grant_id, [grant, fund]
+
+        return self._run(
+            actor,
+            "approve_grant",
+            {"grant_id": grant_id},
+            decide,
+            on=on,
+            idempotency_key=idempotency_key,
+        )
+
+    def reject_grant(
+        self,
+        actor: Actor,
+        grant_id: str,
+        reason: str,
+        *,
+        on: date | None = None,
+        idempotency_key: str | None = None,
+    ) -> Receipt:
+        _text("reason", reason, TEXT_CHARS_MAX)
+
+        def decide(meta: Meta) -> tuple[str, list[Aggregate]]:
+            self.fund().check_open(meta.effective_on)
+            grant = self._get(Grant, grant_id, "grant")
+            grant.reject(reason, meta)
+            return grant_id, [grant]
+
+        args = {"grant_id": grant_id, "reason": reason}
+        return self._run(
+            actor, "reject_grant", args, decide, on=on, idempotency_key=idempotency_key
+        )
+
+    def close_grant(
+        self,
+        actor: Actor,
+        grant_id: str,
+        *,
+        on: date | None = None,
+        idempotency_key: str | None = None,
+    ) -> Receipt:
+        def decide(meta: Meta) -> tuple[str, list[Aggregate]]:
+            fund = self.fund()
+            fund.check_open(meta.effective_on)
+            grant = self._get(Grant, grant_id, "grant")
+            restricted_fen, unrestricted_fen = grant.close(meta)
+            fund.release(grant_id, grant.project_id, restricted_fen, unrestricted_fen, meta)
+            return grant_id, [grant, fund]
+
+        return self._run(
+            actor,
+            "close_grant",
+            {"grant_id": grant_id},
+            decide,
+            on=on,
+            idempotency_key=idempotency_key,
+        )
+
+    # -- expenses ----------------------------------------------------------------------------
+
+    def record_expense(
+        self,
+        actor: Actor,
+        grant_id: str,
+        amount_fen: int,
+        paid_on: date,
+        payee: str,
+        category: str,
+        description: str,
+        voucher_no: str | None = None,
+        voucher_sha256: str | None = None,
+        payee_kind: str = PayeeKind.ORGANISATION.value,
+        *,
+        idempotency_key: str | None = None,
+    ) -> Receipt:
+        check_amount_fen(amount_fen)
+        _check_date("paid_on", paid_on)
+        _text("payee", payee, NAME_CHARS_MAX)
+        expense_category = _choice("category", category, Category)
+        expense_payee_kind = _choice("payee_kind", payee_kind, PayeeKind)
+        _text("description", description, TEXT_CHARS_MAX)
+        _optional_text("voucher_no", voucher_no, 64)
+        if voucher_sha256 is not None and not _SHA256_HEX.match(voucher_sha256):
+            raise InvalidInput(
+                "voucher_sha256", voucher_sha256, "must be 64 lower-case hexadecimal digits"
+            )
+
+        def decide(meta: Meta) -> tuple[str, list[Aggregate]]:
+            self.fund().check_open(paid_on)
+            grant = self._get(Grant, grant_id, "grant")
+            restricted_fen, unrestricted_fen = grant.split(amount_fen)
+            expense = Expense(
+                grant_id=grant_id,
+                project_id=grant.project_id,
+                project_code=grant.project_code,
+                amount_fen=amount_fen,
+                restricted_fen=restricted_fen,
+                unrestricted_fen=unrestricted_fen,
+                payee=payee,
+                payee_kind=expense_payee_kind.value,
+                category=expense_category.value,
+                description=description,
+                voucher_no=voucher_no,
+                voucher_sha256=voucher_sha256,
+                meta=meta,
+            )
+            grant.charge(str(expense.id), restricted_fen, unrestricted_fen, meta)
+            return str(expense.id), [grant, expense]
+
+        args = {
+            "grant_id": grant_id,
+            "amount_fen": amount_fen,
+            "paid_on": paid_on,
+            "payee": payee,
+            "payee_kind": payee_kind,
+            "category": category,
+            "description": description,
+            "voucher_no": voucher_no,
+            "voucher_sha256": voucher_sha256,
+        }
+        return self._run(
+            actor, "record_expense", args, decide, on=paid_on, idempotency_key=idempotency_key
+        )
+
+    def reverse_expense(
+        self,
+        actor: Actor,
+        expense_id: str,
+        reason: str,
+        *,
+        on: date | None = None,
+        idempotency_key: str | None = None,
+    ) -> Receipt:
+        _text("reason", reason, TEXT_CHARS_MAX)
+
+        def decide(meta: Meta) -> tuple[str, list[Aggregate]]:
+            fund = self.fund()
+            fund.check_open(meta.effective_on)
+            expense = self._get(Expense, expense_id, "expense")
+            grant = self._get(Grant, expense.grant_id, "grant")
+            grant_closed = grant.status == GrantStatus.CLOSED
+            expense.reverse(reason, grant_closed, meta)
+            grant.uncharge(expense_id, expense.restricted_fen, expense.unrestricted_fen, meta)
+            if not grant_closed:
+                return expense_id, [expense, grant]
+            # The grant's leftover was already released; this money goes back to the fund too.
+            fund.release(
+                expense.grant_id,
+                grant.project_id,
+                expense.restricted_fen,
+                expense.unrestricted_fen,
+                meta,
+            )
+            return expense_id, [expense, grant, fund]
+
+        args = {"expense_id": expense_id, "reason": reason}
+        return self._run(
+            actor, "reverse_expense", args, decide, on=on, idempotency_key=idempotency_key
+        )
+
+    # -- the panel and the calendar ----------------------------------------------------------
+
+    def record_opinion(
+        self,
+        actor: Actor,
+        subject_id: str,
+        text: str,
+        *,
+        on: date | None = None,
+        idempotency_key: str | None = None,
+    ) -> Receipt:
+        _text("text", text, OPINION_CHARS_MAX)
+
+        def decide(meta: Meta) -> tuple[str, list[Aggregate]]:
+            self.fund().check_open(meta.effective_on)
+            subject_kind = self._subject_kind(subject_id)
+            opinion = Opinion(
+                subject_id=subject_id, subject_kind=subject_kind, text=text, meta=meta
+            )
+            return str(opinion.id), [opinion]
+
+        args = {"subject_id": subject_id, "text": text}
+        return self._run(
+            actor, "record_opinion", args, decide, on=on, idempotency_key=idempotency_key
+        )
+
+    def _subject_kind(self, subject_id: str) -> str:
+        try:
+            self._get(Grant, subject_id, "grant")
+        except NotFound:
+            self._get(Project, subject_id, "grant or project")
+            return "project"
+        return "grant"
+
+    def close_period(self, actor: Actor, month: str, *, on: date | None = None) -> Receipt:
+        match = _MONTH.match(month) if isinstance(month, str) else None
+        if match is None:
+            raise InvalidInput("month", repr(month), "must be YYYY-MM")
+
+        def decide(meta: Meta) -> tuple[str, list[Aggregate]]:
+            if month >= month_of(meta.effective_on):
+                raise WrongState("month", month, "not yet ended", "ended")
+            fund = self.fund()
+            fund.close_period(month, meta)
+            return str(FUND_ID), [fund]
+
+        return self._run(actor, "close_period", {"month": month}, decide, on=on)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def read_events(self, after: int = 0, limit: int = PAGE_SIZE_MAX) -> list[tuple[int, Any]]:
+        """Up to ``limit`` stored events after a log position, with their positions."""
+        limit = max(1, min(limit, PAGE_SIZE_MAX))
+        notifications = self.recorder.select_notifications(start=after + 1, limit=limit)
+        return [(n.id, self.mapper.to_domain_event(n)) for n in notifications]
+
+    def iter_events(self, after: int = 0) -> Iterator[tuple[int, Any]]:
+        while batch := self.read_events(after):
+            yield from batch
+            after = batch[-1][0]
+
+    def position(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+    def summary(self, as_of: date | None = None) -> Position:
+        """The fund's position, folded from the whole log (the projections do this faster)."""
+        return fold((e for _, e in self.iter_events()), as_of).position()
+
+
+def _text(field: str, value: object, chars_max: int) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(field, repr(value), "must be non-empty text")
+    if len(value) > chars_max:
+        raise InvalidInput(
+            field, f"{len(value)} characters", f"must be at most {chars_max} characters"
+        )
+    if any(ord(ch) < 32 and ch not in "\n\t" for ch in value):
+        raise InvalidInput(field, repr(value[:40]), "must not contain control characters")
+    return value
+
+
+def _optional_text(field: str, value: object, chars_max: int) -> None:
+    if value is not None:
+        _text(field, value, chars_max)
+
+
+E = TypeVar("E", bound=Any)
+
+
+def _choice(field: str, value: object, choices: type[E]) -> E:
+    try:
+        chosen: E = choices(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in choices)
+        raise InvalidInput(field, repr(value), f"must be one of {allowed}") from None
+    return chosen
+
+
+def _check_date(field: str, value: object) -> None:
+    if not isinstance(value, date) or isinstance(value, datetime):
+        raise InvalidInput(field, repr(value), "must be a date")
+    if value > today() + timedelta(days=1):
+        raise InvalidInput(field, value.isoformat(), "must not be in the future")

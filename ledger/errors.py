@@ -1,0 +1,190 @@
+"""Domain errors: each expected refusal names itself and carries the facts that explain it."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class LedgerError(Exception):
+    """Base of every expected refusal.
+
+    ``kind`` says what sort of refusal it is (the API maps kinds to HTTP statuses in one place);
+    ``code`` names the rule; ``facts`` are the figures a person needs to understand it.
+    """
+
+    kind: ClassVar[str] = "conflict"
+    code: ClassVar[str] = "ledger-error"
+    title: ClassVar[str] = "The ledger refused the command"
+
+    def __init__(self, detail: str, **facts: object) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.facts = facts
+
+
+class InvalidInput(LedgerError):
+    kind = "invalid"
+    code = "invalid-input"
+    title = "Invalid input"
+
+    def __init__(self, field: str, value: str, reason: str) -> None:
+        super().__init__(f"{field} {reason} (given: {value})", field=field, value=value)
+
+
+class InvalidAmount(InvalidInput):
+    code = "invalid-amount"
+    title = "Invalid amount"
+
+
+class NotFound(LedgerError):
+    kind = "not_found"
+    code = "not-found"
+    title = "Not found"
+
+    def __init__(self, what: str, key: object) -> None:
+        super().__init__(f"no {what} {key}", what=what, key=str(key))
+
+
+class NotPermitted(LedgerError):
+    kind = "forbidden"
+    code = "not-permitted"
+    title = "Not permitted for this role"
+
+    def __init__(self, action: str, role: str, allowed: tuple[str, ...]) -> None:
+        super().__init__(
+            f"{action} needs the role {' or '.join(allowed)}; the caller is {role}",
+            action=action,
+            role=role,
+            allowed=list(allowed),
+        )
+
+
+class SelfApproval(LedgerError):
+    kind = "forbidden"
+    code = "self-approval"
+    title = "Nobody approves their own proposal"
+
+    def __init__(self, grant_id: object, member_id: object) -> None:
+        super().__init__(
+            f"member {member_id} proposed grant {grant_id} and cannot approve it",
+            grant_id=str(grant_id),
+            member_id=str(member_id),
+        )
+
+
+class AlreadyApproved(LedgerError):
+    code = "already-approved"
+    title = "A member approves a grant at most once"
+
+    def __init__(self, grant_id: object, member_id: object) -> None:
+        super().__init__(
+            f"member {member_id} has already approved grant {grant_id}",
+            grant_id=str(grant_id),
+            member_id=str(member_id),
+        )
+
+
+class InsufficientFunds(LedgerError):
+    code = "insufficient-funds"
+    title = "Not enough money available"
+
+    def __init__(self, project: str, available_fen: int, requested_fen: int) -> None:
+        from ledger.money import format_yuan, format_yuan_grouped
+
+        super().__init__(
+            f"not enough money available for project {project}: "
+            f"available: {format_yuan_grouped(available_fen)}, "
+            f"asked: {format_yuan_grouped(requested_fen)}",
+            project=project,
+            available=format_yuan(available_fen),
+            requested=format_yuan(requested_fen),
+        )
+
+
+class GrantExceeded(LedgerError):
+    code = "grant-exceeded"
+    title = "The expense exceeds what remains of its grant"
+
+    def __init__(self, grant_id: object, remaining_fen: int, requested_fen: int) -> None:
+        from ledger.money import format_yuan, format_yuan_grouped
+
+        super().__init__(
+            f"grant {grant_id} has {format_yuan_grouped(remaining_fen)} remaining, "
+            f"asked: {format_yuan_grouped(requested_fen)}",
+            grant_id=str(grant_id),
+            remaining=format_yuan(remaining_fen),
+            requested=format_yuan(requested_fen),
+        )
+
+
+class WrongState(LedgerError):
+    code = "wrong-state"
+    title = "Not possible in the current state"
+
+    def __init__(self, what: str, key: object, state: str, needed: str) -> None:
+        super().__init__(
+            f"{what} {key} is {state}; this needs it to be {needed}",
+            what=what,
+            key=str(key),
+            state=state,
+            needed=needed,
+        )
+
+
+class ReversalUncovered(LedgerError):
+    code = "reversal-uncovered"
+    title = "The reversal would leave commitments uncovered"
+
+    def __init__(self, donation_id: object, available_fen: int, amount_fen: int) -> None:
+        from ledger.money import format_yuan, format_yuan_grouped
+
+        super().__init__(
+            f"reversing donation {donation_id} would leave approved grants uncovered: "
+            f"uncommitted: {format_yuan_grouped(available_fen)}, "
+            f"donation: {format_yuan_grouped(amount_fen)}",
+            donation_id=str(donation_id),
+            available=format_yuan(available_fen),
+            requested=format_yuan(amount_fen),
+        )
+
+
+class PeriodClosed(LedgerError):
+    code = "period-closed"
+    title = "The month is closed"
+
+    def __init__(self, month: str, effective_on: str) -> None:
+        super().__init__(
+            f"month {month} is closed; nothing may be dated {effective_on}",
+            month=month,
+            effective_on=effective_on,
+        )
+
+
+class Duplicate(LedgerError):
+    code = "duplicate"
+    title = "Already exists"
+
+    def __init__(self, what: str, key: str) -> None:
+        super().__init__(f"{what} {key} already exists", what=what, key=key)
+
+
+class IdempotencyConflict(LedgerError):
+    code = "idempotency-key-reused"
+    title = "The idempotency key was used for another command"
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            f"idempotency key {key!r} was first used with a different command",
+            idempotency_key=key,
+        )
+
+
+class Contention(LedgerError):
+    kind = "unavailable"
+    code = "contention"
+    title = "Too many concurrent changes; try again"
+
+    def __init__(self, attempts: int) -> None:
+        super().__init__(
+            f"the command met concurrent changes {attempts} times in a row", attempts=attempts
+        )
