@@ -1,0 +1,495 @@
+"""The Nanhu demo: a year of the Nanhu Future Community common-prosperity fund, deterministic."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from ledger.app import OPERATOR, Actor, FundLedger
+from ledger.money import parse_yuan
+
+FUND_NAME = "南湖未来社区共富基金"
+TARGET_FEN = parse_yuan("3000000.00")
+# The demo year: December 2025 to November 2026, with December 2025 closed.
+YEAR_START = date(2025, 12, 1)
+YEAR_END = date(2026, 11, 20)
+CLOSED_MONTH = "2025-12"
+
+COMMITTEE = ["苗宇浩", "沈建国", "陆雅琴", "钱文涛", "周晓梅"]
+TREASURER = "徐佳怡"
+ADVISER = "朱德明"
+AUDITOR = "吴振华"
+
+# code, name, English name, implementing organisation, description
+PROJECTS = [
+    (
+        "health",
+        "健康同行 · 义诊到家",
+        "Healthy Together: clinics at your door",
+        "嘉兴市第一医院",
+        "嘉兴市第一、第二医院和海警医院专家每月在社区健康小屋义诊，配智能设备。",
+    ),
+    (
+        "noodles",
+        "一碗长寿面 · 邻里伙伴计划",
+        "A Bowl of Longevity Noodles",
+        "南湖宾馆",
+        "每月15日南湖宾馆厨师为当月生日的70岁以上居民集体过生日。",
+    ),
+    (
+        "science",
+        "小小科学家 · 育苗项目",
+        "Little Scientists",
+        "南湖区青少年科技活动中心",
+        "面向社区儿童的科学实践活动。",
+    ),
+    (
+        "pairing",
+        "结对连心 · 帮扶项目",
+        "Hearts in Pairs",
+        "南湖街道社会工作站",
+        "对困难家庭开展结对帮扶。",
+    ),
+    (
+        "redboat",
+        "守护红船 · 南湖有礼",
+        "Guarding the Red Boat",
+        "南湖区文明实践中心",
+        "文明实践与红色文化传承活动。",
+    ),
+    (
+        "barber",
+        "益剪倾心 · 周五理发室",
+        "Friday Barbershop",
+        "益剪倾心志愿服务队",
+        "每周五为老年居民免费理发。",
+    ),
+    ("stage", "幸福舞台 · 展风采", "Happiness Stage", "南湖未来社区文体队", "居民文艺展演。"),
+]
+
+# name, kind, disclosure, contact, [(amount, date, channel, project code or None)]
+Gift = tuple[str, date, str, str | None]
+INSTITUTIONS: list[tuple[str, str, str, dict[str, str] | None, list[Gift]]] = [
+    (
+        "南湖街道办事处",
+        "government",
+        "named",
+        None,
+        [("1200000.00", date(2025, 12, 2), "bank_transfer", None)],
+    ),
+    (
+        "嘉兴市南湖区慈善基金会",
+        "foundation",
+        "named",
+        None,
+        [
+            ("500000.00", date(2025, 12, 3), "bank_transfer", None),
+            ("300000.00", date(2025, 12, 3), "bank_transfer", "health"),
+        ],
+    ),
+    (
+        "南湖宾馆",
+        "enterprise",
+        "named",
+        {"phone": "0573-82000000"},
+        [("200000.00", date(2025, 12, 5), "bank_transfer", "noodles")],
+    ),
+    (
+        "嘉兴红船文旅有限公司",
+        "enterprise",
+        "named",
+        None,
+        [("150000.00", date(2025, 12, 8), "bank_transfer", "redboat")],
+    ),
+    (
+        "禾城科技有限公司",
+        "enterprise",
+        "masked",
+        None,
+        [("300000.00", date(2025, 12, 9), "bank_transfer", None)],
+    ),
+    (
+        "南湖区美发美容行业协会",
+        "community_org",
+        "named",
+        None,
+        [("30000.00", date(2025, 12, 10), "bank_transfer", "barber")],
+    ),
+    (
+        "新湖绿都业主委员会",
+        "community_org",
+        "named",
+        None,
+        [("50000.00", date(2025, 12, 12), "wechat_pay", None)],
+    ),
+]
+
+# Invented residents, except 顾阿姨 and 赵先生, who are in the article.
+RESIDENTS = [
+    ("顾阿姨", "named"),
+    ("赵志强", "masked"),
+    ("欧阳明华", "masked"),
+    ("李秀英", "named"),
+    ("王建华", "anonymous"),
+    ("张伟", "masked"),
+    ("刘桂兰", "named"),
+    ("陈国平", "masked"),
+    ("杨丽", "anonymous"),
+    ("黄志明", "named"),
+    ("吴淑珍", "masked"),
+    ("周强", "named"),
+    ("徐海燕", "anonymous"),
+    ("孙立新", "masked"),
+    ("马晓东", "named"),
+    ("朱红梅", "masked"),
+    ("胡建军", "named"),
+    ("郭美玲", "anonymous"),
+    ("何振宇", "masked"),
+    ("林小芳", "named"),
+    ("司马文", "masked"),
+    ("David Chen", "masked"),
+    ("沈阿婆", "anonymous"),
+    ("褚卫东", "named"),
+]
+
+GIFT_AMOUNTS = [
+    "100.00",
+    "200.00",
+    "500.00",
+    "520.00",
+    "666.66",
+    "888.88",
+    "1000.00",
+    "1314.00",
+    "2000.00",
+    "5000.00",
+    "8888.00",
+    "10000.00",
+]
+
+
+@dataclass
+class DemoUsers:
+    tokens: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (role, token)
+
+
+@dataclass
+class _Demo:
+    app: FundLedger
+    rng: random.Random
+    users: DemoUsers = field(default_factory=DemoUsers)
+    projects: dict[str, str] = field(default_factory=dict)
+    grants: dict[str, str] = field(default_factory=dict)
+    voucher_no: int = 0
+
+    def actor(self, name: str) -> Actor:
+        return self.app.actor_named(name)
+
+    def voucher(self, when: date) -> tuple[str, str]:
+        self.voucher_no += 1
+        number = f"PZ{when:%Y%m}-{self.voucher_no:04d}"
+        # Stands in for the SHA-256 of the scanned receipt.
+        return number, hashlib.sha256(number.encode()).hexdigest()
+
+    def expense(
+        self,
+        code: str,
+        amount: str,
+        when: date,
+        payee: str,
+        description: str,
+        category: str = "programme",
+        payee_kind: str = "organisation",
+    ) -> str:
+        number, digest = self.voucher(when)
+        return self.app.record_expense(
+            self.actor(TREASURER),
+            self.grants[code],
+            parse_yuan(amount),
+            when,
+            payee,
+            category,
+            description,
+            number,
+            digest,
+            payee_kind,
+            idempotency_key=f"demo-expense-{number}",
+        ).id
+
+
+def load_demo(app: FundLedger, progress: Callable[[str], None] = lambda _: None) -> DemoUsers:
+    """Load the demo year into an empty store and return the demo users' tokens."""
+    demo = _Demo(app, random.Random(2026))  # noqa: S311 - a repeatable demo, not a secret
+    progress("fund and people")
+    _people(demo)
+    progress("projects")
+    _projects(demo)
+    progress("donations")
+    _donations(demo)
+    progress("grants")
+    _grants(demo)
+    progress("twelve months of spending")
+    _year(demo)
+    return demo.users
+
+
+def _people(demo: _Demo) -> None:
+    demo.app.establish_fund(OPERATOR, FUND_NAME, quorum=3)
+    people = [(n, "committee") for n in COMMITTEE] + [
+        (TREASURER, "treasurer"),
+        (ADVISER, "adviser"),
+        (AUDITOR, "auditor"),
+    ]
+    for name, role in people:
+        _, token = demo.app.add_user(OPERATOR, name, role)
+        demo.users.tokens[name] = (role, token)
+
+
+def _projects(demo: _Demo) -> None:
+    treasurer = demo.actor(TREASURER)
+    for code, name, name_en, organisation, description in PROJECTS:
+        demo.projects[code] = demo.app.open_project(
+            treasurer, code, name, name_en, description, organisation
+        ).id
+
+
+def _donations(demo: _Demo) -> None:
+    app, treasurer = demo.app, demo.actor(TREASURER)
+    receipt_no = 0
+
+    def give(donor_id: str, amount: str, when: date, channel: str, code: str | None) -> str:
+        nonlocal receipt_no
+        receipt_no += 1
+        return app.record_donation(
+            treasurer,
+            donor_id,
+            parse_yuan(amount),
+            when,
+            channel,
+            receipt_no=f"NH{when.year}-{receipt_no:05d}",
+            project_id=demo.projects[code] if code else None,
+        ).id
+
+    total_fen = 0
+    for name, kind, disclosure, contact, gifts in INSTITUTIONS:
+        donor_id = app.register_donor(treasurer, name, kind, disclosure, contact).id
+        for amount, when, channel, code in gifts:
+            give(donor_id, amount, when, channel, code)
+            total_fen += parse_yuan(amount)
+
+    residents = [
+        app.register_donor(
+            treasurer,
+            name,
+            "individual",
+            disclosure,
+            {"phone": f"1390573{index:04d}", "address": f"南湖未来社区{index + 1}幢"},
+        ).id
+        for index, (name, disclosure) in enumerate(RESIDENTS)
+    ]
+    # A mistake corrected the way the law asks: 赵先生 gave 5,000.00, keyed as 50,000.00.
+    wrong = give(residents[1], "50000.00", date(2025, 12, 16), "cash", None)
+    app.reverse_donation(
+        demo.actor(COMMITTEE[0]),
+        wrong,
+        "金额录入错误，应为5000.00元 / amount keyed wrongly",
+        on=date(2025, 12, 17),
+    )
+    give(residents[1], "5000.00", date(2025, 12, 16), "cash", None)
+    total_fen += parse_yuan("5000.00")
+
+    # Residents give through the year until the fund reaches exactly ¥3,000,000.00.
+    channels = ["wechat_pay", "alipay", "cash"]
+    day = date(2025, 12, 20)
+    codes: list[str | None] = [None, None, None, "noodles", "barber", "science"]
+    while TARGET_FEN - total_fen > 0:
+        amount_fen = min(parse_yuan(demo.rng.choice(GIFT_AMOUNTS)), TARGET_FEN - total_fen)
+        if TARGET_FEN - total_fen - amount_fen < parse_yuan("100.00"):
+            amount_fen = TARGET_FEN - total_fen  # no crumbs left over at the end
+        fen, cents = divmod(amount_fen, 100)
+        give(
+            demo.rng.choice(residents),
+            f"{fen}.{cents:02d}",
+            day,
+            demo.rng.choice(channels),
+            demo.rng.choice(codes),
+        )
+        total_fen += amount_fen
+        day = min(day + timedelta(days=demo.rng.randint(1, 4)), YEAR_END)
+
+    # Doctors' equipment given in kind: kept at fair value, out of the cash balances.
+    hospital = app.register_donor(treasurer, "嘉兴市第一医院", "community_org", "named").id
+    give(hospital, "12800.00", date(2025, 12, 18), "in_kind", "health")
+
+
+# code, amount, purpose, proposer index
+GRANTS = [
+    ("health", "360000.00", "2026年度每月义诊：设备、耗材与专家交通", 0),
+    ("noodles", "230000.00", "2026年度每月15日集体生日长寿面", 1),
+    ("science", "150000.00", "2026年度小小科学家活动", 2),
+    ("pairing", "300000.00", "2026年度困难家庭结对帮扶", 3),
+    ("redboat", "160000.00", "2026年度守护红船文明实践活动", 4),
+    ("barber", "45000.00", "2026年度周五理发室工具与耗材", 0),
+    ("stage", "120000.00", "2026年度幸福舞台展演", 1),
+]
+
+
+def _grants(demo: _Demo) -> None:
+    app = demo.app
+    when = date(2025, 12, 22)
+    for code, amount, purpose, proposer in GRANTS:
+        grant_id = app.propose_grant(
+            demo.actor(COMMITTEE[proposer]),
+            demo.projects[code],
+            parse_yuan(amount),
+            purpose,
+            on=when,
+        ).id
+        approvers = [n for i, n in enumerate(COMMITTEE) if i != proposer][:3]
+        for name in approvers:
+            app.approve_grant(demo.actor(name), grant_id, on=when)
+        demo.grants[code] = grant_id
+    # The committee turned one proposal down, and another awaits its third approval.
+    rejected = app.propose_grant(
+        demo.actor(COMMITTEE[1]),
+        demo.projects["stage"],
+        parse_yuan("80000.00"),
+        "新音响系统 / new sound system",
+        on=when,
+    ).id
+    app.reject_grant(
+        demo.actor(COMMITTEE[0]),
+        rejected,
+        "现有设备可用，暂缓购置 / current equipment suffices",
+        on=when,
+    )
+    pending = app.propose_grant(
+        demo.actor(COMMITTEE[2]),
+        demo.projects["science"],
+        parse_yuan("30000.00"),
+        "暑期科学营 / summer science camp",
+        on=date(2026, 11, 10),
+    ).id
+    app.approve_grant(demo.actor(COMMITTEE[0]), pending, on=date(2026, 11, 12))
+    app.record_opinion(
+        demo.actor(ADVISER),
+        demo.projects["health"],
+        "义诊覆盖率高，建议增加慢病随访。/ Good reach; add chronic-disease follow-up.",
+        on=date(2026, 3, 2),
+    )
+    app.record_opinion(
+        demo.actor(ADVISER),
+        demo.grants["pairing"],
+        "帮扶对象信息须严格保密，公示只列户数。/ Keep beneficiaries private; publish counts only.",
+        on=date(2026, 1, 8),
+    )
+
+
+def _fridays(start: date, end: date) -> list[date]:
+    first = start + timedelta(days=(4 - start.weekday()) % 7)
+    return [first + timedelta(weeks=w) for w in range((end - first).days // 7 + 1)]
+
+
+def _year(demo: _Demo) -> None:
+    app = demo.app
+    months = [date(2025 + (11 + m) // 12, (11 + m) % 12 + 1, 1) for m in range(12)]
+    fridays = _fridays(YEAR_START, YEAR_END)
+    for month in months:
+        # Close December once its books are complete, on the 5th of January.
+        if month == date(2026, 1, 1):
+            app.close_period(demo.actor(COMMITTEE[0]), CLOSED_MONTH, on=date(2026, 1, 5))
+        _month(demo, month, [f for f in fridays if (f.year, f.month) == (month.year, month.month)])
+    redboat_closed = date(2026, 10, 31)
+    app.close_grant(demo.actor(COMMITTEE[0]), demo.grants["redboat"], on=redboat_closed)
+
+
+def _month(demo: _Demo, month: date, fridays: list[date]) -> None:
+    rng = demo.rng
+
+    def yuan(low: int, high: int) -> str:
+        return f"{rng.randint(low, high)}.{rng.choice([0, 50, 80])}"
+
+    noodles_day = month.replace(day=15)
+    demo.expense(
+        "noodles", yuan(14000, 17500), noodles_day, "南湖宾馆", f"{month.month}月集体生日长寿面"
+    )
+    clinic_day = month.replace(day=8)
+    demo.expense(
+        "health",
+        yuan(18000, 24000),
+        clinic_day,
+        "嘉兴市第一医院",
+        f"{month.month}月健康小屋义诊耗材与专家交通",
+    )
+    demo.expense(
+        "science",
+        yuan(8000, 11000),
+        month.replace(day=20),
+        "南湖区青少年科技活动中心",
+        f"{month.month}月小小科学家活动",
+    )
+    demo.expense(
+        "pairing",
+        yuan(5000, 7000),
+        month.replace(day=10),
+        "王桂英",
+        "结对帮扶生活补助",
+        payee_kind="individual",
+    )
+    demo.expense(
+        "pairing",
+        yuan(12000, 16000),
+        month.replace(day=10),
+        "南湖街道社会工作站",
+        f"{month.month}月结对帮扶走访与物资",
+    )
+    demo.expense(
+        "stage",
+        yuan(7000, 9000),
+        month.replace(day=25),
+        "南湖未来社区文体队",
+        f"{month.month}月幸福舞台展演",
+    )
+    if month.month in (3, 6, 9) or month == date(2025, 12, 1):
+        demo.expense(
+            "redboat",
+            yuan(25000, 32000),
+            month.replace(day=18),
+            "南湖区文明实践中心",
+            "守护红船季度活动",
+        )
+    for friday in fridays:
+        demo.expense("barber", yuan(450, 700), friday, "嘉兴美发用品商行", "周五理发室工具与耗材")
+    # Printing the monthly notice is a management cost; the 99 Giving Day poster fundraising.
+    demo.expense(
+        "stage",
+        yuan(300, 500),
+        month.replace(day=28),
+        "南湖印务",
+        f"{month.month}月公示打印",
+        category="management",
+    )
+    if month.month == 9:
+        demo.expense(
+            "stage",
+            "1800.00",
+            month.replace(day=5),
+            "南湖印务",
+            "99公益日海报",
+            category="fundraising",
+        )
+    if month == date(2026, 4, 1):
+        # A supplies bill keyed twice; the committee reverses the copy.
+        copy = demo.expense(
+            "barber",
+            "560.00",
+            month.replace(day=3),
+            "嘉兴美发用品商行",
+            "周五理发室工具与耗材（重复录入）",
+        )
+        demo.app.reverse_expense(
+            demo.actor(COMMITTEE[0]), copy, "重复录入 / entered twice", on=month.replace(day=6)
+        )

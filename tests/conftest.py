@@ -1,0 +1,66 @@
+"""Stores for the tests: SQLite in a temporary folder, and the real PostgreSQL server.
+
+Each test run makes its own PostgreSQL database and drops it at the end; each test gets its own
+schema in it. With FUND_LEDGER_REQUIRE_POSTGRES=1 (as CI sets it) a PostgreSQL test that cannot
+connect fails instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+PG_ADMIN_URL = os.environ.get(
+    "FUND_LEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REQUIRE_POSTGRES = os.environ.get("FUND_LEDGER_REQUIRE_POSTGRES") == "1"
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh database for this test run; its URL without a schema."""
+    name = f"fund_ledger_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as error:
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"PostgreSQL is required but unreachable at {PG_ADMIN_URL}: {error}")
+        pytest.skip(f"PostgreSQL unreachable at {PG_ADMIN_URL}: {error}")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def new_postgres_url(database_url: str) -> str:
+    """A new, empty schema in the test database, as a store URL."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    return f"{database_url}?schema={schema}"
+
+
+@pytest.fixture
+def postgres_url(postgres_database: str) -> str:
+    return new_postgres_url(postgres_database)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'fund-ledger.sqlite3'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest) -> str:
+    """Each test using this runs once on SQLite and once on PostgreSQL."""
+    fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    return str(request.getfixturevalue(fixture))

@@ -1,0 +1,84 @@
+"""The application on the real stores: SQLite (embedded default) and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+
+import pytest
+
+from ledger.app import OPERATOR, FundLedger
+from ledger.books import fold
+from ledger.demo import load_demo
+from ledger.errors import InsufficientFunds, LedgerError
+from ledger.money import parse_yuan
+
+
+def test_demo_books_are_the_same_on_every_store_and_survive_reopening(store_url: str) -> None:
+    ledger = FundLedger(store_url)
+    load_demo(ledger)
+    position = ledger.summary()
+    assert position.received_total_fen == parse_yuan("3000000.00")
+    assert position.balance_fen == position.received_total_fen - position.spent_total_fen
+    ledger.close()
+
+    reopened = FundLedger(store_url)
+    assert reopened.summary() == position
+    books = fold(e for _, e in reopened.iter_events())
+    assert books.balances_fen["Assets:Bank"] == position.balance_fen
+    assert sum(books.balances_fen.values()) == 0
+    reopened.close()
+
+
+def test_same_demo_gives_the_same_figures(sqlite_url: str, tmp_path) -> None:
+    first = FundLedger(sqlite_url)
+    load_demo(first)
+    second = FundLedger(f"sqlite:///{tmp_path / 'second.sqlite3'}")
+    load_demo(second)
+    assert first.summary() == second.summary()
+    assert first.summary(date(2026, 3, 31)) == second.summary(date(2026, 3, 31))
+
+
+@pytest.mark.postgres
+def test_concurrent_grant_approvals_in_two_processes_never_overcommit(postgres_url: str) -> None:
+    """Two ledger instances (as two server processes) race to commit more than is there."""
+    setup = FundLedger(postgres_url)
+    setup.establish_fund(OPERATOR, "race fund", quorum=1)
+    for name in ("m1", "m2", "m3"):
+        setup.add_user(OPERATOR, name, "committee")
+    setup.add_user(OPERATOR, "t", "treasurer")
+    treasurer = setup.actor_named("t")
+    donor = setup.register_donor(treasurer, "某企业", "enterprise", "named").id
+    project = setup.open_project(treasurer, "noodles", "长寿面").id
+    setup.record_donation(treasurer, donor, parse_yuan("100000.00"), date(2026, 1, 5), "cash")
+    proposer = setup.actor_named("m1")
+    grants = [
+        setup.propose_grant(proposer, project, parse_yuan("60000.00"), f"grant {i}").id
+        for i in range(6)
+    ]
+    instances = [FundLedger(postgres_url) for _ in range(3)]
+    outcomes: list[str] = []
+    barrier = threading.Barrier(len(grants))
+
+    def approve(index: int) -> None:
+        ledger = instances[index % len(instances)]
+        barrier.wait()
+        try:
+            ledger.approve_grant(ledger.actor_named("m2"), grants[index])
+            outcomes.append("approved")
+        except InsufficientFunds:
+            outcomes.append("refused")
+        except LedgerError as error:  # pragma: no cover - shown in the assertion below
+            outcomes.append(type(error).__name__)
+
+    threads = [threading.Thread(target=approve, args=(i,)) for i in range(len(grants))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["approved"] + ["refused"] * 5
+    position = setup.summary()
+    assert position.committed_unspent_fen == parse_yuan("60000.00")
+    assert position.available_for_grants_fen == parse_yuan("40000.00")
+    for ledger in [setup, *instances]:
+        ledger.close()
