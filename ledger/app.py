@@ -8,7 +8,7 @@ import re
 import secrets
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, ClassVar, TypeVar
@@ -191,10 +191,15 @@ class FundLedger(Application[UUID]):
     name = "FundLedger"
     snapshotting_intervals: ClassVar[dict[Any, int]] = {Fund: 100, Directory: 100}
 
-    def __init__(self, database_url: str = DEFAULT_DATABASE_URL) -> None:
-        env = persistence_env(database_url)
+    def __init__(self, store: str | Mapping[str, str] = DEFAULT_DATABASE_URL) -> None:
+        """Open the store named by a database URL, or by an eventsourcing environment.
+
+        eventsourcing's ProjectionRunner constructs the application from an environment, so
+        both are accepted; people and configuration use URLs.
+        """
+        env = persistence_env(store) if isinstance(store, str) else dict(store)
         env.setdefault("CREATE_TABLE", "y")
-        self.database_url = database_url
+        self.persistence_env = env
         super().__init__(env)
         self.tally = DonationTally(self)
 

@@ -120,7 +120,8 @@ class Fund(Aggregate):
         self.name = name
         self.currency = currency
         self.quorum = quorum
-        self.closed_months: list[str] = []
+        # Books close month by month, in order: closing a month closes every month before it.
+        self.closed_through: str | None = None
         self.committed_unrestricted_fen = 0
         self.committed_restricted_fen: dict[str, int] = {}
         self.reversed_unrestricted_fen = 0
@@ -133,8 +134,8 @@ class Fund(Aggregate):
     # -- rules -------------------------------------------------------------------------------
 
     def check_open(self, day: date) -> None:
-        if month_of(day) in self.closed_months:
-            raise PeriodClosed(month_of(day), day.isoformat())
+        if self.closed_through is not None and month_of(day) <= self.closed_through:
+            raise PeriodClosed(self.closed_through, day.isoformat())
 
     def available_fen(self, project_id: str, received: ReceivedTotals) -> tuple[int, int]:
         """Money free for a grant to this project: (restricted to it, unrestricted)."""
@@ -226,13 +227,15 @@ class Fund(Aggregate):
             )
 
     def close_period(self, month: str, meta: Meta) -> None:
-        if month in self.closed_months:
-            raise WrongState("month", month, "closed", "open")
+        if self.closed_through is not None and month <= self.closed_through:
+            raise WrongState(
+                "month", month, f"closed (books closed through {self.closed_through})", "open"
+            )
         self._period_closed(month, meta)
 
     @event("PeriodClosed")
     def _period_closed(self, month: str, meta: Meta) -> None:
-        self.closed_months.append(month)
+        self.closed_through = month
 
 
 class Directory(Aggregate):

@@ -152,10 +152,10 @@ class PeriodClosed(LedgerError):
     code = "period-closed"
     title = "The month is closed"
 
-    def __init__(self, month: str, effective_on: str) -> None:
+    def __init__(self, closed_through: str, effective_on: str) -> None:
         super().__init__(
-            f"month {month} is closed; nothing may be dated {effective_on}",
-            month=month,
+            f"the books are closed through {closed_through}; nothing may be dated {effective_on}",
+            closed_through=closed_through,
             effective_on=effective_on,
         )
 
