@@ -136,6 +136,22 @@ def event_name(domain_event: object) -> str:
     return type(domain_event).__qualname__
 
 
+def commitment_change_fen(domain_event: Any) -> int:
+    """How an event changes the money committed to grants and not yet spent or released."""
+    name = event_name(domain_event)
+    e = domain_event
+    if name == "Grant.Approved":
+        return int(e.restricted_fen + e.unrestricted_fen)
+    if name == "Grant.Closed":
+        return -int(e.released_restricted_fen + e.released_unrestricted_fen)
+    if name == "Expense.Paid":
+        return -int(e.amount_fen)
+    if name == "Expense.Reversed" and not e.grant_closed:
+        # Once a grant is closed, money an expense reversal brings back is the fund's again.
+        return int(e.amount_fen)
+    return 0
+
+
 def postings_for(domain_event: object) -> list[Posting]:
     """The balanced postings of one event; events that move no money post nothing."""
     rule = _POSTING_RULES.get(event_name(domain_event))

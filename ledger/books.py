@@ -3,75 +3,69 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from ledger.accounts import BANK, IN_KIND_ASSETS, event_name, postings_for
+from ledger.accounts import BANK, IN_KIND_ASSETS, commitment_change_fen, postings_for
 from ledger.money import format_yuan
 
 
 @dataclass
 class Books:
-    """Balances of every account plus the commitments, folded from events in log order."""
+    """Balances of every account plus the open commitments, folded from events in log order."""
 
     balances_fen: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
-    # Per approved grant: approved amount less charges and releases (committed but unspent).
-    open_commitments_fen: dict[str, int] = field(default_factory=dict)
+    committed_fen: int = 0
     events: int = 0
 
     def apply(self, domain_event: Any) -> None:
         self.events += 1
         for posting in postings_for(domain_event):
             self.balances_fen[posting.account] += posting.amount_fen
-        name = event_name(domain_event)
-        grant_id = str(getattr(domain_event, "originator_id", ""))
-        if name == "Grant.Approved":
-            self.open_commitments_fen[grant_id] = (
-                domain_event.restricted_fen + domain_event.unrestricted_fen
-            )
-        elif name == "Grant.Charged":
-            self.open_commitments_fen[grant_id] -= (
-                domain_event.restricted_fen + domain_event.unrestricted_fen
-            )
-        elif name == "Grant.ChargeReversed" and grant_id in self.open_commitments_fen:
-            self.open_commitments_fen[grant_id] += (
-                domain_event.restricted_fen + domain_event.unrestricted_fen
-            )
-        elif name == "Grant.Closed":
-            self.open_commitments_fen.pop(grant_id, None)
-
-    def total_fen(self, prefix: str) -> int:
-        return sum(
-            amount
-            for account, amount in self.balances_fen.items()
-            if account == prefix or account.startswith(prefix + ":")
-        )
+        self.committed_fen += commitment_change_fen(domain_event)
 
     def position(self) -> Position:
-        cash_income_fen = -(
-            self.total_fen("Income:Unrestricted:Donations")
-            + self.total_fen("Income:Unrestricted:GovernmentGrants")
-            + self.total_fen("Income:Restricted:Donations")
-            + self.total_fen("Income:Restricted:GovernmentGrants")
+        return position_from(self.balances_fen, self.committed_fen, self.events)
+
+
+def total_fen(balances_fen: Mapping[str, int], prefix: str) -> int:
+    """The sum of an account and all accounts below it."""
+    return sum(
+        amount
+        for account, amount in balances_fen.items()
+        if account == prefix or account.startswith(prefix + ":")
+    )
+
+
+def position_from(balances_fen: Mapping[str, int], committed_fen: int, events: int) -> Position:
+    """The summary figures, each a sum of postings (plus the commitments, which post nothing)."""
+    cash_income_fen = -sum(
+        total_fen(balances_fen, prefix)
+        for prefix in (
+            "Income:Unrestricted:Donations",
+            "Income:Unrestricted:GovernmentGrants",
+            "Income:Restricted:Donations",
+            "Income:Restricted:GovernmentGrants",
         )
-        restricted_fen = -(
-            self.total_fen("Income:Restricted") - self.total_fen("Income:Restricted:InKind")
-        )
-        balance_fen = self.balances_fen[BANK]
-        committed_fen = sum(self.open_commitments_fen.values())
-        return Position(
-            received_total_fen=cash_income_fen,
-            spent_total_fen=self.total_fen("Expenses"),
-            balance_fen=balance_fen,
-            restricted_balance_fen=restricted_fen,
-            unrestricted_balance_fen=balance_fen - restricted_fen,
-            committed_unspent_fen=committed_fen,
-            available_for_grants_fen=balance_fen - committed_fen,
-            in_kind_total_fen=self.balances_fen[IN_KIND_ASSETS],
-            events=self.events,
-        )
+    )
+    restricted_fen = -(
+        total_fen(balances_fen, "Income:Restricted")
+        - total_fen(balances_fen, "Income:Restricted:InKind")
+    )
+    balance_fen = balances_fen.get(BANK, 0)
+    return Position(
+        received_total_fen=cash_income_fen,
+        spent_total_fen=total_fen(balances_fen, "Expenses"),
+        balance_fen=balance_fen,
+        restricted_balance_fen=restricted_fen,
+        unrestricted_balance_fen=balance_fen - restricted_fen,
+        committed_unspent_fen=committed_fen,
+        available_for_grants_fen=balance_fen - committed_fen,
+        in_kind_total_fen=balances_fen.get(IN_KIND_ASSETS, 0),
+        events=events,
+    )
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,200 @@
+"""Keeping the views up to date: catch-up in batches, live runners, rebuilds, status, waiting.
+
+On PostgreSQL the live runner is eventsourcing's ``ProjectionRunner`` on the library's
+LISTEN/NOTIFY subscription. SQLite has no subscription, so the embedded mode polls the
+notification log, and a writer in the same process nudges it awake.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.persistence import InfrastructureFactory, IntegrityError, Tracking
+from eventsourcing.projection import ProjectionRunner
+from eventsourcing.utils import Environment
+
+from ledger.app import FundLedger
+from projections.sqlview import SQLView, ViewMoved
+from projections.views import VIEWS, ViewProjection, ViewSpec
+
+BATCH_SIZE_MAX = 1000
+POLL_INTERVAL_S = 0.25
+WAIT_TIMEOUT_S_MAX = 10.0
+
+
+@dataclass(frozen=True)
+class ViewStatus:
+    name: str
+    position: int
+    log_position: int
+
+    @property
+    def lag(self) -> int:
+        return self.log_position - self.position
+
+
+def _is_postgres(env: dict[str, str]) -> bool:
+    return env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres"
+
+
+class Views:
+    """The views of one store, opened beside the ledger's events in the same database."""
+
+    def __init__(self, ledger: FundLedger, names: Iterable[str] | None = None) -> None:
+        env = dict(ledger.persistence_env)
+        if env.get("PERSISTENCE_MODULE") not in {"eventsourcing.sqlite", "eventsourcing.postgres"}:
+            msg = "views need SQLite or PostgreSQL; the memory store is for unit tests only"
+            raise ValueError(msg)
+        self.ledger = ledger
+        self.env = env
+        self.specs = [VIEWS[name] for name in (names or VIEWS)]
+        self.projections: dict[str, ViewProjection] = {}
+        for spec in self.specs:
+            view_class = spec.postgres if _is_postgres(env) else spec.sqlite
+            factory = InfrastructureFactory[SQLView].construct(env=Environment(spec.name, env))
+            view = factory.tracking_recorder(view_class)
+            self.projections[spec.name] = spec.projection(view=view)
+        self._lock = threading.Lock()
+
+    def view(self, name: str) -> SQLView:
+        return self.projections[name].view
+
+    @property
+    def app_name(self) -> str:
+        return self.ledger.name
+
+    def position(self, name: str) -> int:
+        return self.view(name).max_tracking_id(self.app_name) or 0
+
+    def status(self) -> list[ViewStatus]:
+        log_position = self.ledger.position()
+        return [ViewStatus(s.name, self.position(s.name), log_position) for s in self.specs]
+
+    def catch_up(
+        self,
+        batch_size: int = BATCH_SIZE_MAX,
+        progress: Callable[[str, int], None] | None = None,
+    ) -> int:
+        """Apply every event not yet in each view, a batch per transaction; returns how many."""
+        applied = 0
+        with self._lock:
+            for spec in self.specs:
+                applied += self._catch_up_one(spec, batch_size, progress)
+        return applied
+
+    def _catch_up_one(
+        self, spec: ViewSpec, batch_size: int, progress: Callable[[str, int], None] | None
+    ) -> int:
+        projection = self.projections[spec.name]
+        applied = 0
+        while True:
+            after = self.position(spec.name)
+            notifications = self.ledger.recorder.select_notifications(
+                start=after + 1, limit=max(1, min(batch_size, BATCH_SIZE_MAX))
+            )
+            if not notifications:
+                return applied
+            batch = [(n.id, self.ledger.mapper.to_domain_event(n)) for n in notifications]
+            tracking = Tracking(self.app_name, notifications[-1].id)
+            try:
+                projection.process_batch(batch, tracking, after=after)
+            except (ViewMoved, IntegrityError):
+                continue  # another runner applied some of these first; start from its position
+            applied += len(batch)
+            if progress is not None:
+                progress(spec.name, len(batch))
+
+    def rebuild(self, progress: Callable[[str, int], None] | None = None) -> int:
+        """Empty the views and apply the whole log again."""
+        with self._lock:
+            for spec in self.specs:
+                self.view(spec.name).truncate()
+        return self.catch_up(progress=progress)
+
+    def wait(self, position: int, timeout_s: float = 2.0) -> bool:
+        """Block until every view has applied ``position``; False when the wait timed out."""
+        deadline = time.monotonic() + min(timeout_s, WAIT_TIMEOUT_S_MAX)
+        sleep_s = 0.002
+        while True:
+            if all(self.position(spec.name) >= position for spec in self.specs):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(sleep_s)
+            sleep_s = min(sleep_s * 2, 0.05)
+
+    def close(self) -> None:
+        for projection in self.projections.values():
+            with contextlib.suppress(Exception):
+                projection.view.datastore.close()  # type: ignore[attr-defined]
+
+
+class LiveRunner:
+    """Keeps the views current in the background until stopped.
+
+    PostgreSQL: catch up in batches, then one eventsourcing ``ProjectionRunner`` per view.
+    SQLite: a thread polls the log, and ``nudge()`` wakes it at once after a local write.
+    """
+
+    def __init__(self, views: Views, poll_interval_s: float = POLL_INTERVAL_S) -> None:
+        self.views = views
+        self.poll_interval_s = poll_interval_s
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._runners: list[ProjectionRunner[Any, Any]] = []
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> LiveRunner:
+        self.views.catch_up()
+        if _is_postgres(self.views.env):
+            for spec in self.views.specs:
+                runner: ProjectionRunner[Any, Any] = ProjectionRunner(
+                    application_class=FundLedger,
+                    projection_class=spec.projection,
+                    view_class=spec.postgres,
+                    env=self.views.env,
+                )
+                self._runners.append(runner)
+        else:
+            self._thread = threading.Thread(target=self._poll, name="views-poller", daemon=True)
+            self._thread.start()
+        return self
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if self.views.catch_up() == 0:
+                    self._wake.wait(self.poll_interval_s)
+                    self._wake.clear()
+            except Exception as error:  # kept for status, and retried after a pause
+                self.error = error
+                self._stop.wait(1.0)
+
+    def nudge(self) -> None:
+        self._wake.set()
+
+    def check(self) -> None:
+        """Re-raise an error that stopped a PostgreSQL runner."""
+        for runner in self._runners:
+            runner.run_forever(timeout=0)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        for runner in self._runners:
+            with contextlib.suppress(Exception):
+                runner.__exit__(None, None, None)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> LiveRunner:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
