@@ -3,20 +3,36 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
-from datetime import date
-from typing import Annotated
+import threading
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from fund_ledger.settings import Settings
-from ledger.app import OPERATOR, FundLedger
+from ledger.app import FUND_TZ, OPERATOR, FundLedger, today
 from ledger.demo import load_demo
 from ledger.errors import LedgerError
 from ledger.money import format_yuan_grouped
+from projections.admin import grant_readonly_statements
+from projections.queries import Reader
+from projections.runner import LiveRunner, Views
+from projections.views import VIEWS
 
 app = typer.Typer(
     help="fund-ledger: verifiable books for a community fund (共富基金).",
@@ -27,6 +43,10 @@ users_app = typer.Typer(
     help="People who may act on the fund, and their tokens.", no_args_is_help=True
 )
 app.add_typer(users_app, name="users")
+projections_app = typer.Typer(help="The read models: status, rebuild, run.", no_args_is_help=True)
+app.add_typer(projections_app, name="projections")
+db_app = typer.Typer(help="Database administration.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
 
 err = Console(stderr=True)
 
@@ -72,26 +92,32 @@ def demo() -> None:
 @app.command()
 def summary(
     as_of: Annotated[str | None, typer.Option("--as-of", help="Effective date YYYY-MM-DD.")] = None,
+    recorded_at: Annotated[
+        str | None,
+        typer.Option(
+            "--recorded-at",
+            help="What the books said at this moment (ISO date-time), before later entries.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
 ) -> None:
-    """Print the fund's position."""
+    """Print the fund's position, from the views (brought up to date first)."""
+    day = _parse(as_of, date.fromisoformat, "--as-of", "a date YYYY-MM-DD")
+    moment = _parse(recorded_at, _moment, "--recorded-at", "an ISO date-time")
     ledger = open_ledger()
     try:
-        day = date.fromisoformat(as_of) if as_of else None
-    except ValueError:
-        err.print(f"[red]error:[/red] --as-of must be a date YYYY-MM-DD, not {as_of!r}")
-        raise typer.Exit(code=2) from None
-    try:
-        currency = ledger.fund().currency
+        fund = ledger.fund()
     except LedgerError as error:
         raise _fail(error) from None
-    position = ledger.summary(day)
+    views = open_views(ledger)
+    views.catch_up()
+    position = Reader(views).summary(day, moment)
     if as_json:
-        typer.echo(json.dumps(position.as_json(currency), ensure_ascii=False))
+        typer.echo(json.dumps(position.as_json(fund.currency), ensure_ascii=False))
         return
-    table = Table(title=f"{ledger.fund().name} · {as_of or 'today'}")
+    table = Table(title=f"{fund.name} · {as_of or 'today'}")
     table.add_column("项目 / figure")
-    table.add_column(f"金额 / amount ({currency})", justify="right")
+    table.add_column(f"金额 / amount ({fund.currency})", justify="right")
     rows = [
         ("累计收到 / received", position.received_total_fen),
         ("累计支出 / spent", position.spent_total_fen),
@@ -106,6 +132,32 @@ def summary(
         table.add_row(label, format_yuan_grouped(amount_fen))
     Console().print(table)
     typer.echo(f"events: {position.events}")
+
+
+T = TypeVar("T")
+
+
+def _parse(value: str | None, parse: Callable[[str], T], option: str, what: str) -> T | None:
+    if value is None:
+        return None
+    try:
+        return parse(value)
+    except ValueError:
+        err.print(f"[red]error:[/red] {option} must be {what}, not {value!r}")
+        raise typer.Exit(code=2) from None
+
+
+def _moment(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=FUND_TZ)
+
+
+def open_views(ledger: FundLedger, names: list[str] | None = None) -> Views:
+    try:
+        return Views(ledger, names)
+    except (KeyError, ValueError) as error:
+        err.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(code=2) from None
 
 
 @users_app.command("add")
@@ -142,3 +194,179 @@ def users_list() -> None:
     for user_id, user in open_ledger().directory().users.items():
         table.add_row(user["name"], user["role"], "no" if user["revoked"] else "yes", user_id)
     Console().print(table)
+
+
+@projections_app.command("status")
+def projections_status(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+) -> None:
+    """Each view's position in the event log and how far it lags behind."""
+    statuses = open_views(open_ledger()).status()
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "view": s.name,
+                        "position": s.position,
+                        "log_position": s.log_position,
+                        "lag": s.lag,
+                    }
+                    for s in statuses
+                ]
+            )
+        )
+        return
+    table = Table()
+    for column in ("view", "position", "log position", "lag"):
+        table.add_column(column, justify="right" if column != "view" else "left")
+    for status in statuses:
+        table.add_row(status.name, str(status.position), str(status.log_position), str(status.lag))
+    Console().print(table)
+
+
+@projections_app.command("rebuild")
+def projections_rebuild(
+    view: Annotated[
+        str | None, typer.Option(help=f"One view ({', '.join(VIEWS)}); all by default.")
+    ] = None,
+) -> None:
+    """Empty the views and apply the whole event log again, with a progress bar."""
+    ledger = open_ledger()
+    views = open_views(ledger, [view] if view else None)
+    total = ledger.position()
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+    ) as progress:
+        tasks = {s.name: progress.add_task(s.name, total=total) for s in views.specs}
+        views.rebuild(progress=lambda name, n: progress.advance(tasks[name], n))
+    err.print(f"rebuilt {', '.join(s.name for s in views.specs)} to position {total}")
+
+
+@projections_app.command("run")
+def projections_run(
+    poll_interval_s: Annotated[
+        float, typer.Option("--poll-interval", help="SQLite polling interval, seconds.")
+    ] = 0.25,
+) -> None:
+    """Keep the views up to date until stopped (for a worker apart from the API)."""
+    views = open_views(open_ledger())
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    with LiveRunner(views, poll_interval_s=poll_interval_s) as runner:
+        err.print("projection runner started; Ctrl-C stops it")
+        while not stopping.wait(1.0):
+            runner.check()
+    err.print("projection runner stopped")
+
+
+EXPORT_FORMATS = ("beancount", "360giving", "donations.csv", "grants.csv", "expenses.csv")
+
+
+@app.command("export")
+def export(
+    format_name: Annotated[str, typer.Argument(metavar="FORMAT", help=", ".join(EXPORT_FORMATS))],
+    out: Annotated[
+        Path | None, typer.Option(help="Write to this file, not standard output.")
+    ] = None,
+    public: Annotated[
+        bool, typer.Option("--public/--full", help="CSV: the public variant or the full one.")
+    ] = True,
+) -> None:
+    """Export the books: a Beancount journal, 360Giving grants, or CSV listings."""
+    from projections import exports
+
+    if format_name not in EXPORT_FORMATS:
+        err.print(f"[red]error:[/red] FORMAT must be one of {', '.join(EXPORT_FORMATS)}")
+        raise typer.Exit(code=2)
+    views = open_views(open_ledger())
+    views.catch_up()
+    reader = Reader(views)
+    data: bytes
+    if format_name == "beancount":
+        data = exports.export_beancount(reader).encode()
+    elif format_name == "360giving":
+        package = exports.export_360giving(reader, published_on=today())
+        data = json.dumps(package, ensure_ascii=False, indent=2).encode()
+    else:
+        data = exports.export_csv(reader, format_name.removesuffix(".csv"), public=public)
+    if out is None:
+        sys.stdout.buffer.write(data)
+    else:
+        out.write_bytes(data)
+        err.print(f"wrote {out} ({len(data)} bytes)")
+
+
+REPORTS = (
+    "trial-balance",
+    "balance-sheet",
+    "activities",
+    "restricted",
+    "functional",
+    "ratios",
+    "monthly",
+)
+
+
+@app.command("report")
+def report(
+    name: Annotated[str, typer.Argument(metavar="NAME", help=", ".join(REPORTS))],
+    as_of: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD")] = None,
+    since: Annotated[str | None, typer.Option("--from", help="YYYY-MM-DD")] = None,
+    until: Annotated[str | None, typer.Option("--to", help="YYYY-MM-DD")] = None,
+    month: Annotated[str | None, typer.Option(help="YYYY-MM, for the monthly report")] = None,
+) -> None:
+    """Print a statement or report as JSON."""
+    if name not in REPORTS:
+        err.print(f"[red]error:[/red] NAME must be one of {', '.join(REPORTS)}")
+        raise typer.Exit(code=2)
+    day = _parse(as_of, date.fromisoformat, "--as-of", "a date YYYY-MM-DD")
+    first = _parse(since, date.fromisoformat, "--from", "a date YYYY-MM-DD") or date(
+        today().year, 1, 1
+    )
+    last = _parse(until, date.fromisoformat, "--to", "a date YYYY-MM-DD") or today()
+    views = open_views(open_ledger())
+    views.catch_up()
+    reader = Reader(views)
+    result: object
+    if name == "trial-balance":
+        result = reader.trial_balance(day)
+    elif name == "balance-sheet":
+        result = reader.balance_sheet(day)
+    elif name == "activities":
+        result = reader.activities(first, last)
+    elif name == "restricted":
+        result = reader.restricted_rollforward(first, last)
+    elif name == "functional":
+        result = reader.functional_expenses(first, last)
+    elif name == "ratios":
+        result = reader.ratios(first, last, Settings().thresholds())
+    else:
+        result = reader.monthly(month or f"{last:%Y-%m}")
+    typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+
+
+@db_app.command("grant-readonly")
+def db_grant_readonly(
+    role: Annotated[str, typer.Argument(help="An existing PostgreSQL role.")],
+    with_contacts: Annotated[
+        bool, typer.Option(help="Also the donors' contact details (personal data).")
+    ] = False,
+) -> None:
+    """Give a PostgreSQL role read access to the views, for the panel's own SQL tools."""
+    ledger = open_ledger()
+    views = open_views(ledger)
+    try:
+        statements = grant_readonly_statements(views, role, with_contacts=with_contacts)
+    except ValueError as error:
+        err.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(code=2) from None
+    with views.view("registers").cursor(commit=True) as cursor:
+        for statement in statements:
+            cursor.execute(statement)
+    err.print(f"granted {role} read access to {len(statements) - 1} tables")

@@ -152,7 +152,7 @@ def _with_types(statement: str, types: dict[str, str]) -> str:
     return statement
 
 
-def _table_names(ddl: Sequence[str]) -> list[str]:
+def table_names(ddl: Sequence[str]) -> list[str]:
     names = []
     for statement in ddl:
         words = statement.split()
@@ -205,7 +205,7 @@ class SQLiteView(SQLiteTrackingRecorder, SQLView):
 
     def truncate(self) -> None:
         with self.cursor(commit=True) as c:
-            for table in _table_names(self.ddl):
+            for table in table_names(self.ddl):
                 c.execute(f"DELETE FROM {table.replace('{t}', '')}")
             c.execute(
                 f"DELETE FROM {self.tracking_table} WHERE application_name <> %s",
@@ -243,7 +243,7 @@ class PostgresView(PostgresTrackingRecorder, SQLView):
 
     def truncate(self) -> None:
         with self.cursor(commit=True) as c:
-            tables = [self.sql(name) for name in _table_names(self.ddl)]
+            tables = [self.sql(name) for name in table_names(self.ddl)]
             c.execute(f"TRUNCATE {', '.join(tables)}")
             c.execute(
                 f'DELETE FROM {self.prefix}"{self.tracking_table_name}" '

@@ -1,0 +1,325 @@
+"""The views: incremental equals rebuilt, each event applied once, rows and tracking together."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eventsourcing.persistence import IntegrityError, Tracking
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ledger.accounts import postings_for
+from ledger.app import OPERATOR, FundLedger
+from ledger.books import fold
+from ledger.demo import load_demo
+from ledger.errors import LedgerError
+from ledger.money import parse_yuan
+from projections.queries import Reader
+from projections.runner import LiveRunner, Views
+from projections.sqlview import table_names
+from projections.views import VIEWS
+
+
+def snapshot(views: Views) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every view table, in a stable order."""
+    tables: dict[str, list[tuple[Any, ...]]] = {}
+    for spec in views.specs:
+        view = views.view(spec.name)
+        for table in table_names(view.ddl):
+            rows = view.query(f"SELECT * FROM {table}")
+            tables[table] = sorted((tuple(str(v) for v in row.values()) for row in rows), key=repr)
+    return tables
+
+
+@pytest.fixture(scope="module")
+def demo_views(module_store_url: str) -> Iterator[tuple[FundLedger, Views]]:
+    """The demo year with its views, shared by the tests here that only read."""
+    ledger = FundLedger(module_store_url)
+    load_demo(ledger)
+    views = Views(ledger)
+    views.catch_up()
+    yield ledger, views
+    views.close()
+    ledger.close()
+
+
+def test_views_agree_with_the_event_fold_and_with_a_rebuild(
+    demo_views: tuple[FundLedger, Views],
+) -> None:
+    ledger, views = demo_views
+    reader = Reader(views)
+    before = snapshot(views)
+    assert reader.summary() == ledger.summary()
+    for as_of in (date(2025, 12, 31), date(2026, 6, 30)):
+        assert reader.summary(as_of) == ledger.summary(as_of)
+    views.rebuild()
+    assert snapshot(views) == before
+    assert all(status.lag == 0 for status in views.status())
+
+
+def test_every_summary_figure_is_the_sum_of_its_postings(
+    demo_views: tuple[FundLedger, Views],
+) -> None:
+    ledger, views = demo_views
+    reader = Reader(views)
+    lines = reader.books_view.query("SELECT account, amount_fen FROM {t}fl_journal")
+    by_account: dict[str, int] = {}
+    for line in lines:
+        by_account[line["account"]] = by_account.get(line["account"], 0) + int(line["amount_fen"])
+    position = reader.summary()
+    assert sum(by_account.values()) == 0
+    assert position.balance_fen == by_account["Assets:Bank"]
+    assert position.spent_total_fen == sum(
+        v for k, v in by_account.items() if k.startswith("Expenses:")
+    )
+    assert position.received_total_fen == -sum(
+        v
+        for k, v in by_account.items()
+        if k.startswith("Income:") and k.split(":")[2] in {"Donations", "GovernmentGrants"}
+    )
+    assert position.received_total_fen == parse_yuan("3000000.00")
+    trial = reader.trial_balance()
+    assert sum(parse_yuan(r["debit"], allow_zero=True) for r in trial) == sum(
+        parse_yuan(r["credit"], allow_zero=True) for r in trial
+    )
+
+
+def test_a_replayed_event_changes_nothing(demo_views: tuple[FundLedger, Views]) -> None:
+    ledger, views = demo_views
+    before = snapshot(views)
+    position, event = ledger.read_events(after=ledger.position() - 1)[0]
+    for spec in views.specs:
+        with pytest.raises(IntegrityError):
+            views.projections[spec.name].process_event(event, Tracking(ledger.name, position))
+    assert snapshot(views) == before
+    assert views.catch_up() == 0
+
+
+def test_a_failure_before_the_tracking_write_leaves_neither_rows_nor_position(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = FundLedger(store_url)
+    load_demo(ledger)
+    views = Views(ledger)
+    assert views.position("books") == 0
+
+    def crash(self: Any, cursor: Any, tracking: Tracking) -> None:
+        raise RuntimeError("crash between the view's rows and its tracking")
+
+    for spec in VIEWS.values():
+        for cls in (spec.sqlite, spec.postgres):
+            monkeypatch.setattr(cls, "_track", crash)
+    with pytest.raises(RuntimeError):
+        views.catch_up()
+    assert views.position("books") == 0
+    assert all(rows == [] for rows in snapshot(views).values())
+    monkeypatch.undo()
+
+    assert views.catch_up() == 3 * ledger.position()
+    assert Reader(views).summary() == ledger.summary()
+    views.close()
+    ledger.close()
+
+
+def test_the_live_runner_keeps_up_and_a_reader_can_wait_for_a_write(store_url: str) -> None:
+    ledger = FundLedger(store_url)
+    load_demo(ledger)
+    views = Views(ledger)
+    with LiveRunner(views, poll_interval_s=0.05) as runner:
+        treasurer = ledger.actor_named("徐佳怡")
+        donor = ledger.register_donor(treasurer, "新邻居", "individual", "masked").id
+        receipt = ledger.record_donation(
+            treasurer, donor, parse_yuan("88.00"), date(2026, 11, 20), "wechat_pay"
+        )
+        runner.nudge()
+        assert views.wait(receipt.position, timeout_s=10)
+        page = Reader(views).donations(donor_id=donor)
+        assert [item["amount_fen"] for item in page.items] == [8800]
+    assert Reader(views).summary().received_total_fen == parse_yuan("3000088.00")
+    views.close()
+    ledger.close()
+
+
+def test_monthly_report_is_frozen_when_the_books_close(
+    demo_views: tuple[FundLedger, Views],
+) -> None:
+    ledger, views = demo_views
+    reader = Reader(views)
+    december = reader.monthly("2025-12")
+    assert december["frozen"] is True
+    assert december["closing"] == ledger.summary(date(2025, 12, 31)).as_json()
+    november = reader.monthly("2026-11")
+    assert november["frozen"] is False
+    assert november["closing"] == ledger.summary(date(2026, 11, 30)).as_json()
+
+
+def test_as_recorded_at_shows_the_books_before_later_entries(store_url: str) -> None:
+    ledger = FundLedger(store_url)
+    load_demo(ledger)
+    views = Views(ledger)
+    views.catch_up()
+    reader = Reader(views)
+    before_anything = datetime(2000, 1, 1, tzinfo=timezone.utc)
+    assert reader.summary(recorded_at=before_anything).events == 0
+    now = datetime.now(timezone.utc) + timedelta(seconds=1)
+    assert reader.summary(recorded_at=now) == reader.summary()
+    # A correction recorded now does not change what the books said a moment ago.
+    stamp = datetime.now(timezone.utc)
+    treasurer = ledger.actor_named("徐佳怡")
+    donor = ledger.register_donor(treasurer, "后来者", "enterprise", "named").id
+    ledger.record_donation(treasurer, donor, parse_yuan("1000.00"), date(2026, 11, 1), "cash")
+    views.catch_up()
+    assert reader.summary(recorded_at=stamp).received_total_fen == parse_yuan("3000000.00")
+    assert reader.summary().received_total_fen == parse_yuan("3001000.00")
+    views.close()
+    ledger.close()
+
+
+def test_listings_filter_and_page_stably(demo_views: tuple[FundLedger, Views]) -> None:
+    _, views = demo_views
+    reader = Reader(views)
+    seen: list[str] = []
+    after = 0
+    while True:
+        page = reader.donations(donor_kind="individual", limit=7, after=after)
+        seen.extend(item["donation_id"] for item in page.items)
+        assert all(item["donor_kind"] == "individual" for item in page.items)
+        if page.next_after is None:
+            break
+        after = page.next_after
+    everything = reader.donations(donor_kind="individual", limit=500).items
+    assert seen == [item["donation_id"] for item in everything]
+    big = reader.expenses(project="noodles", min_fen=parse_yuan("15000.00")).items
+    assert big and all(x["amount_fen"] >= 1_500_000 and x["project_code"] == "noodles" for x in big)
+    december = reader.expenses(since=date(2025, 12, 1), until=date(2025, 12, 31), limit=500)
+    assert december.items and all(x["paid_on"].startswith("2025-12") for x in december.items)
+
+
+def test_a_donor_can_see_where_a_restricted_gift_went(demo_views: tuple[FundLedger, Views]) -> None:
+    _, views = demo_views
+    reader = Reader(views)
+    hotel = reader.registers_view.query(
+        "SELECT donor_id FROM {t}fl_donors WHERE name = %s", ["南湖宾馆"]
+    )[0]["donor_id"]
+    statement = reader.donor_statement(hotel)
+    assert statement is not None
+    assert statement["given_total"] == "200000.00"
+    (noodles,) = statement["restricted_projects"]
+    assert noodles["project"] == "noodles" and noodles["expenses"]
+    assert reader.donor_statement(str(uuid.uuid4())) is None
+
+
+# -- property: random command sequences ----------------------------------------------------------
+
+COMMANDS = st.lists(
+    st.tuples(
+        st.sampled_from(
+            [
+                "donate",
+                "donate_restricted",
+                "in_kind",
+                "propose",
+                "approve",
+                "reject",
+                "expense",
+                "reverse_donation",
+                "reverse_expense",
+                "close_grant",
+            ]
+        ),
+        st.integers(min_value=1, max_value=500_000),
+        st.integers(min_value=0, max_value=10),
+    ),
+    min_size=1,
+    max_size=25,
+)
+
+
+def _run(ledger: FundLedger, commands: list[tuple[str, int, int]], after_each: Any = None) -> None:
+    ledger.establish_fund(OPERATOR, "property fund", quorum=2)
+    members = []
+    for name in ("m1", "m2", "m3"):
+        ledger.add_user(OPERATOR, name, "committee")
+        members.append(ledger.actor_named(name))
+    ledger.add_user(OPERATOR, "t", "treasurer")
+    treasurer = ledger.actor_named("t")
+    projects = [ledger.open_project(treasurer, code, code).id for code in ("aa", "bb")]
+    donor = ledger.register_donor(treasurer, "某人", "individual", "masked").id
+    donations: list[str] = []
+    grants: list[str] = []
+    expenses: list[str] = []
+    day = date(2026, 1, 1)
+    for command, amount_fen, pick in commands:
+        try:
+            if command.startswith("donate") or command == "in_kind":
+                project = projects[pick % 2] if command != "donate" else None
+                channel = "in_kind" if command == "in_kind" else "bank_transfer"
+                donations.append(
+                    ledger.record_donation(
+                        treasurer, donor, amount_fen, day, channel, project_id=project
+                    ).id
+                )
+            elif command == "propose":
+                grants.append(
+                    ledger.propose_grant(
+                        members[pick % 3], projects[pick % 2], amount_fen, "purpose", on=day
+                    ).id
+                )
+            elif command == "approve" and grants:
+                ledger.approve_grant(members[pick % 3], grants[pick % len(grants)], on=day)
+            elif command == "reject" and grants:
+                ledger.reject_grant(members[pick % 3], grants[pick % len(grants)], "no", on=day)
+            elif command == "expense" and grants:
+                expenses.append(
+                    ledger.record_expense(
+                        treasurer,
+                        grants[pick % len(grants)],
+                        amount_fen,
+                        day,
+                        "供应商",
+                        ["programme", "management", "fundraising"][pick % 3],
+                        "spend",
+                    ).id
+                )
+            elif command == "reverse_donation" and donations:
+                ledger.reverse_donation(
+                    members[0], donations[pick % len(donations)], "wrong", on=day
+                )
+            elif command == "reverse_expense" and expenses:
+                ledger.reverse_expense(members[0], expenses[pick % len(expenses)], "wrong", on=day)
+            elif command == "close_grant" and grants:
+                ledger.close_grant(members[0], grants[pick % len(grants)], on=day)
+        except LedgerError:
+            pass
+        day += timedelta(days=pick)
+        if after_each is not None:
+            after_each()
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(commands=COMMANDS)
+def test_incremental_views_equal_a_rebuild_for_any_accepted_commands(
+    tmp_path: Path, commands: list[tuple[str, int, int]]
+) -> None:
+    ledger = FundLedger(f"sqlite:///{tmp_path / uuid.uuid4().hex}.sqlite3")
+    views = Views(ledger)
+    # Incrementally, in small batches after each command, as a running service would.
+    _run(ledger, commands, after_each=lambda: views.catch_up(batch_size=3))
+    assert all(status.lag == 0 for status in views.status())
+    incremental = snapshot(views)
+    reader = Reader(views)
+    events = [e for _, e in ledger.iter_events()]
+    assert reader.summary() == fold(events).position()
+    for event in events:
+        assert sum(p.amount_fen for p in postings_for(event)) == 0
+    views.rebuild()
+    assert snapshot(views) == incremental
+    views.close()
+    ledger.close()
