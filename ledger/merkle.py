@@ -240,11 +240,11 @@ def verify_consistency(
         return False
     if size1 == size2:
         return len(proof) == 0 and root1 == root2
-    # root1 may seed the computation below, so a malformed one must not get that far.
-    if len(proof) == 0 or not (_is_hash(root1) and _is_hash(root2)):
+    if len(proof) == 0:
         return False
     items = iter(proof)
-    # A power-of-two old tree is a complete subtree of the new one; its root is the first step.
+    # A power-of-two old tree is a complete subtree of the new one, so root1 is the first step;
+    # then it is hashed, not just compared, and must be as well-formed as any proof item.
     seed = root1 if size1 & (size1 - 1) == 0 else next(items)
     if not _is_hash(seed):
         return False
