@@ -61,6 +61,7 @@ FUND_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 RETRIES_MAX = 8
 PAGE_SIZE_MAX = 1000
+BATCH_SIZE_MAX = 10_000
 TEXT_CHARS_MAX = 2000
 NAME_CHARS_MAX = 200
 OPINION_CHARS_MAX = 10_000
@@ -97,6 +98,7 @@ class Receipt:
     id: str
     position: int
     replayed: bool = False
+    ids: tuple[str, ...] = ()
 
 
 class _DateAsISO(Transcoding):
@@ -515,6 +517,108 @@ class FundLedger(Application[UUID]):
             decide,
             on=received_on,
             idempotency_key=idempotency_key,
+        )
+
+    def record_donations(
+        self,
+        actor: Actor,
+        items: list[dict[str, Any]],
+        *,
+        idempotency_key: str | None = None,
+    ) -> Receipt:
+        """Record many donations in one transaction: all of them, or none.
+
+        Each item has the arguments of ``record_donation``. The receipt's id is the first
+        donation's; ``Receipt.ids`` lists them all in order.
+        """
+        if not isinstance(items, list) or not 1 <= len(items) <= BATCH_SIZE_MAX:
+            raise InvalidInput("donations", str(len(items)), f"must be 1 to {BATCH_SIZE_MAX} items")
+        checked = [self._check_donation(index, item) for index, item in enumerate(items)]
+        receipts = [c["receipt_no"] for c in checked if c["receipt_no"]]
+        # Numbers for gifts that came without one, made once so that retries keep them.
+        generated = [
+            c["receipt_no"] or f"NH{c['received_on']:%Y%m%d}-{secrets.token_hex(5).upper()}"
+            for c in checked
+        ]
+        duplicates = sorted({r for r in receipts if receipts.count(r) > 1})
+        if duplicates:
+            raise Duplicate("receipt", ", ".join(duplicates[:10]))
+
+        def decide(meta: Meta) -> tuple[str, list[Aggregate]]:
+            fund = self.fund()
+            ids: list[str] = []
+            donors: dict[str, Donor] = {}
+            projects: dict[str, Project] = {}
+            made: list[Aggregate] = []
+            for index, item in enumerate(checked):
+                fund.check_open(item["received_on"])
+                donor_id = item["donor_id"]
+                if donor_id not in donors:
+                    donors[donor_id] = self._get(Donor, donor_id, f"donor (item {index})")
+                project = None
+                if item["project_id"]:
+                    if item["project_id"] not in projects:
+                        projects[item["project_id"]] = self._get(
+                            Project, item["project_id"], f"project (item {index})"
+                        )
+                    project = projects[item["project_id"]]
+                    if not project.is_open:
+                        raise WrongState("project", project.code, "closed", "open")
+                donation = self._new_donation(
+                    donors[donor_id], project, {**item, "receipt_no": generated[index]}, meta
+                )
+                if self._exists(donation.id):
+                    raise Duplicate("receipt", donation.receipt_no)
+                ids.append(str(donation.id))
+                made.append(donation)
+            # A batch's result is its ids, comma-separated, kept whole for idempotent replays.
+            return ",".join(ids), made
+
+        receipt = self._run(
+            actor,
+            "record_donation",
+            {"batch": checked},
+            decide,
+            idempotency_key=idempotency_key,
+        )
+        ids = receipt.id.split(",")
+        return Receipt(ids[0], receipt.position, receipt.replayed, tuple(ids))
+
+    def _check_donation(self, index: int, item: dict[str, Any]) -> dict[str, Any]:
+        try:
+            amount_fen = check_amount_fen(item.get("amount_fen"))  # type: ignore[arg-type]
+            received_on = item.get("received_on")
+            _check_date("received_on", received_on)
+            assert isinstance(received_on, date)
+            channel = _choice("channel", item.get("channel"), Channel)
+            _optional_text("receipt_no", item.get("receipt_no"), 64)
+            _optional_text("note", item.get("note"), TEXT_CHARS_MAX)
+        except InvalidInput as error:
+            raise error.within(f"donations[{index}]") from None
+        return {
+            "donor_id": str(item.get("donor_id")),
+            "amount_fen": amount_fen,
+            "received_on": received_on,
+            "channel": channel.value,
+            "receipt_no": item.get("receipt_no"),
+            "project_id": item.get("project_id"),
+            "note": item.get("note"),
+        }
+
+    def _new_donation(
+        self, donor: Donor, project: Project | None, item: dict[str, Any], meta: Meta
+    ) -> Donation:
+        return Donation(
+            donor_id=str(donor.id),
+            donor_kind=donor.kind,
+            amount_fen=item["amount_fen"],
+            channel=item["channel"],
+            receipt_no=item["receipt_no"],
+            project_id=str(project.id) if project else None,
+            project_code=project.code if project else None,
+            in_kind=item["channel"] == Channel.IN_KIND,
+            note=item["note"],
+            meta=Meta(meta.actor_id, meta.actor_role, item["received_on"], meta.idempotency_key),
         )
 
     def reverse_donation(

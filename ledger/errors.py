@@ -29,6 +29,13 @@ class InvalidInput(LedgerError):
 
     def __init__(self, field: str, value: str, reason: str) -> None:
         super().__init__(f"{field} {reason} (given: {value})", field=field, value=value)
+        self.field = field
+        self.value = value
+        self.reason = reason
+
+    def within(self, prefix: str) -> InvalidInput:
+        """The same refusal for a field inside a list, e.g. ``donations[3].amount``."""
+        return type(self)(f"{prefix}.{self.field}", self.value, self.reason)
 
 
 class InvalidAmount(InvalidInput):
