@@ -24,7 +24,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from fund_ledger.settings import Settings
+from api.config import Settings
 from ledger.app import FUND_TZ, OPERATOR, FundLedger, today
 from ledger.demo import load_demo
 from ledger.errors import LedgerError

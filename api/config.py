@@ -1,4 +1,4 @@
-"""Settings read from the environment (``FUND_LEDGER_*``)."""
+"""The one Settings, read from the environment (``FUND_LEDGER_*``)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,14 @@ class Settings(BaseSettings):
         DEFAULT_DATABASE_URL,
         description="sqlite:///path (embedded default) or postgresql://user:pw@host:port/db",
     )
+    read_your_writes_wait_s: float = Field(
+        2.0, ge=0, le=10, description="How long a write waits for the views to show it."
+    )
+    request_body_bytes_max: int = Field(
+        8 * 1024 * 1024, ge=1024, description="Larger request bodies are refused unread."
+    )
+    poll_interval_s: float = Field(0.25, gt=0, le=10, description="SQLite view polling interval.")
+    base_url: str = Field("", description="Public address of the service, for links and QR codes.")
     management_share_max: Decimal = Field(
         Decimal("0.10"), description="Highest share of spending on management (管理费用)."
     )
