@@ -370,3 +370,30 @@ def db_grant_readonly(
         for statement in statements:
             cursor.execute(statement)
     err.print(f"granted {role} read access to {len(statements) - 1} tables")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    with_demo: Annotated[
+        bool, typer.Option("--demo", help="Load the Nanhu demo first if the store is empty.")
+    ] = False,
+) -> None:
+    """Serve the API (and the public page) on the store named by FUND_LEDGER_DATABASE_URL."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = Settings()
+    ledger = FundLedger(settings.database_url)
+    if with_demo:
+        if ledger.position():
+            err.print("the store is not empty: serving it as it is, without loading the demo")
+        else:
+            users = load_demo(ledger, lambda step: err.print(f"demo: {step}"))
+            err.print("demo users' tokens (shown once):")
+            for name, (role, token) in users.tokens.items():
+                typer.echo(f"{role:<10} {name}\t{token}")
+    err.print(f"serving on http://{host}:{port}/ (API docs at /docs)")
+    uvicorn.run(create_app(settings, ledger), host=host, port=port, log_level="warning")

@@ -13,6 +13,7 @@ from typing import Any
 
 from ledger.accounts import project_component
 from ledger.books import Position, position_from, total_fen
+from ledger.errors import InvalidInput
 from ledger.money import format_yuan
 from projections.reports import monthly_report
 from projections.runner import Views
@@ -480,6 +481,89 @@ class Reader:
 
     def opinions(self, *, subject_id: str | None = None, after: int = 0, limit: int = 100) -> Page:
         return self._listing("fl_opinions", "recorded_on", {"subject_id": subject_id}, after, limit)
+
+    def corrections(self, limit: int = PAGE_SIZE_MAX) -> list[tuple[str, dict[str, Any]]]:
+        """Every reversal, newest first, with its reason (published as 更正说明)."""
+        limit = max(1, min(limit, PAGE_SIZE_MAX))
+        donations = self.registers_view.query(
+            "SELECT donation_id AS id, amount_fen, received_on AS original_on, reversed_on,"
+            " reversal_reason, reversed_position FROM {t}fl_donations"
+            " WHERE reversed_position IS NOT NULL ORDER BY reversed_position DESC LIMIT %s",
+            [limit],
+        )
+        expenses = self.registers_view.query(
+            "SELECT expense_id AS id, amount_fen, paid_on AS original_on, reversed_on,"
+            " reversal_reason, reversed_position FROM {t}fl_expenses"
+            " WHERE reversed_position IS NOT NULL ORDER BY reversed_position DESC LIMIT %s",
+            [limit],
+        )
+        rows = [("donation", r) for r in donations] + [("expense", r) for r in expenses]
+        rows.sort(key=lambda kind_row: -int(kind_row[1]["reversed_position"]))
+        return rows[:limit]
+
+    def grouped(
+        self,
+        keys: list[str],
+        since: date | None = None,
+        until: date | None = None,
+        measure: str | None = None,
+    ) -> dict[str, Any]:
+        """Sums grouped the panel's way: donations (money in) or expenses (money out).
+
+        ``donor_kind`` belongs to donations and ``category`` to expenses; ``project`` and
+        ``month`` go with either. The measure defaults to donations when grouping by donor
+        kind, else expenses. Reversed entries and gifts in kind are left out: cash that moved.
+        """
+        allowed = {"project", "donor_kind", "month", "category"}
+        unknown = [k for k in keys if k not in allowed]
+        if not keys or unknown or len(set(keys)) != len(keys):
+            msg = f"group_by takes distinct names from {', '.join(sorted(allowed))}"
+            raise InvalidInput("group_by", ",".join(keys), msg.removeprefix("group_by "))
+        if "donor_kind" in keys and "category" in keys:
+            raise InvalidInput(
+                "group_by", ",".join(keys), "cannot mix donor_kind (money in) and category (out)"
+            )
+        if measure is None:
+            measure = "donations" if "donor_kind" in keys else "expenses"
+        if measure not in {"donations", "expenses"}:
+            raise InvalidInput("measure", measure, "must be donations or expenses")
+        donations = measure == "donations"
+        if ("donor_kind" in keys and not donations) or ("category" in keys and donations):
+            raise InvalidInput("group_by", ",".join(keys), f"does not fit the measure {measure}")
+        table, day = ("fl_donations", "received_on") if donations else ("fl_expenses", "paid_on")
+        month = f"SUBSTR(CAST({day} AS TEXT), 1, 7)"
+        columns = {
+            "project": "COALESCE(project_code, '(unrestricted)')" if donations else "project_code",
+            "donor_kind": "donor_kind",
+            "category": "category",
+            "month": month,
+        }
+        selected = ", ".join(f"{columns[k]} AS {k}" for k in keys)
+        sql = (
+            f"SELECT {selected}, SUM(amount_fen) AS amount_fen FROM {{t}}{table}"
+            " WHERE reversed_position IS NULL"
+        )
+        params: list[Any] = []
+        if donations:
+            sql += " AND in_kind = %s"
+            params.append(False)
+        if since is not None:
+            sql += f" AND {day} >= %s"
+            params.append(since.isoformat())
+        if until is not None:
+            sql += f" AND {day} <= %s"
+            params.append(until.isoformat())
+        group = ", ".join(columns[k] for k in keys)
+        rows = self.registers_view.query(f"{sql} GROUP BY {group} ORDER BY {group}", params)
+        return {
+            "measure": "donations" if donations else "expenses",
+            "group_by": keys,
+            "rows": [
+                {**{k: row[k] for k in keys}, "amount": format_yuan(int(row["amount_fen"]))}
+                for row in rows
+            ],
+            "total": format_yuan(sum(int(row["amount_fen"]) for row in rows)),
+        }
 
     def donor_statement(self, donor_id: str) -> dict[str, Any] | None:
         """A donor's gifts and reversals, and where their restricted gifts went."""

@@ -1,0 +1,86 @@
+"""The FastAPI application: wiring the ledger, the views and the routes together."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+
+from api import problems
+from api.config import Settings
+from api.problems import problem
+from api.routes import commands, ops, reads
+from api.services import Services
+from ledger.app import FundLedger
+from projections.queries import Reader
+from projections.runner import LiveRunner, Views
+
+DESCRIPTION = """
+fund-ledger keeps a community fund's books as immutable events: donations, grants, expenses
+and their corrections. 社区共富基金的账本：每笔捐赠、资助、支出与更正都不可篡改。
+
+* Amounts are yuan strings such as `"1280.50"` in and out. 金额以元为单位的字符串表示。
+* Writes need `Authorization: Bearer TOKEN` (`fund-ledger users add`); reads without a token get
+  the public variant: masked donors, no contact details, no personal payees.
+  写操作需要令牌；无令牌的读取只返回公开信息。
+* Every POST takes an `Idempotency-Key`. Refusals are RFC 9457 problem details.
+"""
+
+
+def create_app(settings: Settings | None = None, ledger: FundLedger | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        opened = ledger or FundLedger(settings.database_url)
+        views = Views(opened)
+        runner = LiveRunner(views, poll_interval_s=settings.poll_interval_s).start()
+        services = Services(
+            opened, views, Reader(views), runner, wait_s=settings.read_your_writes_wait_s
+        )
+        app.state.services = services
+        try:
+            yield
+        finally:
+            services.close()
+
+    app = FastAPI(
+        title="fund-ledger",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    app.include_router(commands.router)
+    app.include_router(reads.router)
+    app.include_router(ops.router)
+
+    @app.middleware("http")
+    async def limits_and_metrics(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        length = request.headers.get("content-length")
+        if length is not None and (
+            not length.isdigit() or int(length) > settings.request_body_bytes_max
+        ):
+            response: Response = problem(
+                413,
+                "body-too-large",
+                f"request bodies are limited to {settings.request_body_bytes_max} bytes",
+                limit_bytes=settings.request_body_bytes_max,
+            )
+        else:
+            response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        services = getattr(request.app.state, "services", None)
+        if services is not None:
+            services.metrics.observe(
+                request.method, path, response.status_code, time.perf_counter() - started
+            )
+        return response
+
+    return app

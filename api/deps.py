@@ -1,0 +1,86 @@
+"""Request dependencies: the services, the caller, and the guards on roles."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from api.problems import ApiProblem
+from api.services import Services
+from ledger.app import Actor
+from ledger.domain import Role
+
+TOKEN_CHARS_MAX = 200
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def current_actor(
+    services: ServicesDep,
+    authorization: Annotated[
+        str | None,
+        Header(
+            description="`Bearer TOKEN` from `fund-ledger users add`; omit to read as the public."
+        ),
+    ] = None,
+) -> Actor | None:
+    """The caller, or None for the public. A token that does not match is refused, not ignored."""
+    if authorization is None:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token or len(token) > TOKEN_CHARS_MAX:
+        raise ApiProblem(401, "bad-token", "Authorization must be 'Bearer TOKEN'")
+    actor = services.ledger.authenticate(token.strip())
+    if actor is None:
+        raise ApiProblem(401, "bad-token", "the token is unknown or revoked")
+    return actor
+
+
+CurrentActor = Annotated[Actor | None, Depends(current_actor)]
+
+
+def signed_in(actor: CurrentActor) -> Actor:
+    """Writes need a token; the ledger itself then checks the role for the command."""
+    if actor is None:
+        raise ApiProblem(401, "token-required", "this needs a token: Authorization: Bearer TOKEN")
+    return actor
+
+
+SignedIn = Annotated[Actor, Depends(signed_in)]
+
+READERS_OF_EVERYTHING = (Role.AUDITOR, Role.COMMITTEE, Role.ADVISER)
+
+
+def reader_of_everything(actor: SignedIn) -> Actor:
+    if actor.role not in READERS_OF_EVERYTHING:
+        raise ApiProblem(
+            403,
+            "not-permitted",
+            f"the full event log is for {', '.join(READERS_OF_EVERYTHING)};"
+            f" the caller is {actor.role}",
+            role=actor.role,
+            allowed=list(READERS_OF_EVERYTHING),
+        )
+    return actor
+
+
+FullReader = Annotated[Actor, Depends(reader_of_everything)]
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description=(
+            "Any unique string. The same key with the same body returns the first answer; "
+            "with another body it is refused (409). 同一键同一请求返回首次结果。"
+        ),
+    ),
+]

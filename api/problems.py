@@ -1,0 +1,135 @@
+"""RFC 9457 problem details: every refusal explained, mapped in one place from domain errors."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from eventsourcing.persistence import InterfaceError, OperationalError
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ledger.errors import LedgerError
+
+log = logging.getLogger("fund_ledger.api")
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+RETRY_AFTER_S = 2
+
+# Domain error kinds to HTTP statuses: the only place this mapping lives.
+STATUS_BY_KIND = {
+    "invalid": 422,
+    "not_found": 404,
+    "forbidden": 403,
+    "conflict": 409,
+    "unavailable": 503,
+}
+
+TITLES = {
+    400: "Bad request",
+    401: "Authentication required",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    422: "Invalid input",
+    429: "Too many requests",
+    500: "Internal error",
+    503: "Service unavailable",
+}
+
+
+def problem(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    title: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    **facts: Any,
+) -> JSONResponse:
+    body = {
+        "type": f"/problems/{code}",
+        "title": title or TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        **facts,
+    }
+    return JSONResponse(
+        body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=dict(headers or {})
+    )
+
+
+class ApiProblem(Exception):
+    """A refusal decided in the API layer itself (no token, bad token, not found)."""
+
+    def __init__(self, status: int, code: str, detail: str, **facts: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.facts = facts
+
+
+def _ledger_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, LedgerError)
+    status = STATUS_BY_KIND[error.kind]
+    headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
+    return problem(
+        status, error.code, error.detail, title=error.title, headers=headers, **error.facts
+    )
+
+
+def _api_problem(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ApiProblem)
+    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    return problem(error.status, error.code, error.detail, headers=headers, **error.facts)
+
+
+def _validation(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    errors = [
+        {
+            "field": ".".join(str(part) for part in e["loc"] if part != "body"),
+            "message": e["msg"],
+        }
+        for e in error.errors()
+    ]
+    first = errors[0] if errors else {"field": "", "message": "invalid"}
+    return problem(
+        422,
+        "invalid-input",
+        f"{first['field']}: {first['message']}",
+        field=first["field"],
+        errors=errors,
+    )
+
+
+def _http(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)
+    code = {404: "not-found", 405: "method-not-allowed"}.get(error.status_code, "http-error")
+    return problem(error.status_code, code, str(error.detail), headers=error.headers)
+
+
+def _store_unavailable(_: Request, error: Exception) -> JSONResponse:
+    log.warning("store unavailable: %s", type(error).__name__)
+    return problem(
+        503,
+        "store-unavailable",
+        "the ledger's database cannot be reached; try again shortly",
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(LedgerError, _ledger_error)
+    app.add_exception_handler(ApiProblem, _api_problem)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    for store_error in (OperationalError, InterfaceError, ConnectionError, TimeoutError):
+        app.add_exception_handler(store_error, _store_unavailable)

@@ -1,0 +1,203 @@
+"""Writes: each route parses its body, gives one command, and waits until the views show it."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from api.deps import IdempotencyKey, ServicesDep, SignedIn
+from api.models import (
+    DonationBatch,
+    DonationCreate,
+    DonorCreate,
+    ExpenseCreate,
+    GrantCreate,
+    OpinionCreate,
+    ProjectCreate,
+    Reason,
+    Written,
+)
+from api.services import Services
+from ledger.app import Receipt
+from ledger.money import parse_yuan
+
+router = APIRouter(prefix="/v1", tags=["record and decide 记账与决策"])
+
+MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+IdPath = Annotated[str, Path(min_length=1, max_length=64, description="An id the ledger gave.")]
+
+
+def _written(services: Services, receipt: Receipt) -> Written:
+    services.read_your_write(receipt.position)
+    return Written(
+        id=receipt.id,
+        ids=list(receipt.ids) or None,
+        position=receipt.position,
+        replayed=receipt.replayed,
+    )
+
+
+@router.post("/donors", status_code=201, summary="Register a donor 登记捐赠人")
+def register_donor(
+    body: DonorCreate, actor: SignedIn, services: ServicesDep, key: IdempotencyKey = None
+) -> Written:
+    receipt = services.ledger.register_donor(
+        actor, body.name, body.kind, body.disclosure, body.contact, idempotency_key=key
+    )
+    return _written(services, receipt)
+
+
+@router.post("/projects", status_code=201, summary="Open a project 新建项目")
+def open_project(
+    body: ProjectCreate, actor: SignedIn, services: ServicesDep, key: IdempotencyKey = None
+) -> Written:
+    receipt = services.ledger.open_project(
+        actor,
+        body.code,
+        body.name,
+        body.name_en,
+        body.description,
+        body.organisation,
+        idempotency_key=key,
+    )
+    return _written(services, receipt)
+
+
+@router.post("/donations", status_code=201, summary="Record a donation 登记捐赠")
+def record_donation(
+    body: DonationCreate, actor: SignedIn, services: ServicesDep, key: IdempotencyKey = None
+) -> Written:
+    receipt = services.ledger.record_donation(
+        actor,
+        body.donor_id,
+        parse_yuan(body.amount),
+        body.received_on,
+        body.channel,
+        body.receipt_no,
+        body.project_id,
+        body.note,
+        idempotency_key=key,
+    )
+    return _written(services, receipt)
+
+
+@router.post(
+    "/donations/batch",
+    status_code=201,
+    summary="Record up to 10,000 donations, all or none 批量登记",
+)
+def record_donations(
+    body: DonationBatch, actor: SignedIn, services: ServicesDep, key: IdempotencyKey = None
+) -> Written:
+    items = [
+        {
+            "donor_id": d.donor_id,
+            "amount_fen": parse_yuan(d.amount, field=f"donations[{i}].amount"),
+            "received_on": d.received_on,
+            "channel": d.channel,
+            "receipt_no": d.receipt_no,
+            "project_id": d.project_id,
+            "note": d.note,
+        }
+        for i, d in enumerate(body.donations)
+    ]
+    return _written(services, services.ledger.record_donations(actor, items, idempotency_key=key))
+
+
+@router.post("/donations/{donation_id}/reverse", summary="Reverse a donation 冲销捐赠")
+def reverse_donation(
+    donation_id: IdPath,
+    body: Reason,
+    actor: SignedIn,
+    services: ServicesDep,
+    key: IdempotencyKey = None,
+) -> Written:
+    receipt = services.ledger.reverse_donation(actor, donation_id, body.reason, idempotency_key=key)
+    return _written(services, receipt)
+
+
+@router.post("/grants", status_code=201, summary="Propose a grant 提议资助")
+def propose_grant(
+    body: GrantCreate, actor: SignedIn, services: ServicesDep, key: IdempotencyKey = None
+) -> Written:
+    receipt = services.ledger.propose_grant(
+        actor, body.project_id, parse_yuan(body.amount), body.purpose, idempotency_key=key
+    )
+    return _written(services, receipt)
+
+
+@router.post("/grants/{grant_id}/approve", summary="Approve a grant 批准资助")
+def approve_grant(
+    grant_id: IdPath, actor: SignedIn, services: ServicesDep, key: IdempotencyKey = None
+) -> Written:
+    return _written(services, services.ledger.approve_grant(actor, grant_id, idempotency_key=key))
+
+
+@router.post("/grants/{grant_id}/reject", summary="Reject a grant 否决资助")
+def reject_grant(
+    grant_id: IdPath,
+    body: Reason,
+    actor: SignedIn,
+    services: ServicesDep,
+    key: IdempotencyKey = None,
+) -> Written:
+    receipt = services.ledger.reject_grant(actor, grant_id, body.reason, idempotency_key=key)
+    return _written(services, receipt)
+
+
+@router.post("/grants/{grant_id}/close", summary="Close a grant, releasing what is left 结项")
+def close_grant(
+    grant_id: IdPath, actor: SignedIn, services: ServicesDep, key: IdempotencyKey = None
+) -> Written:
+    return _written(services, services.ledger.close_grant(actor, grant_id, idempotency_key=key))
+
+
+@router.post("/expenses", status_code=201, summary="Record an expense 登记支出")
+def record_expense(
+    body: ExpenseCreate, actor: SignedIn, services: ServicesDep, key: IdempotencyKey = None
+) -> Written:
+    receipt = services.ledger.record_expense(
+        actor,
+        body.grant_id,
+        parse_yuan(body.amount),
+        body.paid_on,
+        body.payee,
+        body.category,
+        body.description,
+        body.voucher_no,
+        body.voucher_sha256,
+        body.payee_kind,
+        idempotency_key=key,
+    )
+    return _written(services, receipt)
+
+
+@router.post("/expenses/{expense_id}/reverse", summary="Reverse an expense 冲销支出")
+def reverse_expense(
+    expense_id: IdPath,
+    body: Reason,
+    actor: SignedIn,
+    services: ServicesDep,
+    key: IdempotencyKey = None,
+) -> Written:
+    receipt = services.ledger.reverse_expense(actor, expense_id, body.reason, idempotency_key=key)
+    return _written(services, receipt)
+
+
+@router.post("/opinions", status_code=201, summary="Record an expert opinion 专家意见")
+def record_opinion(
+    body: OpinionCreate, actor: SignedIn, services: ServicesDep, key: IdempotencyKey = None
+) -> Written:
+    receipt = services.ledger.record_opinion(actor, body.subject_id, body.text, idempotency_key=key)
+    return _written(services, receipt)
+
+
+@router.post("/periods/{month}/close", summary="Close the books through a month 月度结账")
+def close_period(
+    month: Annotated[str, Path(pattern=MONTH.pattern, description="YYYY-MM", examples=["2026-01"])],
+    actor: SignedIn,
+    services: ServicesDep,
+) -> Written:
+    return _written(services, services.ledger.close_period(actor, month))

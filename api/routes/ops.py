@@ -1,0 +1,103 @@
+"""Operations: health, metrics, and the pages that problem types point to."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from api.deps import ServicesDep
+from api.problems import RETRY_AFTER_S, problem
+from api.services import LATENCY_BUCKETS_S
+from ledger import errors
+
+router = APIRouter(tags=["operations 运维"])
+
+
+@router.get("/healthz", summary="Is the store reachable, and how far behind are the views?")
+def healthz(services: ServicesDep) -> JSONResponse:
+    try:
+        statuses = services.views.status()
+    except Exception as error:  # any failure to reach the store is the answer here
+        return problem(
+            503,
+            "store-unavailable",
+            f"the store cannot be reached ({type(error).__name__})",
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
+    runner_error = services.runner.error
+    return JSONResponse(
+        {
+            "status": "ok" if runner_error is None else "degraded",
+            "log_position": statuses[0].log_position if statuses else 0,
+            "views": {s.name: {"position": s.position, "lag": s.lag} for s in statuses},
+            "runner_error": None if runner_error is None else type(runner_error).__name__,
+        }
+    )
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
+def metrics(services: ServicesDep) -> str:
+    m = services.metrics
+    lines = [
+        "# HELP fund_ledger_requests_total HTTP requests by method, route and status.",
+        "# TYPE fund_ledger_requests_total counter",
+    ]
+    with m.lock:
+        for (method, route, status), count in sorted(m.requests.items()):
+            lines.append(
+                f'fund_ledger_requests_total{{method="{method}",route="{route}",'
+                f'status="{status}"}} {count}'
+            )
+        lines += [
+            "# HELP fund_ledger_request_seconds Request latency.",
+            "# TYPE fund_ledger_request_seconds histogram",
+        ]
+        for route in sorted(m.latency_count):
+            for bucket in LATENCY_BUCKETS_S:
+                lines.append(
+                    f'fund_ledger_request_seconds_bucket{{route="{route}",le="{bucket}"}} '
+                    f"{m.latency_buckets[(route, bucket)]}"
+                )
+            lines.append(
+                f'fund_ledger_request_seconds_bucket{{route="{route}",le="+Inf"}} '
+                f"{m.latency_count[route]}"
+            )
+            lines.append(
+                f'fund_ledger_request_seconds_sum{{route="{route}"}} {m.latency_sum_s[route]:.6f}'
+            )
+            lines.append(
+                f'fund_ledger_request_seconds_count{{route="{route}"}} {m.latency_count[route]}'
+            )
+    statuses = services.views.status()
+    lines += [
+        "# HELP fund_ledger_events_written Events in the log.",
+        "# TYPE fund_ledger_events_written gauge",
+        f"fund_ledger_events_written {statuses[0].log_position if statuses else 0}",
+        "# HELP fund_ledger_projection_lag Events not yet applied, per view.",
+        "# TYPE fund_ledger_projection_lag gauge",
+        *(f'fund_ledger_projection_lag{{view="{s.name}"}} {s.lag}' for s in statuses),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _problem_types() -> dict[str, str]:
+    found: dict[str, str] = {
+        "invalid-input": "Invalid input",
+        "bad-token": "The token is unknown, revoked or malformed",
+        "token-required": "A token is required",
+        "store-unavailable": "The ledger's database cannot be reached",
+        "not-found": "Not found",
+        "body-too-large": "The request body is larger than allowed",
+    }
+    for value in vars(errors).values():
+        if isinstance(value, type) and issubclass(value, errors.LedgerError):
+            found[value.code] = value.title
+    return found
+
+
+@router.get("/problems/{code}", summary="What a problem type means")
+def problem_type(code: str) -> JSONResponse:
+    titles = _problem_types()
+    if code not in titles:
+        return problem(404, "not-found", f"no problem type {code}")
+    return JSONResponse({"type": f"/problems/{code}", "title": titles[code]})

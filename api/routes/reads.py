@@ -1,0 +1,294 @@
+"""Reads: answered from the views; the public gets the public variant of every one."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Response
+
+from api import present
+from api.deps import CurrentActor, FullReader, ServicesDep
+from api.models import Listing, Summary
+from api.problems import ApiProblem
+from ledger.money import format_yuan, parse_yuan
+from projections.queries import Page
+
+router = APIRouter(prefix="/v1", tags=["read 查询"])
+
+Limit = Annotated[int, Query(ge=1, le=500, description="Rows per page, at most 500.")]
+After = Annotated[int, Query(ge=0, description="`next_after` of the previous page.")]
+Since = Annotated[date | None, Query(alias="from", description="From this date, inclusive.")]
+Until = Annotated[date | None, Query(alias="to", description="To this date, inclusive.")]
+MinYuan = Annotated[str | None, Query(pattern=r"^\d{1,13}(\.\d{1,2})?$", description="At least.")]
+MaxYuan = Annotated[str | None, Query(pattern=r"^\d{1,13}(\.\d{1,2})?$", description="At most.")]
+Month = Annotated[str, Path(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-01"])]
+
+
+def _fen(value: str | None, field: str) -> int | None:
+    return None if value is None else parse_yuan(value, field=field, allow_zero=True)
+
+
+def _listing(page: Page, shape: Any, public: bool) -> Listing:
+    return Listing(
+        items=[shape(item, public=public) for item in page.items], next_after=page.next_after
+    )
+
+
+@router.get("/summary", summary="The fund's position 基金概况")
+def summary(
+    services: ServicesDep,
+    as_of: Annotated[date | None, Query(description="Effective date; today by default.")] = None,
+) -> Summary:
+    fund = services.reader.fund()
+    currency = fund["currency"] if fund else "CNY"
+    figures = services.reader.summary(as_of).as_json(currency)
+    return Summary.model_validate({**figures, "as_of": as_of})
+
+
+@router.get("/projects", summary="Projects with their figures 项目")
+def projects(services: ServicesDep) -> list[dict[str, Any]]:
+    return services.reader.projects()
+
+
+@router.get("/projects/{project}", summary="One project, by id or code 项目详情")
+def project(project: str, services: ServicesDep, actor: CurrentActor) -> dict[str, Any]:
+    code = project
+    if len(project) > 32:
+        rows = services.reader.registers_view.query(
+            "SELECT code FROM {t}fl_projects WHERE project_id = %s", [project]
+        )
+        code = rows[0]["code"] if rows else ""
+    found = services.reader.project(code) if code else None
+    if found is None:
+        raise ApiProblem(404, "not-found", f"no project {project}", what="project", key=project)
+    public = actor is None
+    found["grants"] = [present.grant(g, public=public) for g in found["grants"]]
+    found["opinions"] = [
+        present.opinion(o, public=public)
+        for o in services.reader.opinions(subject_id=found["id"], limit=500).items
+    ]
+    return found
+
+
+@router.get("/donations", summary="Donations 捐赠")
+def donations(
+    services: ServicesDep,
+    actor: CurrentActor,
+    since: Since = None,
+    until: Until = None,
+    project: str | None = None,
+    donor_kind: str | None = None,
+    receipt_no: Annotated[str | None, Query(max_length=64, description="Find one gift.")] = None,
+    min_amount: MinYuan = None,
+    max_amount: MaxYuan = None,
+    after: After = 0,
+    limit: Limit = 100,
+) -> Listing:
+    page = services.reader.donations(
+        since=since,
+        until=until,
+        project=project,
+        donor_kind=donor_kind,
+        receipt_no=receipt_no,
+        min_fen=_fen(min_amount, "min_amount"),
+        max_fen=_fen(max_amount, "max_amount"),
+        after=after,
+        limit=limit,
+    )
+    return _listing(page, present.donation, actor is None)
+
+
+@router.get("/grants", summary="Grants 资助")
+def grants(
+    services: ServicesDep,
+    actor: CurrentActor,
+    project: str | None = None,
+    status: str | None = None,
+    since: Since = None,
+    until: Until = None,
+    min_amount: MinYuan = None,
+    max_amount: MaxYuan = None,
+    after: After = 0,
+    limit: Limit = 100,
+) -> Listing:
+    page = services.reader.grants(
+        project=project,
+        status=status,
+        since=since,
+        until=until,
+        min_fen=_fen(min_amount, "min_amount"),
+        max_fen=_fen(max_amount, "max_amount"),
+        after=after,
+        limit=limit,
+    )
+    return _listing(page, present.grant, actor is None)
+
+
+@router.get("/expenses", summary="Expenses 支出")
+def expenses(
+    services: ServicesDep,
+    actor: CurrentActor,
+    project: str | None = None,
+    category: str | None = None,
+    grant_id: str | None = None,
+    since: Since = None,
+    until: Until = None,
+    min_amount: MinYuan = None,
+    max_amount: MaxYuan = None,
+    after: After = 0,
+    limit: Limit = 100,
+) -> Listing:
+    page = services.reader.expenses(
+        project=project,
+        category=category,
+        grant_id=grant_id,
+        since=since,
+        until=until,
+        min_fen=_fen(min_amount, "min_amount"),
+        max_fen=_fen(max_amount, "max_amount"),
+        after=after,
+        limit=limit,
+    )
+    return _listing(page, present.expense, actor is None)
+
+
+@router.get("/opinions", summary="Expert-panel opinions 专家意见")
+def opinions(
+    services: ServicesDep,
+    actor: CurrentActor,
+    subject_id: str | None = None,
+    after: After = 0,
+    limit: Limit = 100,
+) -> Listing:
+    page = services.reader.opinions(subject_id=subject_id, after=after, limit=limit)
+    return _listing(page, present.opinion, actor is None)
+
+
+@router.get("/corrections", summary="Every reversal with its reason 更正说明")
+def corrections(services: ServicesDep, actor: CurrentActor) -> list[dict[str, Any]]:
+    return [
+        {
+            "kind": kind,
+            "id": row["id"],
+            "amount": format_yuan(int(row["amount_fen"])),
+            "original_on": str(row["original_on"])[:10],
+            "reversed_on": str(row["reversed_on"])[:10],
+            "reason": row["reversal_reason"],
+            "position": row["reversed_position"],
+        }
+        for kind, row in services.reader.corrections()
+    ]
+
+
+@router.get("/donors/{donor_id}/statement", summary="A donor's gifts and their use 捐赠去向")
+def donor_statement(donor_id: str, services: ServicesDep, actor: CurrentActor) -> dict[str, Any]:
+    data = services.reader.donor_statement(donor_id)
+    if data is None:
+        raise ApiProblem(404, "not-found", f"no donor {donor_id}", what="donor", key=donor_id)
+    return present.statement(data, public=actor is None)
+
+
+@router.get("/reports/monthly/{month}", summary="Monthly report 月度报告")
+def monthly_report(month: Month, services: ServicesDep) -> dict[str, Any]:
+    return services.reader.monthly(month)
+
+
+@router.get("/reports/trial-balance", summary="Trial balance 试算平衡表")
+def trial_balance(services: ServicesDep, as_of: date | None = None) -> list[dict[str, str]]:
+    return services.reader.trial_balance(as_of)
+
+
+@router.get("/reports/balance-sheet", summary="Balance sheet 资产负债表")
+def balance_sheet(services: ServicesDep, as_of: date | None = None) -> dict[str, Any]:
+    return services.reader.balance_sheet(as_of)
+
+
+@router.get("/reports/activities", summary="Statement of activities 业务活动表")
+def activities(services: ServicesDep, since: Since = None, until: Until = None) -> dict[str, Any]:
+    first, last = _period(since, until)
+    return services.reader.activities(first, last)
+
+
+@router.get("/reports/functional-expenses", summary="Expenses by function 功能费用表")
+def functional_expenses(
+    services: ServicesDep, since: Since = None, until: Until = None
+) -> dict[str, Any]:
+    first, last = _period(since, until)
+    return services.reader.functional_expenses(first, last)
+
+
+@router.get("/reports/restricted-funds", summary="Restricted funds roll-forward 限定性资金变动")
+def restricted_funds(
+    services: ServicesDep, since: Since = None, until: Until = None
+) -> list[dict[str, str]]:
+    first, last = _period(since, until)
+    return services.reader.restricted_rollforward(first, last)
+
+
+def _period(since: date | None, until: date | None) -> tuple[date, date]:
+    last = until or date.today()  # noqa: DTZ011 - a default period end, any zone will do
+    first = since or date(last.year, 1, 1)
+    if first > last:
+        raise ApiProblem(422, "invalid-input", "from must not be after to", field="from")
+    return first, last
+
+
+@router.get("/query", summary="The panel's own questions 自定义统计")
+def query(
+    services: ServicesDep,
+    group_by: Annotated[
+        str,
+        Query(
+            description="Comma-separated: project, donor_kind, month, category. donor_kind sums "
+            "donations; category sums expenses.",
+            examples=["donor_kind,project"],
+            max_length=100,
+        ),
+    ],
+    since: Since = None,
+    until: Until = None,
+    measure: Annotated[
+        str | None,
+        Query(pattern="^(donations|expenses)$", description="donations or expenses."),
+    ] = None,
+) -> dict[str, Any]:
+    keys = [k.strip() for k in group_by.split(",") if k.strip()]
+    return services.reader.grouped(keys, since, until, measure)
+
+
+@router.get("/events", summary="The full event log (auditor, committee, adviser) 事件日志")
+def events(
+    services: ServicesDep,
+    _reader: FullReader,
+    after: After = 0,
+    limit: Limit = 100,
+) -> Response:
+    rows = [
+        {
+            "position": position,
+            "type": type(event).__qualname__,
+            "aggregate_id": str(event.originator_id),
+            "version": event.originator_version,
+            "recorded_at": event.timestamp.isoformat(),
+            "data": {
+                k: v
+                for k, v in event.__dict__.items()
+                if k not in {"originator_id", "originator_version", "timestamp", "originator_topic"}
+            },
+        }
+        for position, event in services.ledger.read_events(after, limit)
+    ]
+    body = {"items": rows, "next_after": rows[-1]["position"] if len(rows) == limit else None}
+    return Response(
+        json.dumps(body, default=_json_default, ensure_ascii=False), media_type="application/json"
+    )
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, date):
+        return value.isoformat()
+    if hasattr(value, "__dataclass_fields__"):
+        return dict(value.__dict__)
+    return str(value)

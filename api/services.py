@@ -1,0 +1,61 @@
+"""What the service runs on: the ledger, its views, the live runner and the metrics."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from ledger.app import FundLedger
+from projections.queries import Reader
+from projections.runner import LiveRunner, Views
+
+LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+@dataclass
+class Metrics:
+    """Counters for Prometheus' text format; small enough not to need a library."""
+
+    requests: defaultdict[tuple[str, str, int], int] = field(
+        default_factory=lambda: defaultdict(int)
+    )
+    latency_buckets: defaultdict[tuple[str, float], int] = field(
+        default_factory=lambda: defaultdict(int)
+    )
+    latency_sum_s: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
+    latency_count: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        with self.lock:
+            self.requests[(method, route, status)] += 1
+            self.latency_sum_s[route] += seconds
+            self.latency_count[route] += 1
+            for bucket in LATENCY_BUCKETS_S:
+                if seconds <= bucket:
+                    self.latency_buckets[(route, bucket)] += 1
+
+
+@dataclass
+class Services:
+    ledger: FundLedger
+    views: Views
+    reader: Reader
+    runner: LiveRunner
+    wait_s: float
+    metrics: Metrics = field(default_factory=Metrics)
+    started_at: float = field(default_factory=time.monotonic)
+
+    def read_your_write(self, position: int) -> None:
+        """Hold a write's answer until the views show it, within a bounded wait."""
+        if position <= 0:
+            position = self.ledger.position()
+        self.runner.nudge()
+        self.views.wait(position, self.wait_s)
+
+    def close(self) -> None:
+        self.runner.stop()
+        self.views.close()
+        self.ledger.close()
