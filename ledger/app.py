@@ -446,13 +446,21 @@ class FundLedger(Application[UUID]):
         }
         return self._run(actor, "open_project", args, decide, idempotency_key=idempotency_key)
 
-    def close_project(self, actor: Actor, project_id: str) -> Receipt:
+    def close_project(
+        self, actor: Actor, project_id: str, *, idempotency_key: str | None = None
+    ) -> Receipt:
         def decide(meta: Meta) -> tuple[str, list[Aggregate]]:
             project = self._get(Project, project_id, "project")
             project.close(meta)
             return project_id, [project]
 
-        return self._run(actor, "close_project", {"project_id": project_id}, decide)
+        return self._run(
+            actor,
+            "close_project",
+            {"project_id": project_id},
+            decide,
+            idempotency_key=idempotency_key,
+        )
 
     def project_by_code(self, code: str) -> Project:
         return self._get(Project, Project.create_id(code), "project")
@@ -910,7 +918,14 @@ class FundLedger(Application[UUID]):
             return "project"
         return "grant"
 
-    def close_period(self, actor: Actor, month: str, *, on: date | None = None) -> Receipt:
+    def close_period(
+        self,
+        actor: Actor,
+        month: str,
+        *,
+        on: date | None = None,
+        idempotency_key: str | None = None,
+    ) -> Receipt:
         match = _MONTH.match(month) if isinstance(month, str) else None
         if match is None:
             raise InvalidInput("month", repr(month), "must be YYYY-MM")
@@ -922,7 +937,14 @@ class FundLedger(Application[UUID]):
             fund.close_period(month, meta)
             return str(FUND_ID), [fund]
 
-        return self._run(actor, "close_period", {"month": month}, decide, on=on)
+        return self._run(
+            actor,
+            "close_period",
+            {"month": month},
+            decide,
+            on=on,
+            idempotency_key=idempotency_key,
+        )
 
     # -- reading -----------------------------------------------------------------------------
 

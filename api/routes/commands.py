@@ -199,5 +199,6 @@ def close_period(
     month: Annotated[str, Path(pattern=MONTH.pattern, description="YYYY-MM", examples=["2026-01"])],
     actor: SignedIn,
     services: ServicesDep,
+    key: IdempotencyKey = None,
 ) -> Written:
-    return _written(services, services.ledger.close_period(actor, month))
+    return _written(services, services.ledger.close_period(actor, month, idempotency_key=key))
