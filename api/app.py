@@ -5,17 +5,32 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
+from fastapi.staticfiles import StaticFiles
 
 from api import problems
 from api.config import Settings
 from api.problems import problem
-from api.routes import commands, ops, reads
+from api.routes import commands, exports, ops, pages, reads
 from api.services import Services
 from ledger.app import FundLedger
 from projections.queries import Reader
 from projections.runner import LiveRunner, Views
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+# Pages run no script and load nothing from another origin: they must work on a closed network.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
 
 DESCRIPTION = """
 fund-ledger keeps a community fund's books as immutable events: donations, grants, expenses
@@ -55,7 +70,11 @@ def create_app(settings: Settings | None = None, ledger: FundLedger | None = Non
     problems.install(app)
     app.include_router(commands.router)
     app.include_router(reads.router)
+    app.include_router(exports.router)
     app.include_router(ops.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.state.base_url = settings.base_url
 
     @app.middleware("http")
     async def limits_and_metrics(
@@ -74,6 +93,7 @@ def create_app(settings: Settings | None = None, ledger: FundLedger | None = Non
             )
         else:
             response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
         services = getattr(request.app.state, "services", None)

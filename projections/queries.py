@@ -479,6 +479,34 @@ class Reader:
         }
         return self._listing("fl_expenses", "paid_on", filters, after, limit)
 
+    def latest(self, table: str, limit: int = 10) -> list[dict[str, Any]]:
+        """The newest rows of fl_donations or fl_expenses, newest first."""
+        if table not in {"fl_donations", "fl_expenses"}:
+            msg = f"no listing {table}"
+            raise ValueError(msg)
+        rows = self.registers_view.query(
+            f"SELECT * FROM {{t}}{table} ORDER BY position DESC LIMIT %s",
+            [max(1, min(limit, PAGE_SIZE_MAX))],
+        )
+        items = [_clean(r) for r in rows]
+        if table == "fl_donations":
+            donors = self._donors({item["donor_id"] for item in items})
+            for item in items:
+                donor = donors.get(item["donor_id"], {})
+                item["donor_name"] = donor.get("name")
+                item["donor_public_name"] = donor.get("public_name")
+                item["donor_public_name_en"] = donor.get("public_name_en")
+        return items
+
+    def months(self) -> list[dict[str, Any]]:
+        """Every month with events, and whether its report is frozen."""
+        frozen = {
+            row["month"]
+            for row in self.monthly_view.query("SELECT month FROM {t}fl_month_reports")
+        }
+        rows = self.monthly_view.query("SELECT month FROM {t}fl_month_events ORDER BY month")
+        return [{"month": r["month"], "frozen": r["month"] in frozen} for r in rows]
+
     def opinions(self, *, subject_id: str | None = None, after: int = 0, limit: int = 100) -> Page:
         return self._listing("fl_opinions", "recorded_on", {"subject_id": subject_id}, after, limit)
 

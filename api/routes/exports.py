@@ -1,0 +1,46 @@
+"""Open data and audit exports: the public gets the public variants, a token the full ones."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+from fastapi.responses import Response
+
+from api.deps import CurrentActor, ServicesDep
+from api.problems import ApiProblem
+from ledger.app import today
+from projections import exports
+
+router = APIRouter(prefix="/v1/exports", tags=["open data 开放数据"])
+
+FORMATS = ("beancount", "360giving", "donations.csv", "grants.csv", "expenses.csv")
+
+
+@router.get("/{name}", summary="Download the books or open data 下载")
+def export(
+    name: Annotated[str, Path(description=", ".join(FORMATS))],
+    services: ServicesDep,
+    actor: CurrentActor,
+) -> Response:
+    reader = services.reader
+    if name == "beancount":
+        if actor is None:
+            raise ApiProblem(401, "token-required", "the full journal needs a token")
+        return Response(
+            exports.export_beancount(reader),
+            media_type="text/plain; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="fund-ledger.beancount"'},
+        )
+    if name == "360giving":
+        package = exports.export_360giving(reader, published_on=today())
+        return Response(json.dumps(package, ensure_ascii=False), media_type="application/json")
+    if name in {"donations.csv", "grants.csv", "expenses.csv"}:
+        data = exports.export_csv(reader, name.removesuffix(".csv"), public=actor is None)
+        return Response(
+            data,
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+    raise ApiProblem(404, "not-found", f"no export {name}; try one of {', '.join(FORMATS)}")

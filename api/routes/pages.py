@@ -1,0 +1,264 @@
+"""The public transparency pages: server-rendered, no script, readable on a phone."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import date, datetime
+from pathlib import Path as FilePath
+from typing import Annotated, Any
+
+import qrcode
+import qrcode.image.svg
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+
+from api import present
+from api.charts import Bar, bar_chart
+from api.deps import ServicesDep
+from api.i18n import choice, plain, words
+from api.problems import ApiProblem
+from ledger.app import FUND_TZ, today
+from ledger.money import format_yuan_grouped, parse_yuan
+from projections.calendar import calendar
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=FilePath(__file__).resolve().parent.parent / "templates")
+
+
+def _grouped(yuan: object) -> str:
+    """A yuan string as people read it: "1234567.50" -> "1,234,567.50"."""
+    text = str(yuan)
+    sign = -1 if text.startswith("-") else 1
+    return format_yuan_grouped(sign * parse_yuan(text.lstrip("-"), allow_zero=True))
+
+
+templates.env.filters["yuan"] = _grouped
+templates.env.filters["yuan_fen"] = lambda fen: format_yuan_grouped(int(fen))
+
+Lang = Annotated[str, Query(pattern="^(zh|en)$", description="zh (default) or en")]
+MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+DONATIONS_PAGE_SIZE = 50
+
+
+def _render(request: Request, template: str, lang: str, **context: Any) -> HTMLResponse:
+    services = request.app.state.services
+    fund = services.reader.fund() or {"name": "fund-ledger", "currency": "CNY"}
+    return templates.TemplateResponse(
+        request,
+        template,
+        {
+            "lang": lang,
+            "w": words(lang),
+            "choice": lambda value: choice(value, lang),
+            "fund": fund,
+            "generated_at": datetime.now(FUND_TZ).strftime("%Y-%m-%d %H:%M"),
+            "position": services.ledger.position(),
+            "other_lang": "zh" if lang == "en" else "en",
+            **context,
+        },
+    )
+
+
+def _project_label(project: dict[str, Any], lang: str) -> str:
+    if lang == "en" and project.get("name_en"):
+        return str(project["name_en"])[:24]
+    return str(project["name"]).split(" · ")[0]
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, services: ServicesDep, lang: Lang = "zh") -> HTMLResponse:
+    reader = services.reader
+    position = reader.summary()
+    projects = reader.projects()
+    for project in projects:
+        project["label"] = _project_label(project, lang)
+    income = reader.grouped(["donor_kind"], measure="donations")["rows"]
+    monthly = reader.grouped(["month"], measure="expenses")["rows"]
+    project_chart = bar_chart(
+        [
+            Bar(
+                p["label"],
+                parse_yuan(p["granted"], allow_zero=True),
+                parse_yuan(p["spent"], allow_zero=True),
+            )
+            for p in projects
+        ],
+        title=plain("granted_vs_spent", lang),
+        description="; ".join(f"{p['label']}: {p['spent']} / {p['granted']}" for p in projects),
+        chart_id="projects-chart",
+    )
+    income_chart = bar_chart(
+        [Bar(choice(r["donor_kind"], lang), parse_yuan(r["amount"])) for r in income],
+        title=plain("income_by_kind", lang),
+        description="; ".join(f"{choice(r['donor_kind'], lang)}: {r['amount']}" for r in income),
+        chart_id="income-chart",
+    )
+    month_chart = bar_chart(
+        [Bar(r["month"], parse_yuan(r["amount"])) for r in monthly],
+        title=plain("spending_by_month", lang),
+        description="; ".join(f"{r['month']}: {r['amount']}" for r in monthly),
+        chart_id="month-chart",
+    )
+    return _render(
+        request,
+        "home.html",
+        lang,
+        summary=position,
+        projects=projects,
+        income=income,
+        monthly=monthly,
+        # The charts escape every text they draw (api/charts.py).
+        charts={
+            "projects": Markup(project_chart),  # noqa: S704
+            "income": Markup(income_chart),  # noqa: S704
+            "months": Markup(month_chart),  # noqa: S704
+        },
+        donations=[present.donation(d, public=True) for d in reader.latest("fl_donations", 10)],
+        expenses=[present.expense(x, public=True) for x in reader.latest("fl_expenses", 10)],
+    )
+
+
+@router.get("/projects/{code}", response_class=HTMLResponse)
+def project_page(
+    request: Request,
+    services: ServicesDep,
+    code: Annotated[str, Path(pattern=r"^[a-z][a-z0-9-]{1,31}$")],
+    lang: Lang = "zh",
+) -> HTMLResponse:
+    reader = services.reader
+    project = reader.project(code)
+    if project is None:
+        raise ApiProblem(404, "not-found", f"no project {code}", what="project", key=code)
+    grants = [present.grant(g, public=True) for g in project["grants"]]
+    expenses = [
+        present.expense(x, public=True) for x in reader.expenses(project=code, limit=500).items
+    ]
+    opinions = [
+        present.opinion(o, public=True) for o in reader.opinions(subject_id=project["id"]).items
+    ]
+    for grant in grants:
+        opinions += [
+            present.opinion(o, public=True) for o in reader.opinions(subject_id=grant["id"]).items
+        ]
+    return _render(
+        request,
+        "project.html",
+        lang,
+        project=project,
+        label=_project_label(project, lang),
+        grants=grants,
+        expenses=expenses,
+        opinions=opinions,
+    )
+
+
+@router.get("/donations", response_class=HTMLResponse)
+def donations_page(
+    request: Request,
+    services: ServicesDep,
+    lang: Lang = "zh",
+    receipt: Annotated[str | None, Query(max_length=64)] = None,
+    after: Annotated[int, Query(ge=0)] = 0,
+) -> HTMLResponse:
+    reader = services.reader
+    page = reader.donations(
+        receipt_no=receipt.strip() if receipt else None, after=after, limit=DONATIONS_PAGE_SIZE
+    )
+    items = [present.donation(d, public=True) for d in page.items]
+    uses = None
+    if receipt and items and items[0]["project_code"]:
+        code = items[0]["project_code"]
+        uses = {
+            "project": reader.project(code),
+            "expenses": [
+                present.expense(x, public=True)
+                for x in reader.expenses(project=code, limit=20).items
+            ],
+        }
+    return _render(
+        request,
+        "donations.html",
+        lang,
+        items=items,
+        next_after=page.next_after,
+        receipt=receipt or "",
+        uses=uses,
+    )
+
+
+@router.get("/corrections", response_class=HTMLResponse)
+def corrections_page(request: Request, services: ServicesDep, lang: Lang = "zh") -> HTMLResponse:
+    items = [
+        {
+            "kind": kind,
+            **row,
+            "original_on": str(row["original_on"])[:10],
+            "reversed_on": str(row["reversed_on"])[:10],
+        }
+        for kind, row in services.reader.corrections()
+    ]
+    return _render(request, "corrections.html", lang, items=items)
+
+
+@router.get("/reports", response_class=HTMLResponse)
+def reports_page(request: Request, services: ServicesDep, lang: Lang = "zh") -> HTMLResponse:
+    reader = services.reader
+    months = reader.months()
+    fund = reader.fund() or {}
+    projects = [
+        (p["code"], date.fromisoformat(str(p["opened_on"])[:10]))
+        for p in reader.registers_view.query("SELECT code, opened_on FROM {t}fl_projects")
+    ]
+    first = reader.registers_view.query("SELECT MIN(received_on) AS first FROM {t}fl_donations")
+    first_day = first[0]["first"] if first and first[0]["first"] else None
+    dues = calendar(
+        projects,
+        date.fromisoformat(str(first_day)[:10]) if first_day else None,
+        fund.get("closed_through"),
+        today(),
+    )
+    years = sorted({m["month"][:4] for m in months}, reverse=True)
+    return _render(
+        request, "reports.html", lang, months=list(reversed(months)), years=years, dues=dues
+    )
+
+
+@router.get("/notice/{month}", response_class=HTMLResponse)
+def notice_page(
+    request: Request,
+    services: ServicesDep,
+    month: Annotated[str, Path(pattern=MONTH.pattern)],
+    lang: Lang = "zh",
+) -> HTMLResponse:
+    report = services.reader.monthly(month)
+    projects = {p["code"]: p for p in services.reader.projects()}
+    for row in report["projects"]:
+        row["label"] = _project_label(projects.get(row["project"], {"name": row["project"]}), lang)
+    url = str(request.url_for("notice_page", month=month))
+    base_url = services_base_url(request)
+    if base_url:
+        url = f"{base_url.rstrip('/')}/notice/{month}"
+    return _render(
+        request,
+        "notice.html",
+        lang,
+        report=report,
+        month=month,
+        qr=Markup(_qr_svg(url)),  # noqa: S704 - SVG from the QR library url=url
+    )
+
+
+def services_base_url(request: Request) -> str:
+    return str(getattr(request.app.state, "base_url", "") or "")
+
+
+def _qr_svg(data: str) -> str:
+    image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=8, border=2)
+    buffer = io.BytesIO()
+    image.save(buffer)
+    svg = buffer.getvalue().decode()
+    svg = re.sub(r"<\?xml[^>]*>", "", svg)
+    return svg.replace("<svg ", '<svg role="img" aria-label="QR code" class="qr" ', 1)
