@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.errors import LedgerError
+from projections.exports import ExportMoved
 
 log = logging.getLogger("fund_ledger.api")
 
@@ -131,5 +132,12 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ApiProblem, _api_problem)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
-    for store_error in (OperationalError, InterfaceError, ConnectionError, TimeoutError):
+    # A journal that kept moving while it was read is as good as a store that is busy.
+    for store_error in (
+        OperationalError,
+        InterfaceError,
+        ConnectionError,
+        TimeoutError,
+        ExportMoved,
+    ):
         app.add_exception_handler(store_error, _store_unavailable)

@@ -304,7 +304,9 @@ class FundLedger(Application[UUID]):
 
     # -- the fund and its people ---------------------------------------------------------------
 
-    def establish_fund(self, actor: Actor, name: str, quorum: int = 3) -> Receipt:
+    def establish_fund(
+        self, actor: Actor, name: str, quorum: int = 3, *, on: date | None = None
+    ) -> Receipt:
         _text("name", name, NAME_CHARS_MAX)
         if isinstance(quorum, bool) or not isinstance(quorum, int) or not 1 <= quorum <= QUORUM_MAX:
             raise InvalidInput(
@@ -316,9 +318,11 @@ class FundLedger(Application[UUID]):
                 raise Duplicate("fund", self.fund().name)
             return str(FUND_ID), [Fund(name=name, currency="CNY", quorum=quorum, meta=meta)]
 
-        return self._run(actor, "establish_fund", {"name": name, "quorum": quorum}, decide)
+        return self._run(actor, "establish_fund", {"name": name, "quorum": quorum}, decide, on=on)
 
-    def add_user(self, actor: Actor, name: str, role: str) -> tuple[Receipt, str]:
+    def add_user(
+        self, actor: Actor, name: str, role: str, *, on: date | None = None
+    ) -> tuple[Receipt, str]:
         """Add a person; returns the receipt and their bearer token (only its hash is kept)."""
         _text("name", name, NAME_CHARS_MAX)
         user_role = _choice("role", role, Role)
@@ -333,7 +337,7 @@ class FundLedger(Application[UUID]):
             directory.add_user(user_id, name, user_role.value, token_sha256, meta)
             return user_id, [directory]
 
-        receipt = self._run(actor, "add_user", {"name": name, "role": role}, decide)
+        receipt = self._run(actor, "add_user", {"name": name, "role": role}, decide, on=on)
         return receipt, token
 
     def revoke_user(self, actor: Actor, name: str) -> Receipt:
@@ -376,6 +380,7 @@ class FundLedger(Application[UUID]):
         disclosure: str,
         contact: dict[str, str] | None = None,
         *,
+        on: date | None = None,
         idempotency_key: str | None = None,
     ) -> Receipt:
         _text("name", name, NAME_CHARS_MAX)
@@ -411,6 +416,7 @@ class FundLedger(Application[UUID]):
         description: str | None = None,
         organisation: str | None = None,
         *,
+        on: date | None = None,
         idempotency_key: str | None = None,
     ) -> Receipt:
         if not isinstance(code, str) or not _PROJECT_CODE.match(code):
@@ -444,7 +450,9 @@ class FundLedger(Application[UUID]):
             "description": description,
             "organisation": organisation,
         }
-        return self._run(actor, "open_project", args, decide, idempotency_key=idempotency_key)
+        return self._run(
+            actor, "open_project", args, decide, on=on, idempotency_key=idempotency_key
+        )
 
     def close_project(
         self, actor: Actor, project_id: str, *, idempotency_key: str | None = None

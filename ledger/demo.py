@@ -237,14 +237,14 @@ def load_demo(app: FundLedger, progress: Callable[[str], None] = lambda _: None)
 
 
 def _people(demo: _Demo) -> None:
-    demo.app.establish_fund(OPERATOR, FUND_NAME, quorum=3)
+    demo.app.establish_fund(OPERATOR, FUND_NAME, quorum=3, on=YEAR_START)
     people = [(n, "committee") for n in COMMITTEE] + [
         (TREASURER, "treasurer"),
         (ADVISER, "adviser"),
         (AUDITOR, "auditor"),
     ]
     for name, role in people:
-        _, token = demo.app.add_user(OPERATOR, name, role)
+        _, token = demo.app.add_user(OPERATOR, name, role, on=YEAR_START)
         demo.users.tokens[name] = (role, token)
 
 
@@ -252,7 +252,7 @@ def _projects(demo: _Demo) -> None:
     treasurer = demo.actor(TREASURER)
     for code, name, name_en, organisation, description in PROJECTS:
         demo.projects[code] = demo.app.open_project(
-            treasurer, code, name, name_en, description, organisation
+            treasurer, code, name, name_en, description, organisation, on=YEAR_START
         ).id
 
 
@@ -275,7 +275,10 @@ def _donations(demo: _Demo) -> None:
 
     total_fen = 0
     for name, kind, disclosure, contact, gifts in INSTITUTIONS:
-        donor_id = app.register_donor(treasurer, name, kind, disclosure, contact).id
+        first_gift_on = gifts[0][1]
+        donor_id = app.register_donor(
+            treasurer, name, kind, disclosure, contact, on=first_gift_on
+        ).id
         for amount, when, channel, code in gifts:
             give(donor_id, amount, when, channel, code)
             total_fen += parse_yuan(amount)
@@ -287,6 +290,7 @@ def _donations(demo: _Demo) -> None:
             "individual",
             disclosure,
             {"phone": f"1390573{index:04d}", "address": f"南湖未来社区{index + 1}幢"},
+            on=date(2025, 12, 15),
         ).id
         for index, (name, disclosure) in enumerate(RESIDENTS)
     ]
@@ -321,7 +325,9 @@ def _donations(demo: _Demo) -> None:
         day = min(day + timedelta(days=demo.rng.randint(1, 4)), YEAR_END)
 
     # Doctors' equipment given in kind: kept at fair value, out of the cash balances.
-    hospital = app.register_donor(treasurer, "嘉兴市第一医院", "community_org", "named").id
+    hospital = app.register_donor(
+        treasurer, "嘉兴市第一医院", "community_org", "named", on=date(2025, 12, 18)
+    ).id
     give(hospital, "12800.00", date(2025, 12, 18), "in_kind", "health")
 
 

@@ -50,7 +50,9 @@ def calendar(
         for year in range(first_day.year, today.year):
             due_on = date(year + 1, *ANNUAL_REPORT_DUE)
             last = f"{year}-12"
-            items.append(Due("annual", str(year), last, due_on, _state(last, due_on, closed_through, today)))
+            items.append(
+                Due("annual", str(year), last, due_on, _state(last, due_on, closed_through, today))
+            )
     for code, opened_on in projects:
         start = opened_on.replace(day=1)
         if _add_months(start, LONG_PROJECT_MONTHS) > today:
@@ -62,8 +64,13 @@ def calendar(
             # Due one month after the quarter ends, when its books can be closed.
             due_on = _add_months(end_first, 2) - timedelta(days=1)
             items.append(
-                Due(code, f"{month_of(quarter)}..{last}", last, due_on,
-                    _state(last, due_on, closed_through, today))
+                Due(
+                    code,
+                    f"{month_of(quarter)}..{last}",
+                    last,
+                    due_on,
+                    _state(last, due_on, closed_through, today),
+                )
             )
             quarter = _add_months(quarter, PROGRESS_EVERY_MONTHS)
     return sorted(items, key=lambda d: (d.due_on, d.what), reverse=True)

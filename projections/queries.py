@@ -444,14 +444,18 @@ class Reader:
             "max_fen": max_fen,
         }
         page = self._listing("fl_grants", "proposed_on", filters, after, limit)
+        approvals: dict[str, list[dict[str, Any]]] = {}
+        if page.items:
+            marks = ", ".join(["%s"] * len(page.items))
+            for row in self.registers_view.query(
+                "SELECT a.grant_id, a.member_id, a.approved_on, p.name"
+                " FROM {t}fl_grant_approvals a LEFT JOIN {t}fl_people p ON p.user_id = a.member_id"
+                f" WHERE a.grant_id IN ({marks}) ORDER BY a.position",
+                [item["grant_id"] for item in page.items],
+            ):
+                approvals.setdefault(row.pop("grant_id"), []).append(_clean(row))
         for item in page.items:
-            approvals = self.registers_view.query(
-                "SELECT a.member_id, a.approved_on, p.name FROM {t}fl_grant_approvals a"
-                " LEFT JOIN {t}fl_people p ON p.user_id = a.member_id"
-                " WHERE a.grant_id = %s ORDER BY a.position",
-                [item["grant_id"]],
-            )
-            item["approvals_by"] = [_clean(a) for a in approvals]
+            item["approvals_by"] = approvals.get(item["grant_id"], [])
             item["remaining_fen"] = item["amount_fen"] - item["spent_fen"]
         return page
 
@@ -501,8 +505,7 @@ class Reader:
     def months(self) -> list[dict[str, Any]]:
         """Every month with events, and whether its report is frozen."""
         frozen = {
-            row["month"]
-            for row in self.monthly_view.query("SELECT month FROM {t}fl_month_reports")
+            row["month"] for row in self.monthly_view.query("SELECT month FROM {t}fl_month_reports")
         }
         rows = self.monthly_view.query("SELECT month FROM {t}fl_month_events ORDER BY month")
         return [{"month": r["month"], "frozen": r["month"] in frozen} for r in rows]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +65,7 @@ def test_views_agree_with_the_event_fold_and_with_a_rebuild(
 def test_every_summary_figure_is_the_sum_of_its_postings(
     demo_views: tuple[FundLedger, Views],
 ) -> None:
-    ledger, views = demo_views
+    _, views = demo_views
     reader = Reader(views)
     lines = reader.books_view.query("SELECT account, amount_fen FROM {t}fl_journal")
     by_account: dict[str, int] = {}
@@ -164,12 +164,12 @@ def test_as_recorded_at_shows_the_books_before_later_entries(store_url: str) -> 
     views = Views(ledger)
     views.catch_up()
     reader = Reader(views)
-    before_anything = datetime(2000, 1, 1, tzinfo=timezone.utc)
+    before_anything = datetime(2000, 1, 1, tzinfo=UTC)
     assert reader.summary(recorded_at=before_anything).events == 0
-    now = datetime.now(timezone.utc) + timedelta(seconds=1)
+    now = datetime.now(UTC) + timedelta(seconds=1)
     assert reader.summary(recorded_at=now) == reader.summary()
     # A correction recorded now does not change what the books said a moment ago.
-    stamp = datetime.now(timezone.utc)
+    stamp = datetime.now(UTC)
     treasurer = ledger.actor_named("徐佳怡")
     donor = ledger.register_donor(treasurer, "后来者", "enterprise", "named").id
     ledger.record_donation(treasurer, donor, parse_yuan("1000.00"), date(2026, 11, 1), "cash")
@@ -197,7 +197,8 @@ def test_listings_filter_and_page_stably(demo_views: tuple[FundLedger, Views]) -
     big = reader.expenses(project="noodles", min_fen=parse_yuan("15000.00")).items
     assert big and all(x["amount_fen"] >= 1_500_000 and x["project_code"] == "noodles" for x in big)
     december = reader.expenses(since=date(2025, 12, 1), until=date(2025, 12, 31), limit=500)
-    assert december.items and all(x["paid_on"].startswith("2025-12") for x in december.items)
+    assert december.items
+    assert all(x["paid_on"].startswith("2025-12") for x in december.items)
 
 
 def test_a_donor_can_see_where_a_restricted_gift_went(demo_views: tuple[FundLedger, Views]) -> None:
@@ -210,7 +211,8 @@ def test_a_donor_can_see_where_a_restricted_gift_went(demo_views: tuple[FundLedg
     assert statement is not None
     assert statement["given_total"] == "200000.00"
     (noodles,) = statement["restricted_projects"]
-    assert noodles["project"] == "noodles" and noodles["expenses"]
+    assert noodles["project"] == "noodles"
+    assert noodles["expenses"]
     assert reader.donor_statement(str(uuid.uuid4())) is None
 
 

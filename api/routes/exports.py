@@ -34,7 +34,10 @@ def export(
             headers={"Content-Disposition": 'attachment; filename="fund-ledger.beancount"'},
         )
     if name == "360giving":
-        package = exports.export_360giving(reader, published_on=today())
+        try:
+            package = exports.export_360giving(reader, published_on=today())
+        except ValueError as error:  # no fund yet, or no grant awarded: nothing to publish
+            raise ApiProblem(404, "not-found", str(error), what="360giving") from None
         return Response(json.dumps(package, ensure_ascii=False), media_type="application/json")
     if name in {"donations.csv", "grants.csv", "expenses.csv"}:
         data = exports.export_csv(reader, name.removesuffix(".csv"), public=actor is None)
