@@ -1,4 +1,4 @@
-"""The public pages in a real browser: Debian's Chromium driven by Playwright, against serve --demo."""
+"""The public pages in Debian's Chromium, driven by Playwright, against serve --demo."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:  # noqa: S310
+            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
                 if response.status == 200:
                     break
         except OSError:
@@ -83,7 +83,7 @@ def browser() -> Iterator[object]:
 
 
 def _get_json(url: str) -> dict[str, object]:
-    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310
+    with urllib.request.urlopen(url, timeout=10) as response:
         return json.loads(response.read())  # type: ignore[no-any-return]
 
 
