@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -13,11 +14,15 @@ from fastapi.staticfiles import StaticFiles
 from api import problems
 from api.config import Settings
 from api.problems import problem
-from api.routes import commands, exports, ops, pages, reads
+from api.routes import commands, exports, ops, pages, reads, transparency
 from api.services import Services
 from ledger.app import FundLedger
+from ledger.notes import Signer
+from projections.log import Log
 from projections.queries import Reader
 from projections.runner import LiveRunner, Views
+
+log = logging.getLogger("fund_ledger.api")
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -44,6 +49,15 @@ and their corrections. 社区共富基金的账本：每笔捐赠、资助、支
 """
 
 
+def load_signer(path: str) -> Signer | None:
+    """The signing key from its file, or None (checkpoints are then not signed)."""
+    key_file = Path(path)
+    if not key_file.exists():
+        log.warning("no signing key at %s: checkpoints will not be signed", key_file)
+        return None
+    return Signer.decode(key_file.read_text())
+
+
 def create_app(settings: Settings | None = None, ledger: FundLedger | None = None) -> FastAPI:
     settings = settings or Settings()
 
@@ -52,9 +66,19 @@ def create_app(settings: Settings | None = None, ledger: FundLedger | None = Non
         opened = ledger or FundLedger(settings.database_url)
         views = Views(opened)
         runner = LiveRunner(views, poll_interval_s=settings.poll_interval_s).start()
+        signer = load_signer(settings.signing_key_file)
+        log = Log(views.view("log"), origin=signer.name if signer else "unsigned")
         services = Services(
-            opened, views, Reader(views), runner, wait_s=settings.read_your_writes_wait_s
+            opened,
+            views,
+            Reader(views),
+            runner,
+            wait_s=settings.read_your_writes_wait_s,
+            log=log,
+            signer=signer,
+            checkpoint_interval_s=settings.checkpoint_interval_s,
         )
+        services.start_checkpoints()
         app.state.services = services
         try:
             yield
@@ -71,6 +95,7 @@ def create_app(settings: Settings | None = None, ledger: FundLedger | None = Non
     app.include_router(commands.router)
     app.include_router(reads.router)
     app.include_router(exports.router)
+    app.include_router(transparency.router)
     app.include_router(ops.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

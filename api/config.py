@@ -26,6 +26,13 @@ class Settings(BaseSettings):
     )
     poll_interval_s: float = Field(0.25, gt=0, le=10, description="SQLite view polling interval.")
     base_url: str = Field("", description="Public address of the service, for links and QR codes.")
+    signing_key_file: str = Field(
+        "fund-ledger-signing.key",
+        description="The checkpoint signing key (fund-ledger keys init); never in the database.",
+    )
+    checkpoint_interval_s: float = Field(
+        2.0, gt=0, le=3600, description="How often a grown log gets a new signed checkpoint."
+    )
     management_share_max: Decimal = Field(
         Decimal("0.10"), description="Highest share of spending on management (管理费用)."
     )

@@ -8,6 +8,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from ledger.app import FundLedger
+from ledger.notes import Signer
+from projections.log import Log
 from projections.queries import Reader
 from projections.runner import LiveRunner, Views
 
@@ -45,8 +47,33 @@ class Services:
     reader: Reader
     runner: LiveRunner
     wait_s: float
+    log: Log
+    signer: Signer | None = None
+    checkpoint_interval_s: float = 2.0
     metrics: Metrics = field(default_factory=Metrics)
     started_at: float = field(default_factory=time.monotonic)
+    checkpoint_error: BaseException | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _checkpointer: threading.Thread | None = None
+
+    def start_checkpoints(self) -> None:
+        """Sign a checkpoint whenever the log has grown, at most every interval."""
+        if self.signer is None:
+            return
+        self._checkpointer = threading.Thread(
+            target=self._checkpoint_loop, name="checkpointer", daemon=True
+        )
+        self._checkpointer.start()
+
+    def _checkpoint_loop(self) -> None:
+        assert self.signer is not None
+        while not self._stop.is_set():
+            try:
+                self.log.sign(self.signer)
+                self.checkpoint_error = None
+            except Exception as error:  # reported by /healthz; an inconsistent log stays unsigned
+                self.checkpoint_error = error
+            self._stop.wait(self.checkpoint_interval_s)
 
     def read_your_write(self, position: int) -> None:
         """Hold a write's answer until the views show it, within a bounded wait."""
@@ -56,6 +83,9 @@ class Services:
         self.views.wait(position, self.wait_s)
 
     def close(self) -> None:
+        self._stop.set()
+        if self._checkpointer is not None:
+            self._checkpointer.join(timeout=5)
         self.runner.stop()
         self.views.close()
         self.ledger.close()

@@ -29,10 +29,13 @@ from ledger.app import FUND_TZ, OPERATOR, FundLedger, today
 from ledger.demo import load_demo
 from ledger.errors import LedgerError
 from ledger.money import format_yuan_grouped
+from ledger.notes import NoteError, Signer, Verifier
+from ledger.verify import VerificationFailed
 from projections.admin import grant_readonly_statements
+from projections.audit import check_store, export_audit_bundle
+from projections.log import InconsistentLog, Log
 from projections.queries import Reader
-from projections.runner import LiveRunner, Views
-from projections.views import VIEWS
+from projections.runner import VIEWS, LiveRunner, Views
 
 app = typer.Typer(
     help="fund-ledger: verifiable books for a community fund (共富基金).",
@@ -260,17 +263,28 @@ def projections_run(
         signal.signal(signum, lambda *_: stopping.set())
     with LiveRunner(views, poll_interval_s=poll_interval_s) as runner:
         err.print("projection runner started; Ctrl-C stops it")
-        while not stopping.wait(1.0):
-            runner.check()
+        while not stopping.wait(5.0):
+            if runner.error is not None:
+                err.print(f"[yellow]views runner: {runner.error!r}[/yellow]")
     err.print("projection runner stopped")
 
 
-EXPORT_FORMATS = ("beancount", "360giving", "donations.csv", "grants.csv", "expenses.csv")
+EXPORT_FORMATS = (
+    "beancount",
+    "360giving",
+    "donations.csv",
+    "grants.csv",
+    "expenses.csv",
+    "audit-bundle",
+)
 
 
 @app.command("export")
 def export(
     format_name: Annotated[str, typer.Argument(metavar="FORMAT", help=", ".join(EXPORT_FORMATS))],
+    folder: Annotated[
+        Path | None, typer.Argument(metavar="[DIR]", help="audit-bundle: the folder to write.")
+    ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Write to this file, not standard output.")
     ] = None,
@@ -278,13 +292,22 @@ def export(
         bool, typer.Option("--public/--full", help="CSV: the public variant or the full one.")
     ] = True,
 ) -> None:
-    """Export the books: a Beancount journal, 360Giving grants, or CSV listings."""
+    """Export the books: Beancount, 360Giving, CSV listings, or an audit bundle for verify."""
     from projections import exports
 
     if format_name not in EXPORT_FORMATS:
         err.print(f"[red]error:[/red] FORMAT must be one of {', '.join(EXPORT_FORMATS)}")
         raise typer.Exit(code=2)
-    views = open_views(open_ledger())
+    ledger = open_ledger()
+    views = open_views(ledger)
+    if format_name == "audit-bundle":
+        if folder is None:
+            err.print("[red]error:[/red] audit-bundle needs a folder: export audit-bundle DIR")
+            raise typer.Exit(code=2)
+        signer = _signer(Settings())
+        bundle = export_audit_bundle(views, _log(views, signer), signer, folder)
+        err.print(f"wrote the audit bundle to {bundle.path} ({bundle.size} entries)")
+        return
     views.catch_up()
     reader = Reader(views)
     data: bytes
@@ -397,3 +420,141 @@ def serve(
                 typer.echo(f"{role:<10} {name}\t{token}")
     err.print(f"serving on http://{host}:{port}/ (API docs at /docs)")
     uvicorn.run(create_app(settings, ledger), host=host, port=port, log_level="warning")
+
+
+keys_app = typer.Typer(help="The key that signs the log's checkpoints.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+log_app = typer.Typer(help="The transparency log.", no_args_is_help=True)
+app.add_typer(log_app, name="log")
+
+
+def _signer(settings: Settings) -> Signer:
+    path = Path(settings.signing_key_file)
+    if not path.exists():
+        err.print(
+            f"[red]error:[/red] no signing key at {path}; make one with fund-ledger keys init"
+        )
+        raise typer.Exit(code=2)
+    return Signer.decode(path.read_text())
+
+
+def _log(views: Views, signer: Signer | None) -> Log:
+    return Log(views.view("log"), origin=signer.name if signer else "unsigned")
+
+
+@keys_app.command("init")
+def keys_init(
+    origin: Annotated[
+        str, typer.Option(help="The log's name in its checkpoints, e.g. nanhu.example/fund.")
+    ] = "fund-ledger.local/nanhu-common-prosperity-fund",
+    force: Annotated[
+        bool, typer.Option(help="Replace an existing key (old ones stay valid).")
+    ] = False,
+) -> None:
+    """Make the Ed25519 key that signs checkpoints; prints the public key on standard output."""
+    path = Path(Settings().signing_key_file)
+    if path.exists() and not force:
+        err.print(f"[red]error:[/red] {path} exists; the log's history is signed with it")
+        raise typer.Exit(code=2)
+    try:
+        signer = Signer.generate(origin)
+    except NoteError as error:
+        err.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(code=2) from None
+    path.touch(mode=0o600)
+    path.write_text(signer.encode() + "\n")
+    path.with_suffix(".pub").write_text(signer.verifier.encode() + "\n")
+    err.print(f"wrote {path} (keep it secret, out of the database) and {path.with_suffix('.pub')}")
+    typer.echo(signer.verifier.encode())
+
+
+@log_app.command("checkpoint")
+def log_checkpoint() -> None:
+    """Bring the log up to date and sign a checkpoint if it grew."""
+    signer = _signer(Settings())
+    views = open_views(open_ledger())
+    views.catch_up()
+    log = _log(views, signer)
+    try:
+        signed = log.sign(signer)
+    except InconsistentLog as error:
+        err.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(code=1) from None
+    checkpoint = signed or log.checkpoint()
+    if checkpoint is None:
+        err.print("the log is empty")
+        return
+    typer.echo(checkpoint.note, nl=False)
+
+
+def _verifier(key: str | None, settings: Settings) -> Verifier:
+    if key is None:
+        return _signer(settings).verifier
+    text = Path(key).read_text() if Path(key).exists() else key
+    try:
+        return Verifier.decode(text)
+    except NoteError as error:
+        err.print(f"[red]error:[/red] --key: {error}")
+        raise typer.Exit(code=2) from None
+
+
+@app.command()
+def verify(
+    entries: Annotated[Path | None, typer.Option(help="Entries: one leaf per line.")] = None,
+    checkpoint: Annotated[Path | None, typer.Option(help="A signed checkpoint file.")] = None,
+    key: Annotated[str | None, typer.Option(help="The public key, or a file holding it.")] = None,
+    trusted: Annotated[
+        Path | None, typer.Option(help="An older checkpoint you trust: the log must extend it.")
+    ] = None,
+    url: Annotated[str | None, typer.Option(help="Verify a live service at this address.")] = None,
+    bundle: Annotated[Path | None, typer.Option(help="An audit bundle folder.")] = None,
+    store: Annotated[
+        bool, typer.Option("--store", help="The server's self-check of its own database.")
+    ] = False,
+) -> None:
+    """Check the books without trusting the server; exits non-zero naming the first problem."""
+    from fund_ledger import verifying
+
+    settings = Settings()
+    trusted_note = trusted.read_text() if trusted else None
+    try:
+        if store:
+            ledger = open_ledger()
+            views = open_views(ledger)
+            views.catch_up()
+            verifier = _verifier(key, settings)
+            count = check_store(ledger, _log(views, None), verifier)
+            typer.echo(f"ok: the store's {count} events match their log entries and checkpoints")
+            return
+        if bundle is not None:
+            key = key or str(bundle / "key.pub")
+            result = verifying.verify_files(
+                bundle / "entries.jsonl",
+                (bundle / "checkpoint").read_text(),
+                _verifier(key, settings),
+                trusted_note,
+                json.loads((bundle / "summary.json").read_text()),
+            )
+        elif url is not None:
+            result = verifying.verify_url(url, _verifier(key, settings), trusted_note)
+        elif entries is not None and checkpoint is not None:
+            result = verifying.verify_files(
+                entries, checkpoint.read_text(), _verifier(key, settings), trusted_note, None
+            )
+        else:
+            err.print(
+                "[red]error:[/red] give --bundle, --url, --store, or --entries with --checkpoint"
+            )
+            raise typer.Exit(code=2)
+    except VerificationFailed as error:
+        err.print(f"[red]FAILED:[/red] {error}")
+        raise typer.Exit(code=1) from None
+    message = (
+        f"ok: {result.entries} entries verify against the checkpoint signed by "
+        f"{result.checkpoint.origin}"
+    )
+    if result.trusted_size:
+        message += f", extending the trusted checkpoint of {result.trusted_size} entries"
+    if result.summary_checked:
+        message += "; the replayed balances equal the published figures"
+    typer.echo(message)

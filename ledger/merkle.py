@@ -81,8 +81,27 @@ class MerkleFrontier:
         """Number of leaves appended so far."""
         return self._size
 
-    def append(self, leaf_hash: bytes) -> None:
-        """Add the next leaf, given by its leaf hash (see ``leaf_hash``)."""
+    @classmethod
+    def resume(cls, size: int, hashes: Sequence[bytes]) -> MerkleFrontier:
+        """A frontier for a tree of ``size`` leaves from its complete subtrees' roots.
+
+        ``hashes`` are the roots of the subtrees that the set bits of ``size`` describe, largest
+        (leftmost) first, as a store of complete subtrees holds them.
+        """
+        _check_size("size", size)
+        if len(hashes) != size.bit_count() or not all(_is_hash(h) for h in hashes):
+            raise ValueError(f"a tree of {size} leaves has {size.bit_count()} subtree roots")
+        frontier = cls()
+        frontier._size = size
+        frontier._hashes = list(hashes)
+        return frontier
+
+    def append(self, leaf_hash: bytes) -> list[tuple[int, int, bytes]]:
+        """Add the next leaf, given by its leaf hash (see ``leaf_hash``).
+
+        Returns the complete subtrees the leaf finished, as (level, index, hash) with level 1 or
+        more: subtree (level, index) covers leaves [index * 2**level, (index + 1) * 2**level).
+        """
         if not _is_hash(leaf_hash):
             raise ValueError(
                 f"leaf hash must be {HASH_SIZE_BYTES} bytes, got {_describe(leaf_hash)}"
@@ -90,13 +109,18 @@ class MerkleFrontier:
         if self._size == TREE_SIZE_MAX:
             raise ValueError(f"tree is full at {TREE_SIZE_MAX} leaves")
         node = leaf_hash
+        finished: list[tuple[int, int, bytes]] = []
         # Each trailing one bit of the old size is a complete subtree of the new leaf's size.
         size = self._size
+        level = 0
         while size & 1:
             node = node_hash(self._hashes.pop(), node)
             size >>= 1
+            level += 1
+            finished.append((level, (self._size + 1 >> level) - 1, node))
         self._hashes.append(node)
         self._size += 1
+        return finished
 
     def root(self) -> bytes:
         """MTH of the leaves appended so far."""

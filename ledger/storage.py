@@ -14,7 +14,8 @@ def persistence_env(database_url: str) -> dict[str, str]:
     """The eventsourcing environment for a database URL.
 
     ``sqlite:///relative/path`` and ``sqlite:////absolute/path`` are the embedded default;
-    ``postgresql://user:password@host:port/db?schema=name`` is for production; ``memory://``
+    ``postgresql://user:password@host:port/db?schema=name&pool_size=5&max_overflow=10`` is for
+    production; ``memory://``
     keeps everything in this process and is for unit tests only.
     """
     parts = urlsplit(database_url)
@@ -41,6 +42,7 @@ def persistence_env(database_url: str) -> dict[str, str]:
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
             "POSTGRES_CONNECT_TIMEOUT": "5",
             "POSTGRES_POOL_SIZE": query.get("pool_size", ["5"])[0],
+            "POSTGRES_MAX_OVERFLOW": query.get("max_overflow", ["10"])[0],
             "POSTGRES_LOCK_TIMEOUT": "5",
         }
         if "schema" in query:

@@ -7,24 +7,55 @@ notification log, and a writer in the same process nudges it awake.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from eventsourcing.persistence import InfrastructureFactory, IntegrityError, Tracking
-from eventsourcing.projection import ProjectionRunner
-from eventsourcing.utils import Environment
+from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.projection import ApplicationSubscription
 
 from ledger.app import FundLedger
+from projections.log import LogPostgres, LogProjection, LogSQLite
 from projections.sqlview import SQLView, ViewMoved
-from projections.views import VIEWS, ViewProjection, ViewSpec
+from projections.views import (
+    BooksPostgres,
+    BooksProjection,
+    BooksSQLite,
+    MonthlyPostgres,
+    MonthlyProjection,
+    MonthlySQLite,
+    RegistersPostgres,
+    RegistersProjection,
+    RegistersSQLite,
+    ViewProjection,
+)
 
 BATCH_SIZE_MAX = 1000
 POLL_INTERVAL_S = 0.25
 WAIT_TIMEOUT_S_MAX = 10.0
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    """One view: its projection and its tracking recorder on each database."""
+
+    name: str
+    projection: type[ViewProjection]
+    sqlite: type[SQLView]
+    postgres: type[SQLView]
+
+
+VIEWS: dict[str, ViewSpec] = {
+    spec.name: spec
+    for spec in (
+        ViewSpec("books", BooksProjection, BooksSQLite, BooksPostgres),
+        ViewSpec("registers", RegistersProjection, RegistersSQLite, RegistersPostgres),
+        ViewSpec("monthly", MonthlyProjection, MonthlySQLite, MonthlyPostgres),
+        ViewSpec("log", LogProjection, LogSQLite, LogPostgres),
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -54,10 +85,15 @@ class Views:
         self.env = env
         self.specs = [VIEWS[name] for name in (names or VIEWS)]
         self.projections: dict[str, ViewProjection] = {}
+        # The views share the ledger's connection pool: one pool per process, not one per view.
+        datastore = ledger.factory.datastore  # type: ignore[attr-defined]
         for spec in self.specs:
-            view_class = spec.postgres if _is_postgres(env) else spec.sqlite
-            factory = InfrastructureFactory[SQLView].construct(env=Environment(spec.name, env))
-            view = factory.tracking_recorder(view_class)
+            view: SQLView
+            if _is_postgres(env):
+                view = spec.postgres(datastore, tracking_table_name=f"{spec.name}_tracking")  # type: ignore[call-arg]
+            else:
+                view = spec.sqlite(datastore)  # type: ignore[call-arg]
+            view.create_table()
             self.projections[spec.name] = spec.projection(view=view)
         self._lock = threading.Lock()
 
@@ -129,16 +165,17 @@ class Views:
             sleep_s = min(sleep_s * 2, 0.05)
 
     def close(self) -> None:
-        for projection in self.projections.values():
-            with contextlib.suppress(Exception):
-                projection.view.datastore.close()  # type: ignore[attr-defined]
+        """The views use the ledger's pool: closing the ledger closes them."""
 
 
 class LiveRunner:
     """Keeps the views current in the background until stopped.
 
-    PostgreSQL: catch up in batches, then one eventsourcing ``ProjectionRunner`` per view.
-    SQLite: a thread polls the log, and ``nudge()`` wakes it at once after a local write.
+    A thread applies whatever the views lack, in batches. On PostgreSQL a second thread follows
+    eventsourcing's subscription (LISTEN/NOTIFY) on the ledger and wakes the first as soon as
+    events are recorded; SQLite has no subscription, so the thread also polls, and a writer in
+    the same process wakes it with ``nudge()``. One subscription serves every view, so a process
+    holds one pool and one listening connection, not a pair per view.
     """
 
     def __init__(self, views: Views, poll_interval_s: float = POLL_INTERVAL_S) -> None:
@@ -147,26 +184,33 @@ class LiveRunner:
         self.error: BaseException | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self._runners: list[ProjectionRunner[Any, Any]] = []
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self._subscription: ApplicationSubscription[Any] | None = None
 
     def start(self) -> LiveRunner:
         self.views.catch_up()
         if _is_postgres(self.views.env):
-            for spec in self.views.specs:
-                runner: ProjectionRunner[Any, Any] = ProjectionRunner(
-                    application_class=FundLedger,
-                    projection_class=spec.projection,
-                    view_class=spec.postgres,
-                    env=self.views.env,
-                )
-                self._runners.append(runner)
-        else:
-            self._thread = threading.Thread(target=self._poll, name="views-poller", daemon=True)
-            self._thread.start()
+            self._subscription = ApplicationSubscription(
+                app=self.views.ledger, gt=self.views.ledger.position()
+            )
+            self._threads.append(
+                threading.Thread(target=self._listen, name="views-listener", daemon=True)
+            )
+        self._threads.append(threading.Thread(target=self._apply, name="views-runner", daemon=True))
+        for thread in self._threads:
+            thread.start()
         return self
 
-    def _poll(self) -> None:
+    def _listen(self) -> None:
+        assert self._subscription is not None
+        try:
+            for _event, _tracking in self._subscription:
+                self._wake.set()
+        except Exception as error:  # the poller carries on; status shows why it is slower
+            if not self._stop.is_set():
+                self.error = error
+
+    def _apply(self) -> None:
         while not self._stop.is_set():
             try:
                 if self.views.catch_up() == 0:
@@ -175,23 +219,19 @@ class LiveRunner:
             except Exception as error:  # kept for status, and retried after a pause
                 self.error = error
                 self._stop.wait(1.0)
+            else:
+                self.error = None
 
     def nudge(self) -> None:
         self._wake.set()
 
-    def check(self) -> None:
-        """Re-raise an error that stopped a PostgreSQL runner."""
-        for runner in self._runners:
-            runner.run_forever(timeout=0)
-
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
-        for runner in self._runners:
-            with contextlib.suppress(Exception):
-                runner.__exit__(None, None, None)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        if self._subscription is not None:
+            self._subscription.stop()
+        for thread in self._threads:
+            thread.join(timeout=5)
 
     def __enter__(self) -> LiveRunner:
         return self.start()

@@ -75,8 +75,13 @@ class SQLView(TrackingRecorder):
     view_name: ClassVar[str]
     # DDL with {t} for the table prefix and {date}, {ts}, {bool} for the column types.
     ddl: ClassVar[tuple[str, ...]] = ()
+    # Tables a rebuild keeps (created with the view, never truncated).
+    kept_ddl: ClassVar[tuple[str, ...]] = ()
     dialect: ClassVar[str]
     prefix: str
+
+    def create_table(self) -> None:
+        raise NotImplementedError
 
     def sql(self, statement: str) -> str:
         return statement.replace("{t}", self.prefix)
@@ -184,7 +189,7 @@ class SQLiteView(SQLiteTrackingRecorder, SQLView):
             for s in super().construct_create_table_statements()
         ]
         types = {"{date}": "TEXT", "{ts}": "TEXT", "{bool}": "INTEGER", "{t}": ""}
-        statements.extend(_with_types(statement, types) for statement in self.ddl)
+        statements.extend(_with_types(s, types) for s in (*self.ddl, *self.kept_ddl))
         return statements
 
     @contextmanager
@@ -220,7 +225,7 @@ class PostgresView(PostgresTrackingRecorder, SQLView):
         super().__init__(datastore, **kwargs)
         self.prefix = f'"{datastore.schema}".'
         types = {"{date}": "DATE", "{ts}": "TIMESTAMPTZ", "{bool}": "BOOLEAN", "{t}": self.prefix}
-        for statement in self.ddl:
+        for statement in (*self.ddl, *self.kept_ddl):
             self.sql_create_statements.append(SQL(_with_types(statement, types)))  # type: ignore[arg-type]
 
     @contextmanager

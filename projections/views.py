@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from eventsourcing.persistence import Tracking
@@ -578,23 +577,3 @@ class MonthlyProjection(ViewProjection):
 
     def writes_for(self, position: int, domain_event: Any) -> list[Write]:
         return monthly_writes(position, domain_event)
-
-
-@dataclass(frozen=True)
-class ViewSpec:
-    """One view: its projection and its tracking recorder on each database."""
-
-    name: str
-    projection: type[ViewProjection]
-    sqlite: type[SQLView]
-    postgres: type[SQLView]
-
-
-VIEWS: dict[str, ViewSpec] = {
-    spec.name: spec
-    for spec in (
-        ViewSpec("books", BooksProjection, BooksSQLite, BooksPostgres),
-        ViewSpec("registers", RegistersProjection, RegistersSQLite, RegistersPostgres),
-        ViewSpec("monthly", MonthlyProjection, MonthlySQLite, MonthlyPostgres),
-    )
-}

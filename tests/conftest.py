@@ -46,7 +46,8 @@ def new_postgres_url(database_url: str) -> str:
     schema = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
-    return f"{database_url}?schema={schema}"
+    # Small pools: a test run holds many stores at once, and the server allows 100 connections.
+    return f"{database_url}?schema={schema}&pool_size=1&max_overflow=4"
 
 
 @pytest.fixture

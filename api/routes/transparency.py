@@ -1,0 +1,111 @@
+"""The verifiable log: checkpoints, entries, proofs, and a donor's proof bundle."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
+
+from api.deps import ServicesDep
+from api.problems import ApiProblem
+from ledger.merkle import TREE_SIZE_MAX
+from projections.log import ENTRIES_PAGE_MAX
+
+router = APIRouter(prefix="/v1", tags=["verifiable log 可验证日志"])
+
+Size = Annotated[int, Query(ge=0, le=TREE_SIZE_MAX)]
+
+
+def _b64(items: list[bytes]) -> list[str]:
+    return [base64.b64encode(item).decode() for item in items]
+
+
+def _proof_problem(error: Exception) -> ApiProblem:
+    return ApiProblem(422, "invalid-input", str(error), field="tree_size")
+
+
+@router.get(
+    "/log/checkpoint", response_class=PlainTextResponse, summary="The latest signed checkpoint"
+)
+def latest_checkpoint(services: ServicesDep) -> str:
+    checkpoint = services.log.checkpoint()
+    if checkpoint is None:
+        raise ApiProblem(404, "not-found", "no checkpoint has been signed yet", what="checkpoint")
+    return checkpoint.note
+
+
+@router.get(
+    "/log/checkpoints/{size}", response_class=PlainTextResponse, summary="A past checkpoint"
+)
+def checkpoint_at(size: int, services: ServicesDep) -> str:
+    checkpoint = services.log.checkpoint(size)
+    if checkpoint is None:
+        raise ApiProblem(404, "not-found", f"no checkpoint of size {size}", what="checkpoint")
+    return checkpoint.note
+
+
+@router.get("/log/key", response_class=PlainTextResponse, summary="The public key (verifier key)")
+def public_key(services: ServicesDep) -> str:
+    if services.signer is None:
+        raise ApiProblem(404, "not-found", "this service has no signing key", what="key")
+    return services.signer.verifier.encode() + "\n"
+
+
+@router.get("/log/entries", summary="Log entries: the exact bytes of each leaf")
+def entries(
+    services: ServicesDep,
+    start: Size = 0,
+    end: Annotated[int | None, Query(ge=0, le=TREE_SIZE_MAX)] = None,
+) -> dict[str, Any]:
+    stop = min(end if end is not None else start + ENTRIES_PAGE_MAX, start + ENTRIES_PAGE_MAX)
+    if stop < start:
+        raise ApiProblem(422, "invalid-input", "end must not be before start", field="end")
+    return {"entries": services.log.entries(start, stop), "size": services.log.size()}
+
+
+@router.get("/log/proof/inclusion", summary="Proof that an entry is in a tree of a given size")
+def inclusion(services: ServicesDep, index: Size, tree_size: Size) -> dict[str, Any]:
+    try:
+        proof = services.log.inclusion_proof(index, tree_size)
+    except (ValueError, LookupError) as error:
+        raise _proof_problem(error) from None
+    return {"index": index, "tree_size": tree_size, "proof": _b64(proof)}
+
+
+@router.get("/log/proof/consistency", summary="Proof that a larger tree extends a smaller one")
+def consistency(services: ServicesDep, first: Size, second: Size) -> dict[str, Any]:
+    try:
+        proof = services.log.consistency_proof(first, second)
+    except (ValueError, LookupError) as error:
+        raise _proof_problem(error) from None
+    return {"first": first, "second": second, "proof": _b64(proof)}
+
+
+@router.get("/donations/{donation_id}/receipt", summary="A donor's proof bundle 捐赠凭证")
+def receipt(donation_id: str, services: ServicesDep) -> dict[str, Any]:
+    """The gift's log entry, its inclusion proof, and the signed checkpoint it verifies against."""
+    rows = services.reader.registers_view.query(
+        "SELECT position FROM {t}fl_donations WHERE donation_id = %s", [donation_id]
+    )
+    if not rows:
+        raise ApiProblem(404, "not-found", f"no donation {donation_id}", what="donation")
+    leaf = services.log.leaf_for_position(int(rows[0]["position"]))
+    checkpoint = services.log.checkpoint()
+    if leaf is None or checkpoint is None or int(leaf["leaf_index"]) >= checkpoint.size:
+        raise ApiProblem(
+            409,
+            "not-yet-checkpointed",
+            "the gift is not in a signed checkpoint yet; try again in a few seconds",
+        )
+    index = int(leaf["leaf_index"])
+    return {
+        "donation_id": donation_id,
+        "index": index,
+        "entry": leaf["data"],
+        "tree_size": checkpoint.size,
+        "proof": _b64(services.log.inclusion_proof(index, checkpoint.size)),
+        "checkpoint": checkpoint.note,
+        "key": services.signer.verifier.encode() if services.signer else None,
+    }

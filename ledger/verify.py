@@ -1,0 +1,158 @@
+"""Checking the books without trusting the server: signatures, leaves, roots, history, balances.
+
+Everything streams: a million entries are checked in O(log n) memory (the Merkle frontier) plus
+one balance per account. Each check stops at the first problem and names it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import rfc8785
+
+from ledger.books import position_from
+from ledger.merkle import MerkleFrontier, leaf_hash, verify_consistency
+from ledger.money import parse_yuan
+from ledger.notes import Checkpoint, NoteError, Verifier, open_checkpoint
+
+SUMMARY_FIELDS = (
+    "received_total",
+    "spent_total",
+    "balance",
+    "restricted_balance",
+    "unrestricted_balance",
+    "committed_unspent",
+    "available_for_grants",
+    "in_kind_total",
+    "events",
+)
+
+
+class VerificationFailed(Exception):
+    """The first problem found, in words an auditor can act on."""
+
+
+@dataclass
+class Verified:
+    """What was checked and found good."""
+
+    checkpoint: Checkpoint
+    entries: int
+    summary: dict[str, object]
+    trusted_size: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _signed_amount_fen(text: str) -> int:
+    return (
+        -parse_yuan(text[1:], allow_zero=True)
+        if text.startswith("-")
+        else parse_yuan(text, allow_zero=True)
+    )
+
+
+def verify_log(
+    entries: Iterable[bytes],
+    checkpoint_note: str,
+    verifier: Verifier,
+    *,
+    trusted_note: str | None = None,
+    published_summary: Mapping[str, object] | None = None,
+    consistency_proof: list[bytes] | None = None,
+) -> Verified:
+    """Verify a log's entries (leaf bytes, in order) against a signed checkpoint.
+
+    With ``trusted_note``, an older checkpoint the reader already trusts, the log must extend
+    it (the same history, not a fork). With ``published_summary``, the balances replayed from
+    the entries must equal the published figures.
+    """
+    try:
+        checkpoint = open_checkpoint(checkpoint_note, verifier)
+    except NoteError as error:
+        raise VerificationFailed(f"checkpoint: {error}") from None
+    trusted: Checkpoint | None = None
+    if trusted_note is not None:
+        try:
+            trusted = open_checkpoint(trusted_note, verifier)
+        except NoteError as error:
+            raise VerificationFailed(f"trusted checkpoint: {error}") from None
+        if trusted.size > checkpoint.size:
+            raise VerificationFailed(
+                f"the checkpoint ({checkpoint.size} entries) is older than the trusted one "
+                f"({trusted.size}): a log never shrinks"
+            )
+        if (
+            consistency_proof is not None
+            and trusted.size
+            and not verify_consistency(
+                trusted.size, checkpoint.size, consistency_proof, trusted.root, checkpoint.root
+            )
+        ):
+            raise VerificationFailed(
+                f"the server's consistency proof from {trusted.size} to {checkpoint.size} "
+                "does not verify: the log was rewritten (a forked history)"
+            )
+
+    frontier = MerkleFrontier()
+    balances_fen: defaultdict[str, int] = defaultdict(int)
+    committed_fen = 0
+    last_position = 0
+    for index, data in enumerate(entries):
+        if index >= checkpoint.size:
+            break  # entries past the checkpoint are not covered by its signature
+        try:
+            record = json.loads(data)
+        except ValueError:
+            raise VerificationFailed(f"entry {index} is not JSON") from None
+        if not isinstance(record, dict) or rfc8785.dumps(record) != data:
+            raise VerificationFailed(
+                f"entry {index} is not in canonical form: its bytes were changed"
+            )
+        position = record.get("position")
+        if not isinstance(position, int) or position <= last_position:
+            raise VerificationFailed(
+                f"entry {index} has position {position!r} after {last_position}: "
+                "entries were removed, swapped or reordered"
+            )
+        last_position = position
+        frontier.append(leaf_hash(data))
+        if (
+            trusted is not None
+            and frontier.size == trusted.size
+            and frontier.root() != trusted.root
+        ):
+            raise VerificationFailed(
+                f"the first {trusted.size} entries do not give the trusted checkpoint's root: "
+                "a forked or rewritten history"
+            )
+        try:
+            for account, amount in record.get("postings", []):
+                balances_fen[account] += _signed_amount_fen(amount)
+            if "commitment" in record:
+                committed_fen += _signed_amount_fen(record["commitment"])
+        except (ValueError, TypeError) as error:
+            raise VerificationFailed(f"entry {index} has a malformed amount: {error}") from None
+        if sum(_signed_amount_fen(a) for _, a in record.get("postings", [])) != 0:
+            raise VerificationFailed(f"entry {index} posts unbalanced amounts")
+    if frontier.size < checkpoint.size:
+        raise VerificationFailed(
+            f"the log has {frontier.size} entries but the checkpoint signs {checkpoint.size}: "
+            "entries are missing (truncated)"
+        )
+    if frontier.root() != checkpoint.root:
+        raise VerificationFailed(
+            f"the root of the {frontier.size} entries differs from the signed checkpoint's: "
+            "an entry was changed, removed, added or reordered"
+        )
+    summary = position_from(balances_fen, committed_fen, frontier.size).as_json()
+    if published_summary is not None:
+        for key in SUMMARY_FIELDS:
+            if key in published_summary and published_summary[key] != summary[key]:
+                raise VerificationFailed(
+                    f"the published {key} is {published_summary[key]}, but the entries add up "
+                    f"to {summary[key]}"
+                )
+    return Verified(checkpoint, frontier.size, summary, trusted.size if trusted else None)
