@@ -68,6 +68,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "none": ("暂无", "None yet"),
     "download": ("下载", "Download"),
     "lang_switch": ("English", "中文"),
+    "verifiable": ("可验证账本", "Verifiable books"),
+    "public_key": ("公钥", "Public key"),
 }
 
 

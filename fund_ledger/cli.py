@@ -410,6 +410,12 @@ def serve(
 
     settings = Settings()
     ledger = FundLedger(settings.database_url)
+    key_file = Path(settings.signing_key_file)
+    if with_demo and not key_file.exists():
+        signer = Signer.generate("fund-ledger.local/nanhu-demo")
+        key_file.touch(mode=0o600)
+        key_file.write_text(signer.encode() + "\n")
+        err.print(f"made a demo signing key in {key_file}; public key: {signer.verifier.encode()}")
     if with_demo:
         if ledger.position():
             err.print("the store is not empty: serving it as it is, without loading the demo")

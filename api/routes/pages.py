@@ -118,6 +118,8 @@ def home(request: Request, services: ServicesDep, lang: Lang = "zh") -> HTMLResp
         },
         donations=[present.donation(d, public=True) for d in reader.latest("fl_donations", 10)],
         expenses=[present.expense(x, public=True) for x in reader.latest("fl_expenses", 10)],
+        checkpoint=services.log.checkpoint(),
+        public_key=services.signer.verifier.encode() if services.signer else None,
     )
 
 
