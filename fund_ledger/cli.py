@@ -564,3 +564,78 @@ def verify(
     if result.summary_checked:
         message += "; the replayed balances equal the published figures"
     typer.echo(message)
+
+
+import_app = typer.Typer(help="Bring records in from files.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+IMPORT_BATCH_SIZE = 10_000
+
+
+@import_app.command("donations")
+def import_donations(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV, UTF-8: donor_id, amount, received_on, "
+            "channel[, receipt_no, project_id, note]."
+        ),
+    ],
+    as_user: Annotated[str, typer.Option("--as", help="The treasurer recording them.")],
+    partial: Annotated[
+        bool, typer.Option(help="Import the good rows even if some are bad.")
+    ] = False,
+    max_amount: Annotated[
+        str, typer.Option(help="Refuse single gifts above this many yuan (typos).")
+    ] = "1000000.00",
+) -> None:
+    """Import donations from a bank statement or spreadsheet, reporting every rejected row."""
+    from ledger.importing import BadRow, decode, parse_donations
+    from ledger.money import parse_yuan
+
+    ledger = open_ledger()
+    try:
+        actor = ledger.actor_named(as_user)
+        parsed = parse_donations(decode(file.read_bytes()), amount_fen_max=parse_yuan(max_amount))
+    except LedgerError as error:
+        raise _fail(error) from None
+    try:
+        bad_rows = parsed.bad + [
+            BadRow(parsed.items[index]["line"], problem)
+            for index, problem in ledger.preflight_donations(parsed.items)
+        ]
+    except LedgerError as error:
+        raise _fail(error) from None
+    bad_lines = {bad.line for bad in bad_rows}
+    parsed.items = [item for item in parsed.items if item["line"] not in bad_lines]
+    parsed.bad = sorted(bad_rows, key=lambda bad: bad.line)
+    for bad in parsed.bad:
+        err.print(f"line {bad.line}: {bad.problem}")
+    if parsed.bad and not partial:
+        err.print(
+            f"[red]{len(parsed.bad)} bad rows: nothing imported[/red] (--partial imports the rest)"
+        )
+        raise typer.Exit(code=1)
+    imported = 0
+    with Progress(
+        TextColumn("importing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+    ) as progress:
+        task = progress.add_task("import", total=len(parsed.items))
+        for start in range(0, len(parsed.items), IMPORT_BATCH_SIZE):
+            batch = parsed.items[start : start + IMPORT_BATCH_SIZE]
+            try:
+                ledger.record_donations(
+                    actor, [{k: v for k, v in i.items() if k != "line"} for i in batch]
+                )
+            except LedgerError as error:
+                err.print(
+                    f"[red]error[/red] in lines {batch[0]['line']}-{batch[-1]['line']}: "
+                    f"{error.detail}; {imported} donations were imported before it"
+                )
+                raise typer.Exit(code=1) from None
+            imported += len(batch)
+            progress.advance(task, len(batch))
+    err.print(f"imported {imported} donations; {len(parsed.bad)} rows rejected")

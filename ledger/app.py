@@ -49,6 +49,7 @@ from ledger.errors import (
     IdempotencyConflict,
     InsufficientFunds,
     InvalidInput,
+    LedgerError,
     NotFound,
     NotPermitted,
     WrongState,
@@ -629,6 +630,42 @@ class FundLedger(Application[UUID]):
         )
         ids = receipt.id.split(",")
         return Receipt(ids[0], receipt.position, receipt.replayed, tuple(ids))
+
+    def preflight_donations(self, items: list[dict[str, Any]]) -> list[tuple[int, str]]:
+        """Problems (item index, what) that would refuse these donations, found before any is
+        recorded, so an import of many batches is all or nothing."""
+        problems: list[tuple[int, str]] = []
+        fund = self.fund()
+        known: dict[str, bool] = {}
+
+        def exists(cls: type[Aggregate], key: str) -> bool:
+            if key not in known:
+                try:
+                    found = self._get(cls, key, cls.__name__.lower())
+                    known[key] = not isinstance(found, Project) or found.is_open
+                except NotFound:
+                    known[key] = False
+            return known[key]
+
+        for index, item in enumerate(items):
+            try:
+                fund.check_open(item["received_on"])
+            except LedgerError as error:
+                problems.append((index, error.detail))
+            if item.get("channel") not in {c.value for c in Channel}:
+                problems.append((index, f"channel {item.get('channel')!r} is not known"))
+            if not exists(Donor, item["donor_id"]):
+                problems.append((index, f"no donor {item['donor_id']}"))
+            if item.get("project_id") and not exists(Project, item["project_id"]):
+                problems.append((index, f"no open project {item['project_id']}"))
+        given = [(i, item["receipt_no"]) for i, item in enumerate(items) if item.get("receipt_no")]
+        taken = self._existing([Donation.create_id(receipt) for _, receipt in given])
+        problems += [
+            (i, f"receipt {receipt} is already recorded")
+            for i, receipt in given
+            if Donation.create_id(receipt) in taken
+        ]
+        return sorted(problems)
 
     def _check_donation(self, index: int, item: dict[str, Any]) -> dict[str, Any]:
         try:

@@ -1,0 +1,108 @@
+"""Importing donations from CSV: every bad row reported, nothing imported partially unless asked."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from fund_ledger.cli import app
+from ledger.app import OPERATOR, FundLedger
+from ledger.money import parse_yuan
+
+
+@pytest.fixture
+def store(store_url: str, monkeypatch: pytest.MonkeyPatch) -> tuple[FundLedger, str]:
+    monkeypatch.setenv("FUND_LEDGER_DATABASE_URL", store_url)
+    ledger = FundLedger(store_url)
+    ledger.establish_fund(OPERATOR, "import fund")
+    ledger.add_user(OPERATOR, "出纳", "treasurer")
+    donor = ledger.register_donor(ledger.actor_named("出纳"), "某企业", "enterprise", "named").id
+    yield ledger, donor
+    ledger.close()
+
+
+def _csv(
+    path: Path, rows: list[str], header: str = "donor_id,amount,received_on,channel,receipt_no"
+) -> Path:
+    path.write_text("\ufeff" + "\n".join([header, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_good_file_is_imported_whole(store: tuple[FundLedger, str], tmp_path: Path) -> None:
+    ledger, donor = store
+    rows = [f"{donor},{i}.50,2026-01-0{1 + i % 9},wechat_pay,R{i}" for i in range(1, 26)]
+    result = CliRunner().invoke(
+        app, ["import", "donations", str(_csv(tmp_path / "a.csv", rows)), "--as", "出纳"]
+    )
+    assert result.exit_code == 0, result.output
+    assert ledger.summary().received_total_fen == sum(parse_yuan(f"{i}.50") for i in range(1, 26))
+
+
+def test_every_bad_row_is_reported_and_nothing_is_imported(
+    store: tuple[FundLedger, str], tmp_path: Path
+) -> None:
+    ledger, donor = store
+    before = ledger.position()
+    rows = [
+        f"{donor},100.00,2026-01-05,cash,OK-1",
+        f"{donor},1e6,2026-01-05,cash,BAD-EXP",  # not a yuan amount
+        f"{donor},3000000.00,2026-01-05,cash,BAD-TYPO",  # a 1e6-yuan typo
+        f"{donor},10.00,2026-01-05,cash,OK-1",  # a duplicate receipt number
+        f"{donor},10.00,not-a-date,cash,BAD-DATE",
+        f"{donor},10.00,2026-01-05,cheque,BAD-CHANNEL",
+        "00000000-0000-0000-0000-000000000000,10.00,2026-01-05,cash,BAD-DONOR",
+    ]
+    result = CliRunner().invoke(
+        app, ["import", "donations", str(_csv(tmp_path / "b.csv", rows)), "--as", "出纳"]
+    )
+    assert result.exit_code == 1
+    for line in range(3, 9):  # every bad row, by its line in the file
+        assert f"line {line}:" in result.output, result.output
+    assert "line 2:" not in result.output
+    assert ledger.position() == before
+
+    result = CliRunner().invoke(
+        app, ["import", "donations", str(tmp_path / "b.csv"), "--as", "出纳", "--partial"]
+    )
+    assert result.exit_code == 0, result.output
+    assert ledger.summary().received_total_fen == parse_yuan("100.00")
+
+
+def test_a_receipt_already_in_the_books_stops_the_whole_file(
+    store: tuple[FundLedger, str], tmp_path: Path
+) -> None:
+    ledger, donor = store
+    ledger.record_donation(
+        ledger.actor_named("出纳"), donor, 100, date(2026, 1, 2), "cash", receipt_no="TAKEN"
+    )
+    before = ledger.position()
+    rows = [f"{donor},5.00,2026-01-05,cash,NEW-{i}" for i in range(5)]
+    rows.append(f"{donor},5.00,2026-01-05,cash,TAKEN")
+    result = CliRunner().invoke(
+        app, ["import", "donations", str(_csv(tmp_path / "c.csv", rows)), "--as", "出纳"]
+    )
+    assert result.exit_code == 1
+    assert "TAKEN is already recorded" in result.output
+    assert ledger.position() == before
+
+
+def test_wrong_encoding_and_missing_columns_are_refused(
+    store: tuple[FundLedger, str], tmp_path: Path
+) -> None:
+    ledger, donor = store
+    before = ledger.position()
+    gbk = tmp_path / "gbk.csv"
+    gbk.write_bytes(
+        f"donor_id,amount,received_on,channel\n{donor},1.00,2026-01-05,现金\n".encode("gbk")
+    )
+    result = CliRunner().invoke(app, ["import", "donations", str(gbk), "--as", "出纳"])
+    assert result.exit_code == 2
+    assert "UTF-8" in result.output
+    missing = _csv(tmp_path / "m.csv", [f"{donor},1.00"], header="donor_id,amount")
+    result = CliRunner().invoke(app, ["import", "donations", str(missing), "--as", "出纳"])
+    assert result.exit_code == 2
+    assert "received_on" in result.output
+    assert ledger.position() == before
