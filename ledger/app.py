@@ -293,9 +293,12 @@ class FundLedger(Application[UUID]):
             raise NotPermitted(command, actor.role, tuple(allowed))
         if idempotency_key is not None:
             _text("Idempotency-Key", idempotency_key, IDEMPOTENCY_KEY_CHARS_MAX)
+        if on is not None:
+            _check_date("on", on)
         meta = Meta(actor.id, actor.role.value, on or today(), idempotency_key)
+        # The effective date is part of the command: the same key dated differently is refused.
         fingerprint = hashlib.sha256(
-            json.dumps([command, args], sort_keys=True, default=str).encode()
+            json.dumps([command, args, on], sort_keys=True, default=str).encode()
         ).hexdigest()
         for _attempt in range(RETRIES_MAX):
             if idempotency_key is not None:
@@ -889,7 +892,7 @@ class FundLedger(Application[UUID]):
         def decide(meta: Meta) -> tuple[str, list[Aggregate]]:
             self.fund().check_open(paid_on)
             grant = self._get(Grant, grant_id, "grant")
-            restricted_fen, unrestricted_fen = grant.split(amount_fen)
+            restricted_fen, unrestricted_fen = grant.split(amount_fen, meta)
             expense = Expense(
                 grant_id=grant_id,
                 project_id=grant.project_id,

@@ -345,7 +345,8 @@ GRANTS = [
 
 def _grants(demo: _Demo) -> None:
     app = demo.app
-    when = date(2025, 12, 22)
+    # Approved once the first large gifts had arrived, before the first month's spending.
+    when = date(2025, 12, 5)
     for code, amount, purpose, proposer in GRANTS:
         grant_id = app.propose_grant(
             demo.actor(COMMITTEE[proposer]),

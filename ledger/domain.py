@@ -12,6 +12,7 @@ from eventsourcing.domain import Aggregate, event
 
 from ledger.errors import (
     AlreadyApproved,
+    DatedTooEarly,
     Duplicate,
     GrantExceeded,
     InsufficientFunds,
@@ -90,6 +91,12 @@ class Meta:
 
 def month_of(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
+
+
+def not_before(what: str, key: object, earliest: date, meta: Meta) -> None:
+    """A follow-up is never dated before what it acts on: as-of figures would go negative."""
+    if meta.effective_on < earliest:
+        raise DatedTooEarly(what, key, earliest.isoformat(), meta.effective_on.isoformat())
 
 
 @dataclass(frozen=True)
@@ -373,6 +380,7 @@ class Donation(Aggregate):
     def reverse(self, reason: str, meta: Meta) -> None:
         if self.reversed:
             raise WrongState("donation", self.id, "reversed", "standing")
+        not_before("donation", self.id, self.received_on, meta)
         self._reversed(
             reason,
             self.donor_kind,
@@ -414,6 +422,8 @@ class Grant(Aggregate):
         self.amount_fen = amount_fen
         self.purpose = purpose
         self.proposer_id = meta.actor_id
+        # The latest effective date of anything done with the grant; nothing may precede it.
+        self.dated_through = meta.effective_on
         self.approver_ids: list[str] = []
         self.status = GrantStatus.PROPOSED.value
         self.restricted_fen = 0
@@ -435,6 +445,7 @@ class Grant(Aggregate):
 
     def approve(self, member_id: str, meta: Meta) -> None:
         self._require(GrantStatus.PROPOSED)
+        not_before("grant", self.id, self.dated_through, meta)
         if member_id == self.proposer_id:
             raise SelfApproval(self.id, member_id)
         if member_id in self.approver_ids:
@@ -444,6 +455,7 @@ class Grant(Aggregate):
     @event("ApprovalGiven")
     def _approval_given(self, member_id: str, meta: Meta) -> None:
         self.approver_ids.append(member_id)
+        self.dated_through = max(self.dated_through, meta.effective_on)
 
     def reaches(self, quorum: int) -> bool:
         return self.status == GrantStatus.PROPOSED and len(self.approver_ids) >= quorum
@@ -455,18 +467,22 @@ class Grant(Aggregate):
         self.status = GrantStatus.APPROVED.value
         self.restricted_fen = restricted_fen
         self.unrestricted_fen = unrestricted_fen
+        self.approved_on = meta.effective_on
+        self.dated_through = max(self.dated_through, meta.effective_on)
 
     def reject(self, reason: str, meta: Meta) -> None:
         self._require(GrantStatus.PROPOSED)
+        not_before("grant", self.id, self.dated_through, meta)
         self._rejected(reason, meta)
 
     @event("Rejected")
     def _rejected(self, reason: str, meta: Meta) -> None:
         self.status = GrantStatus.REJECTED.value
 
-    def split(self, amount_fen: int) -> tuple[int, int]:
+    def split(self, amount_fen: int, meta: Meta) -> tuple[int, int]:
         """How an expense would be paid: money restricted to the project first, then the rest."""
         self._require(GrantStatus.APPROVED)
+        not_before("grant", self.id, self.approved_on, meta)
         if amount_fen > self.remaining_fen:
             raise GrantExceeded(self.id, self.remaining_fen, amount_fen)
         restricted_fen = min(amount_fen, self.restricted_fen - self.spent_restricted_fen)
@@ -478,6 +494,7 @@ class Grant(Aggregate):
     ) -> None:
         self.spent_restricted_fen += restricted_fen
         self.spent_unrestricted_fen += unrestricted_fen
+        self.dated_through = max(self.dated_through, meta.effective_on)
 
     @event("ChargeReversed")
     def uncharge(
@@ -485,10 +502,12 @@ class Grant(Aggregate):
     ) -> None:
         self.spent_restricted_fen -= restricted_fen
         self.spent_unrestricted_fen -= unrestricted_fen
+        self.dated_through = max(self.dated_through, meta.effective_on)
 
     def close(self, meta: Meta) -> tuple[int, int]:
         """Close the grant; what is left goes back to the fund."""
         self._require(GrantStatus.APPROVED)
+        not_before("grant", self.id, self.dated_through, meta)
         left_restricted_fen = self.restricted_fen - self.spent_restricted_fen
         left_unrestricted_fen = self.unrestricted_fen - self.spent_unrestricted_fen
         self._closed(self.project_code, left_restricted_fen, left_unrestricted_fen, meta)
@@ -543,6 +562,7 @@ class Expense(Aggregate):
     def reverse(self, reason: str, grant_closed: bool, meta: Meta) -> None:
         if self.reversed:
             raise WrongState("expense", self.id, "reversed", "standing")
+        not_before("expense", self.id, self.paid_on, meta)
         self._reversed(
             reason,
             self.project_code,

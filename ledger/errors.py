@@ -195,3 +195,19 @@ class Contention(LedgerError):
         super().__init__(
             f"the command met concurrent changes {attempts} times in a row", attempts=attempts
         )
+
+
+class DatedTooEarly(LedgerError):
+    kind = "invalid"
+    code = "dated-too-early"
+    title = "Dated before what it depends on"
+
+    def __init__(self, what: str, key: object, earliest: str, given: str) -> None:
+        super().__init__(
+            f"this must be dated on or after {earliest}, when {what} {key} took effect "
+            f"(given: {given})",
+            what=what,
+            key=str(key),
+            earliest=earliest,
+            given=given,
+        )

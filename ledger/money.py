@@ -11,7 +11,8 @@ FEN_PER_YUAN = 100
 # ¥1,000,000,000,000: far beyond any community fund, small enough to rule out typos and overflow.
 AMOUNT_FEN_MAX = 1_000_000_000_000 * FEN_PER_YUAN
 
-_YUAN_PATTERN = re.compile(r"^(?P<sign>-)?(?P<whole>\d{1,13})(?:\.(?P<frac>\d{1,2}))?$")
+# [0-9], not \d: \d also matches full-width and other scripts' digits.
+_YUAN_PATTERN = re.compile(r"^(?P<sign>-)?(?P<whole>[0-9]{1,13})(?:\.(?P<frac>[0-9]{1,2}))?$")
 
 
 def parse_yuan(value: object, *, field: str = "amount", allow_zero: bool = False) -> int:
