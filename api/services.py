@@ -13,7 +13,7 @@ from projections.log import Log
 from projections.queries import Reader
 from projections.runner import LiveRunner, Views
 
-LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
 @dataclass
@@ -28,7 +28,18 @@ class Metrics:
     )
     latency_sum_s: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
     latency_count: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
+    view_wait_buckets: defaultdict[float, int] = field(default_factory=lambda: defaultdict(int))
+    view_wait_count: int = 0
+    view_wait_sum_s: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def observe_view_wait(self, seconds: float) -> None:
+        with self.lock:
+            self.view_wait_count += 1
+            self.view_wait_sum_s += seconds
+            for bucket in LATENCY_BUCKETS_S:
+                if seconds <= bucket:
+                    self.view_wait_buckets[bucket] += 1
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         with self.lock:
@@ -76,11 +87,16 @@ class Services:
             self._stop.wait(self.checkpoint_interval_s)
 
     def read_your_write(self, position: int) -> None:
-        """Hold a write's answer until the views show it, within a bounded wait."""
+        """Hold a write's answer until the views show it, within a bounded wait.
+
+        How long it waited is the projection lag that write saw: a metric of its own.
+        """
         if position <= 0:
             position = self.ledger.position()
+        started = time.perf_counter()
         self.runner.nudge()
         self.views.wait(position, self.wait_s)
+        self.metrics.observe_view_wait(time.perf_counter() - started)
 
     def close(self) -> None:
         self._stop.set()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from uuid import uuid4
@@ -24,13 +23,13 @@ from ledger.app import OPERATOR, RIGHTS, Actor, FundLedger, Receipt, today
 from ledger.domain import Meta, Role, month_of
 from ledger.errors import (
     AlreadyApproved,
+    DatedTooEarly,
     Duplicate,
     GrantExceeded,
     IdempotencyConflict,
     InsufficientFunds,
     InvalidAmount,
     InvalidInput,
-    LedgerError,
     NotFound,
     NotPermitted,
     PeriodClosed,
@@ -1401,16 +1400,72 @@ def test_given_a_month_of_business_when_summarised_as_of_a_day_then_later_events
     assert w.app.summary(as_of=date(2025, 3, 10)).events < w.app.summary().events
 
 
-def test_given_an_expense_dated_before_its_grants_approval_when_summarised_then_figures_hold(
+def test_given_an_expense_dated_before_its_grants_approval_when_recorded_then_dated_too_early(
     w: World,
 ) -> None:
     w.donate("1000.00", on=date(2025, 3, 1))
     grant_id = w.grant("noodles", "500.00", on=date(2025, 3, 20))
-    # Refusing an expense dated before its grant's approval is one possible fix.
-    with contextlib.suppress(LedgerError):
-        w.spend(grant_id, "200.00", paid_on=date(2025, 3, 15))
 
+    error = refused(
+        w.app, DatedTooEarly, lambda: w.spend(grant_id, "200.00", paid_on=date(2025, 3, 15))
+    )
+
+    assert error.facts == {
+        "what": "grant",
+        "key": grant_id,
+        "earliest": "2025-03-20",
+        "given": "2025-03-15",
+    }
+    # Had it been stored, the figures as of a day between would count the expense but not
+    # the commitment: committed_unspent below zero, more available than in the bank.
     position = w.app.summary(as_of=date(2025, 3, 17))
+    assert position.committed_unspent_fen == 0
+    assert position.available_for_grants_fen == position.balance_fen == fen("1000.00")
+    w.spend(grant_id, "200.00", paid_on=date(2025, 3, 20))
 
-    assert position.committed_unspent_fen >= 0
-    assert position.available_for_grants_fen <= position.balance_fen
+
+def _follow_ups_dated_too_early(w: World) -> dict[str, tuple[str, str, str, Callable[[], object]]]:
+    """Follow-ups dated before what they act on: (what, key, earliest date, the call)."""
+    member = w.committee[4]
+    donation_id = w.donate("1000.00", on=date(2025, 3, 10))
+    approved = w.grant("noodles", "300.00", on=date(2025, 3, 12))
+    expense_id = w.spend(approved, "10.00", paid_on=date(2025, 3, 18))
+    proposed = w.propose("health", "100.00", on=date(2025, 3, 15))
+    early = date(2025, 3, 9)
+    return {
+        "reverse donation": (
+            "donation", donation_id, "2025-03-10",
+            lambda: w.reverse_donation(donation_id, on=early),
+        ),
+        "approve": (
+            "grant", proposed, "2025-03-15",
+            lambda: w.app.approve_grant(member, proposed, on=early),
+        ),
+        "reject": (
+            "grant", proposed, "2025-03-15",
+            lambda: w.app.reject_grant(member, proposed, "no", on=early),
+        ),
+        "close grant": (
+            "grant", approved, "2025-03-18",  # its last expense, not its approval
+            lambda: w.close_grant(approved, on=date(2025, 3, 17)),
+        ),
+        "reverse expense": (
+            "expense", expense_id, "2025-03-18",
+            lambda: w.reverse_expense(expense_id, on=date(2025, 3, 17)),
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    "case", ["reverse donation", "approve", "reject", "close grant", "reverse expense"]
+)
+def test_given_a_follow_up_dated_before_what_it_acts_on_when_commanded_then_dated_too_early(
+    w: World, case: str
+) -> None:
+    what, key, earliest, call = _follow_ups_dated_too_early(w)[case]
+
+    error = refused(w.app, DatedTooEarly, call)
+
+    assert error.facts["what"] == what
+    assert error.facts["key"] == key
+    assert error.facts["earliest"] == earliest

@@ -68,6 +68,18 @@ def metrics(services: ServicesDep) -> str:
             lines.append(
                 f'fund_ledger_request_seconds_count{{route="{route}"}} {m.latency_count[route]}'
             )
+        lines += [
+            "# HELP fund_ledger_view_wait_seconds How long writes waited for the views"
+            " to show them (the projection lag each write saw).",
+            "# TYPE fund_ledger_view_wait_seconds histogram",
+            *(
+                f'fund_ledger_view_wait_seconds_bucket{{le="{b}"}} {m.view_wait_buckets[b]}'
+                for b in LATENCY_BUCKETS_S
+            ),
+            f'fund_ledger_view_wait_seconds_bucket{{le="+Inf"}} {m.view_wait_count}',
+            f"fund_ledger_view_wait_seconds_sum {m.view_wait_sum_s:.6f}",
+            f"fund_ledger_view_wait_seconds_count {m.view_wait_count}",
+        ]
     statuses = services.views.status()
     lines += [
         "# HELP fund_ledger_events_written Events in the log.",
