@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -148,6 +149,26 @@ RIGHTS: dict[str, tuple[Role, ...]] = {
     "record_opinion": (Role.ADVISER,),
     "close_period": (Role.COMMITTEE,),
 }
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _permitted(command: str) -> Callable[[F], F]:
+    """Check the actor's right first, before looking at the input: a caller without the
+    right learns nothing about what would have been accepted."""
+    allowed = RIGHTS[command]
+
+    def decorate(method: F) -> F:
+        @functools.wraps(method)
+        def checked(self: FundLedger, actor: Actor, *args: Any, **kwargs: Any) -> Any:
+            if actor.role not in allowed:
+                raise NotPermitted(command, actor.role, tuple(allowed))
+            return method(self, actor, *args, **kwargs)
+
+        return checked  # type: ignore[return-value]
+
+    return decorate
 
 
 class DonationTally:
@@ -336,6 +357,7 @@ class FundLedger(Application[UUID]):
 
     # -- the fund and its people ---------------------------------------------------------------
 
+    @_permitted("establish_fund")
     def establish_fund(
         self, actor: Actor, name: str, quorum: int = 3, *, on: date | None = None
     ) -> Receipt:
@@ -352,6 +374,7 @@ class FundLedger(Application[UUID]):
 
         return self._run(actor, "establish_fund", {"name": name, "quorum": quorum}, decide, on=on)
 
+    @_permitted("add_user")
     def add_user(
         self, actor: Actor, name: str, role: str, *, on: date | None = None
     ) -> tuple[Receipt, str]:
@@ -372,6 +395,7 @@ class FundLedger(Application[UUID]):
         receipt = self._run(actor, "add_user", {"name": name, "role": role}, decide, on=on)
         return receipt, token
 
+    @_permitted("revoke_user")
     def revoke_user(self, actor: Actor, name: str) -> Receipt:
         def decide(meta: Meta) -> tuple[str, list[Aggregate]]:
             directory = self.directory()
@@ -404,6 +428,7 @@ class FundLedger(Application[UUID]):
 
     # -- donors, projects, donations -----------------------------------------------------------
 
+    @_permitted("register_donor")
     def register_donor(
         self,
         actor: Actor,
@@ -439,6 +464,7 @@ class FundLedger(Application[UUID]):
         args = {"name": name, "kind": kind, "disclosure": disclosure, "contact": contact}
         return self._run(actor, "register_donor", args, decide, idempotency_key=idempotency_key)
 
+    @_permitted("open_project")
     def open_project(
         self,
         actor: Actor,
@@ -486,6 +512,7 @@ class FundLedger(Application[UUID]):
             actor, "open_project", args, decide, on=on, idempotency_key=idempotency_key
         )
 
+    @_permitted("close_project")
     def close_project(
         self, actor: Actor, project_id: str, *, idempotency_key: str | None = None
     ) -> Receipt:
@@ -505,6 +532,7 @@ class FundLedger(Application[UUID]):
     def project_by_code(self, code: str) -> Project:
         return self._get(Project, Project.create_id(code), "project")
 
+    @_permitted("record_donation")
     def record_donation(
         self,
         actor: Actor,
@@ -567,6 +595,7 @@ class FundLedger(Application[UUID]):
             idempotency_key=idempotency_key,
         )
 
+    @_permitted("record_donation")
     def record_donations(
         self,
         actor: Actor,
@@ -707,6 +736,7 @@ class FundLedger(Application[UUID]):
             meta=Meta(meta.actor_id, meta.actor_role, item["received_on"], meta.idempotency_key),
         )
 
+    @_permitted("reverse_donation")
     def reverse_donation(
         self,
         actor: Actor,
@@ -737,6 +767,7 @@ class FundLedger(Application[UUID]):
 
     # -- grants ------------------------------------------------------------------------------
 
+    @_permitted("propose_grant")
     def propose_grant(
         self,
         actor: Actor,
@@ -776,6 +807,7 @@ class FundLedger(Application[UUID]):
             actor, "propose_grant", args, decide, on=on, idempotency_key=idempotency_key
         )
 
+    @_permitted("approve_grant")
     def approve_grant(
         self,
         actor: Actor,
@@ -813,6 +845,7 @@ class FundLedger(Application[UUID]):
             idempotency_key=idempotency_key,
         )
 
+    @_permitted("reject_grant")
     def reject_grant(
         self,
         actor: Actor,
@@ -835,6 +868,7 @@ class FundLedger(Application[UUID]):
             actor, "reject_grant", args, decide, on=on, idempotency_key=idempotency_key
         )
 
+    @_permitted("close_grant")
     def close_grant(
         self,
         actor: Actor,
@@ -862,6 +896,7 @@ class FundLedger(Application[UUID]):
 
     # -- expenses ----------------------------------------------------------------------------
 
+    @_permitted("record_expense")
     def record_expense(
         self,
         actor: Actor,
@@ -926,6 +961,7 @@ class FundLedger(Application[UUID]):
             actor, "record_expense", args, decide, on=paid_on, idempotency_key=idempotency_key
         )
 
+    @_permitted("reverse_expense")
     def reverse_expense(
         self,
         actor: Actor,
@@ -964,6 +1000,7 @@ class FundLedger(Application[UUID]):
 
     # -- the panel and the calendar ----------------------------------------------------------
 
+    @_permitted("record_opinion")
     def record_opinion(
         self,
         actor: Actor,
@@ -996,6 +1033,7 @@ class FundLedger(Application[UUID]):
             return "project"
         return "grant"
 
+    @_permitted("close_period")
     def close_period(
         self,
         actor: Actor,

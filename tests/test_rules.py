@@ -1469,3 +1469,12 @@ def test_given_a_follow_up_dated_before_what_it_acts_on_when_commanded_then_date
     assert error.facts["what"] == what
     assert error.facts["key"] == key
     assert error.facts["earliest"] == earliest
+
+
+def test_given_the_wrong_role_when_the_input_is_also_bad_then_not_permitted_first() -> None:
+    """A caller without the right learns nothing about what input would be accepted."""
+    app = FundLedger("memory://")
+    w = build_world(app)
+    refused(app, NotPermitted, lambda: app.record_donation(w.adviser, "x", 0, DAY, "nope"))
+    refused(app, NotPermitted, lambda: app.propose_grant(w.treasurer, "x", -5, ""))
+    refused(app, NotPermitted, lambda: app.record_donations(w.auditor, []))
