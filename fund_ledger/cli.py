@@ -51,7 +51,8 @@ app.add_typer(projections_app, name="projections")
 db_app = typer.Typer(help="Database administration.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
-err = Console(stderr=True)
+# soft_wrap: messages keep their words whole (paths, ids) whatever the terminal width.
+err = Console(stderr=True, soft_wrap=True)
 
 
 def open_ledger() -> FundLedger:
@@ -493,6 +494,27 @@ def log_checkpoint() -> None:
     typer.echo(checkpoint.note, nl=False)
 
 
+def _read(path: Path) -> str:
+    """A file the verifier needs; a missing or unreadable one is a failure that names it."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        msg = f"{path}: {error}"
+        raise VerificationFailed(msg) from None
+
+
+def _summary(path: Path) -> dict[str, object]:
+    try:
+        summary = json.loads(_read(path))
+    except ValueError as error:
+        msg = f"{path} is not JSON: {error}"
+        raise VerificationFailed(msg) from None
+    if not isinstance(summary, dict):
+        msg = f"{path} is not a JSON object"
+        raise VerificationFailed(msg)
+    return summary
+
+
 def _verifier(key: str | None, settings: Settings) -> Verifier:
     if key is None:
         return _signer(settings).verifier
@@ -522,8 +544,8 @@ def verify(
     from fund_ledger import verifying
 
     settings = Settings()
-    trusted_note = trusted.read_text() if trusted else None
     try:
+        trusted_note = _read(trusted) if trusted else None
         if store:
             ledger = open_ledger()
             views = open_views(ledger)
@@ -536,16 +558,16 @@ def verify(
             key = key or str(bundle / "key.pub")
             result = verifying.verify_files(
                 bundle / "entries.jsonl",
-                (bundle / "checkpoint").read_text(),
+                _read(bundle / "checkpoint"),
                 _verifier(key, settings),
                 trusted_note,
-                json.loads((bundle / "summary.json").read_text()),
+                _summary(bundle / "summary.json"),
             )
         elif url is not None:
             result = verifying.verify_url(url, _verifier(key, settings), trusted_note)
         elif entries is not None and checkpoint is not None:
             result = verifying.verify_files(
-                entries, checkpoint.read_text(), _verifier(key, settings), trusted_note, None
+                entries, _read(checkpoint), _verifier(key, settings), trusted_note, None
             )
         else:
             err.print(

@@ -462,7 +462,9 @@ class FundLedger(Application[UUID]):
             return str(donor.id), [donor]
 
         args = {"name": name, "kind": kind, "disclosure": disclosure, "contact": contact}
-        return self._run(actor, "register_donor", args, decide, idempotency_key=idempotency_key)
+        return self._run(
+            actor, "register_donor", args, decide, on=on, idempotency_key=idempotency_key
+        )
 
     @_permitted("open_project")
     def open_project(

@@ -27,9 +27,13 @@ def _key_id(name: str, public_key: bytes) -> bytes:
     return hashlib.sha256(name.encode() + b"\n" + ED25519_ALGORITHM + public_key).digest()[:4]
 
 
+def _has_control(text: str, allowed: str = "") -> bool:
+    return any((ord(ch) < 32 or ord(ch) == 127) and ch not in allowed for ch in text)
+
+
 def _check_name(name: str) -> None:
-    if not name or any(ch.isspace() for ch in name) or "+" in name:
-        msg = f"key name must be non-empty, without spaces or '+': {name!r}"
+    if not name or any(ch.isspace() for ch in name) or "+" in name or _has_control(name):
+        msg = f"key name must be non-empty, without spaces, '+' or control characters: {name!r}"
         raise NoteError(msg)
 
 
@@ -59,6 +63,7 @@ class Verifier:
         if len(raw) != 33 or raw[:1] != ED25519_ALGORITHM:
             msg = "verifier key is not an Ed25519 key"
             raise NoteError(msg)
+        _check_name(name)
         verifier = cls(name, raw[1:])
         if verifier.key_id.hex() != key_id_hex:
             msg = "verifier key's id does not match its name and key"
@@ -115,6 +120,7 @@ class Signer:
         if len(raw) != 33 or raw[:1] != ED25519_ALGORITHM:
             msg = "signer key is not an Ed25519 key"
             raise NoteError(msg)
+        _check_name(parts[2])
         signer = cls(parts[2], Ed25519PrivateKey.from_private_bytes(raw[1:]))
         if signer.verifier.key_id.hex() != parts[3]:
             msg = "signer key's id does not match its name and key"
@@ -125,6 +131,9 @@ class Signer:
         if not text.endswith("\n"):
             msg = "a note's text ends with a newline"
             raise NoteError(msg)
+        if _has_control(text, allowed="\n"):
+            msg = "a note may hold no control characters but newlines (C2SP signed-note)"
+            raise NoteError(msg)
         signature = self.private_key.sign(text.encode())
         blob = base64.b64encode(self.verifier.key_id + signature).decode()
         return f"{text}\n{SIGNATURE_PREFIX}{self.name} {blob}\n"
@@ -134,6 +143,9 @@ def split_note(note: str) -> tuple[str, list[tuple[str, bytes]]]:
     """(text, [(key name, key id + signature)]) of a signed note."""
     if len(note) > NOTE_BYTES_MAX:
         msg = "the note is too large"
+        raise NoteError(msg)
+    if _has_control(note, allowed="\n"):
+        msg = "a note may hold no control characters but newlines (C2SP signed-note)"
         raise NoteError(msg)
     text, separator, block = note.rpartition("\n\n")
     if not separator or not block.endswith("\n"):
@@ -173,7 +185,8 @@ class Checkpoint:
             msg = "a checkpoint has an origin, a size and a root hash, each on its own line"
             raise NoteError(msg)
         origin, size_text, root_b64 = lines[0], lines[1], lines[2]
-        if not size_text.isdigit() or (len(size_text) > 1 and size_text.startswith("0")):
+        digits = size_text.isascii() and size_text.isdigit()
+        if not digits or (len(size_text) > 1 and size_text.startswith("0")):
             msg = f"checkpoint size is not a number: {size_text!r}"
             raise NoteError(msg)
         try:

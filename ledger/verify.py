@@ -46,6 +46,38 @@ class Verified:
     notes: list[str] = field(default_factory=list)
 
 
+def _trusted(
+    trusted_note: str | None,
+    verifier: Verifier,
+    checkpoint: Checkpoint,
+    consistency_proof: list[bytes] | None,
+) -> Checkpoint | None:
+    """The older checkpoint the reader trusts, checked against the newer one."""
+    if trusted_note is None:
+        return None
+    try:
+        trusted = open_checkpoint(trusted_note, verifier)
+    except NoteError as error:
+        raise VerificationFailed(f"trusted checkpoint: {error}") from None
+    if trusted.size > checkpoint.size:
+        raise VerificationFailed(
+            f"the checkpoint ({checkpoint.size} entries) is older than the trusted one "
+            f"({trusted.size}): a log never shrinks"
+        )
+    if (
+        consistency_proof is not None
+        and trusted.size
+        and not verify_consistency(
+            trusted.size, checkpoint.size, consistency_proof, trusted.root, checkpoint.root
+        )
+    ):
+        raise VerificationFailed(
+            f"the server's consistency proof from {trusted.size} to {checkpoint.size} "
+            "does not verify: the log was rewritten (a forked history)"
+        )
+    return trusted
+
+
 def _signed_amount_fen(text: str) -> int:
     return (
         -parse_yuan(text[1:], allow_zero=True)
@@ -73,29 +105,7 @@ def verify_log(
         checkpoint = open_checkpoint(checkpoint_note, verifier)
     except NoteError as error:
         raise VerificationFailed(f"checkpoint: {error}") from None
-    trusted: Checkpoint | None = None
-    if trusted_note is not None:
-        try:
-            trusted = open_checkpoint(trusted_note, verifier)
-        except NoteError as error:
-            raise VerificationFailed(f"trusted checkpoint: {error}") from None
-        if trusted.size > checkpoint.size:
-            raise VerificationFailed(
-                f"the checkpoint ({checkpoint.size} entries) is older than the trusted one "
-                f"({trusted.size}): a log never shrinks"
-            )
-        if (
-            consistency_proof is not None
-            and trusted.size
-            and not verify_consistency(
-                trusted.size, checkpoint.size, consistency_proof, trusted.root, checkpoint.root
-            )
-        ):
-            raise VerificationFailed(
-                f"the server's consistency proof from {trusted.size} to {checkpoint.size} "
-                "does not verify: the log was rewritten (a forked history)"
-            )
-
+    trusted = _trusted(trusted_note, verifier, checkpoint, consistency_proof)
     frontier = MerkleFrontier()
     balances_fen: defaultdict[str, int] = defaultdict(int)
     committed_fen = 0
@@ -150,7 +160,9 @@ def verify_log(
     summary = position_from(balances_fen, committed_fen, frontier.size).as_json()
     if published_summary is not None:
         for key in SUMMARY_FIELDS:
-            if key in published_summary and published_summary[key] != summary[key]:
+            if key not in published_summary:
+                raise VerificationFailed(f"the published summary has no {key}")
+            if published_summary[key] != summary[key]:
                 raise VerificationFailed(
                     f"the published {key} is {published_summary[key]}, but the entries add up "
                     f"to {summary[key]}"

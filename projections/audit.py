@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,6 +104,10 @@ def check_store(ledger: FundLedger, log: Log, verifier: Verifier) -> int:
         return salts[subject]
 
     checkpoints = {c.size: c for c in log.checkpoints()}
+    nodes = {
+        (int(row["level"]), int(row["idx"])): bytes.fromhex(row["hash"])
+        for row in view.query("SELECT level, idx, hash FROM {t}fl_log_nodes")
+    }
     frontier = MerkleFrontier()
     size = log.size()
     leaves = _stored_leaves(log, size)
@@ -120,7 +124,10 @@ def check_store(ledger: FundLedger, log: Log, verifier: Verifier) -> int:
         if stored is None:
             msg = f"the event at position {position} has no log entry: the log stops at {size}"
             raise VerificationFailed(msg)
-        index, stored_position, data = stored
+        index, stored_position, data, stored_hash = stored
+        if index != frontier.size:
+            msg = f"entry {frontier.size} is missing: the next stored entry is {index}"
+            raise VerificationFailed(msg)
         if stored_position != position:
             msg = (
                 f"entry {index} is for position {stored_position} but the next event is at "
@@ -133,23 +140,62 @@ def check_store(ledger: FundLedger, log: Log, verifier: Verifier) -> int:
                 "the stored event or its entry was changed"
             )
             raise VerificationFailed(msg)
-        frontier.append(leaf_hash(data))
+        _append_checked(frontier, index, data, stored_hash, nodes)
         _check_checkpoint(checkpoints.get(frontier.size), frontier, verifier)
     extra = next(leaves, None)
     if extra is not None:
         msg = f"entry {extra[0]} has no event: the event log was truncated"
         raise VerificationFailed(msg)
-    beyond = [s for s in checkpoints if s > frontier.size]
-    if beyond:
-        msg = f"a checkpoint signs {max(beyond)} entries but the log has {frontier.size}"
-        raise VerificationFailed(msg)
+    _check_totals(frontier.size, len(nodes), checkpoints)
     return frontier.size
 
 
-def _stored_leaves(log: Log, size: int) -> Iterator[tuple[int, int, bytes]]:
+def _check_totals(size: int, nodes: int, checkpoints: Mapping[int, object]) -> None:
+    expected_nodes = size - size.bit_count()
+    if nodes != expected_nodes:
+        msg = f"the log stores {nodes} subtree hashes; a tree of {size} has {expected_nodes}"
+        raise VerificationFailed(msg)
+    beyond = [s for s in checkpoints if s > size]
+    if beyond:
+        msg = f"a checkpoint signs {max(beyond)} entries but the log has {size}"
+        raise VerificationFailed(msg)
+
+
+def _append_checked(
+    frontier: MerkleFrontier,
+    index: int,
+    data: bytes,
+    stored_hash: bytes,
+    nodes: dict[tuple[int, int], bytes],
+) -> None:
+    """Add a leaf, checking the hashes stored for it and for the subtrees it completes."""
+    hashed = leaf_hash(data)
+    if stored_hash != hashed:
+        msg = f"the stored hash of entry {index} is not the hash of its data"
+        raise VerificationFailed(msg)
+    for level, node_index, node in frontier.append(hashed):
+        if nodes.get((level, node_index)) != node:
+            msg = (
+                f"the stored subtree hash ({level}, {node_index}) is wrong or missing: "
+                "proofs served from it would not verify"
+            )
+            raise VerificationFailed(msg)
+
+
+def _stored_leaves(log: Log, size: int) -> Iterator[tuple[int, int, bytes, bytes]]:
     for start in range(0, size, ENTRIES_PAGE_MAX):
-        for entry in log.entries(start, min(size, start + ENTRIES_PAGE_MAX)):
-            yield entry["index"], entry["position"], entry["data"].encode()
+        rows = log.view.query(
+            "SELECT leaf_index, position, data, leaf_hash FROM {t}fl_log_leaves"
+            " WHERE leaf_index >= %s AND leaf_index < %s ORDER BY leaf_index",
+            [start, min(size, start + ENTRIES_PAGE_MAX)],
+        )
+        for row in rows:
+            yield (
+                int(row["leaf_index"]),
+                int(row["position"]),
+                row["data"].encode(),
+                bytes.fromhex(row["leaf_hash"]),
+            )
 
 
 def _check_checkpoint(stored: object, frontier: MerkleFrontier, verifier: Verifier) -> None:

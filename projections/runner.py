@@ -116,34 +116,33 @@ class Views:
         batch_size: int = BATCH_SIZE_MAX,
         progress: Callable[[str, int], None] | None = None,
     ) -> int:
-        """Apply every event not yet in each view, a batch per transaction; returns how many."""
-        applied = 0
-        with self._lock:
-            for spec in self.specs:
-                applied += self._catch_up_one(spec, batch_size, progress)
-        return applied
+        """Apply every event not yet in each view, a batch per transaction; returns how many.
 
-    def _catch_up_one(
-        self, spec: ViewSpec, batch_size: int, progress: Callable[[str, int], None] | None
-    ) -> int:
-        projection = self.projections[spec.name]
+        Views at the same position share each batch, read from the log and decoded once.
+        """
         applied = 0
-        while True:
-            after = self.position(spec.name)
-            notifications = self.ledger.recorder.select_notifications(
-                start=after + 1, limit=max(1, min(batch_size, BATCH_SIZE_MAX))
-            )
-            if not notifications:
-                return applied
-            batch = [(n.id, self.ledger.mapper.to_domain_event(n)) for n in notifications]
-            tracking = Tracking(self.app_name, notifications[-1].id)
-            try:
-                projection.process_batch(batch, tracking, after=after)
-            except (ViewMoved, IntegrityError):
-                continue  # another runner applied some of these first; start from its position
-            applied += len(batch)
-            if progress is not None:
-                progress(spec.name, len(batch))
+        limit = max(1, min(batch_size, BATCH_SIZE_MAX))
+        with self._lock:
+            while True:
+                positions = {spec.name: self.position(spec.name) for spec in self.specs}
+                after = min(positions.values())
+                notifications = self.ledger.recorder.select_notifications(
+                    start=after + 1, limit=limit
+                )
+                if not notifications:
+                    return applied
+                batch = [(n.id, self.ledger.mapper.to_domain_event(n)) for n in notifications]
+                tracking = Tracking(self.app_name, notifications[-1].id)
+                for spec in self.specs:
+                    if positions[spec.name] != after:
+                        continue  # ahead of the others: it waits for them to catch up
+                    try:
+                        self.projections[spec.name].process_batch(batch, tracking, after=after)
+                    except (ViewMoved, IntegrityError):
+                        continue  # another runner applied these first; read its position again
+                    applied += len(batch)
+                    if progress is not None:
+                        progress(spec.name, len(batch))
 
     def rebuild(self, progress: Callable[[str, int], None] | None = None) -> int:
         """Empty the views and apply the whole log again."""

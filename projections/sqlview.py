@@ -55,8 +55,14 @@ class _PostgresCursor:
         self._inner = inner
         self._prefix = prefix
 
+    def fresh(self) -> Any:
+        """A new cursor on the same connection: in pipeline mode each statement whose rows
+        are read needs its own, or a fetch finds the answer of an earlier statement."""
+        self._inner = self._inner.connection.cursor(row_factory=self._inner.row_factory)
+        return self._inner
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self._inner.execute(sql.replace("{t}", self._prefix), tuple(params), prepare=False)
+        self.fresh().execute(sql.replace("{t}", self._prefix), tuple(params), prepare=False)
 
     def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> None:
         self._inner.executemany(sql.replace("{t}", self._prefix), [tuple(p) for p in params])
@@ -231,10 +237,16 @@ class PostgresView(PostgresTrackingRecorder, SQLView):
     @contextmanager
     def cursor(self, *, commit: bool) -> Iterator[Cursor]:
         with self.datastore.transaction(commit=commit) as c:
-            yield _PostgresCursor(c, self.prefix)
+            if not commit:
+                yield _PostgresCursor(c, self.prefix)
+                return
+            # Pipeline mode sends a batch's statements without waiting for each answer: the
+            # round trips, not the work, were most of the time of applying events.
+            with c.connection.pipeline():
+                yield _PostgresCursor(c, self.prefix)
 
     def _track(self, c: Cursor, tracking: Tracking) -> None:
-        self._insert_tracking(c._inner, tracking)  # type: ignore[attr-defined]
+        self._insert_tracking(c.fresh(), tracking)  # type: ignore[attr-defined]
 
     @property
     def select_position_sql(self) -> str:
