@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api import problems
 from api.config import Settings
-from api.problems import problem
+from api.limits import BodyLimit
 from api.routes import commands, exports, ops, pages, reads, transparency
 from api.services import Services
 from ledger.app import FundLedger
@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None, ledger: FundLedger | None = Non
         lifespan=lifespan,
     )
     problems.install(app)
+    app.add_middleware(BodyLimit, limit_bytes=settings.request_body_bytes_max)
     app.include_router(commands.router)
     app.include_router(reads.router)
     app.include_router(exports.router)
@@ -106,18 +107,7 @@ def create_app(settings: Settings | None = None, ledger: FundLedger | None = Non
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         started = time.perf_counter()
-        length = request.headers.get("content-length")
-        if length is not None and (
-            not length.isdigit() or int(length) > settings.request_body_bytes_max
-        ):
-            response: Response = problem(
-                413,
-                "body-too-large",
-                f"request bodies are limited to {settings.request_body_bytes_max} bytes",
-                limit_bytes=settings.request_body_bytes_max,
-            )
-        else:
-            response = await call_next(request)
+        response = await call_next(request)
         response.headers.update(SECURITY_HEADERS)
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")

@@ -45,7 +45,7 @@ class DonorCreate(Strict):
         None,
         max_length=10,
         description="Contact details; never published (联系方式，不公开).",
-        examples=[{"phone": "13905730000"}],
+        examples=[{"phone": "13800000000"}],
     )
 
 
@@ -167,3 +167,39 @@ class Listing(BaseModel):
     next_after: int | None = Field(
         description="Pass as `after` for the next page; none at the end."
     )
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details: why a request was refused, with the facts (问题详情)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(
+        description="A URI reference naming the problem, e.g. /problems/insufficient-funds."
+    )
+    title: str = Field(description="A short summary of the problem type.")
+    status: int = Field(description="The HTTP status code.")
+    detail: str = Field(description="What happened in this case, with the figures.")
+
+
+def _problem_response(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "model": Problem,
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }
+
+
+# The refusals every route may answer with, declared once for the OpenAPI document.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _problem_response("Malformed request"),
+    401: _problem_response("No token, or a bad or revoked one"),
+    403: _problem_response("The caller's role may not do this"),
+    404: _problem_response("Not found"),
+    409: _problem_response("A rule of the fund refuses it, or an idempotency key was reused"),
+    413: _problem_response("The request body is too large"),
+    422: _problem_response("Invalid input; `field` names it"),
+    503: _problem_response("The store is unreachable or busy; see Retry-After"),
+}

@@ -6,7 +6,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from eventsourcing.persistence import InterfaceError, OperationalError
+import psycopg
+from eventsourcing.persistence import DataError, InterfaceError, OperationalError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -92,15 +93,22 @@ def _api_problem(_: Request, error: Exception) -> JSONResponse:
     return problem(error.status, error.code, error.detail, headers=headers, **error.facts)
 
 
+def _field(location: tuple[Any, ...] | list[Any]) -> str:
+    """pydantic's location as the ledger names fields: ``donations[1].amount``."""
+    field = ""
+    for part in location:
+        if part == "body":
+            continue
+        if isinstance(part, int):
+            field += f"[{part}]"
+        else:
+            field += f".{part}" if field else str(part)
+    return field
+
+
 def _validation(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
-    errors = [
-        {
-            "field": ".".join(str(part) for part in e["loc"] if part != "body"),
-            "message": e["msg"],
-        }
-        for e in error.errors()
-    ]
+    errors = [{"field": _field(e["loc"]), "message": e["msg"]} for e in error.errors()]
     first = errors[0] if errors else {"field": "", "message": "invalid"}
     return problem(
         422,
@@ -115,6 +123,11 @@ def _http(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     code = {404: "not-found", 405: "method-not-allowed"}.get(error.status_code, "http-error")
     return problem(error.status_code, code, str(error.detail), headers=error.headers)
+
+
+def _unstorable(_: Request, error: Exception) -> JSONResponse:
+    # The database refused a value (a NUL character, a number out of range): bad input.
+    return problem(422, "invalid-input", f"a value cannot be stored or searched: {error}")
 
 
 def _store_unavailable(_: Request, error: Exception) -> JSONResponse:
@@ -132,6 +145,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ApiProblem, _api_problem)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
+    for unstorable in (DataError, psycopg.DataError, OverflowError):
+        app.add_exception_handler(unstorable, _unstorable)
     # A journal that kept moving while it was read is as good as a store that is busy.
     for store_error in (
         OperationalError,

@@ -1114,8 +1114,13 @@ def _choice(field: str, value: object, choices: type[E]) -> E:
     return chosen
 
 
+DATE_MIN = date(2000, 1, 1)
+
+
 def _check_date(field: str, value: object) -> None:
     if not isinstance(value, date) or isinstance(value, datetime):
         raise InvalidInput(field, repr(value), "must be a date")
+    if value < DATE_MIN:
+        raise InvalidInput(field, value.isoformat(), f"must not be before {DATE_MIN}")
     if value > today() + timedelta(days=1):
         raise InvalidInput(field, value.isoformat(), "must not be in the future")

@@ -27,6 +27,8 @@ PERSONAL: dict[str, dict[str, str]] = {
     "Donor.Registered": {"name": "originator_id", "contact": "originator_id"},
     "Directory.UserAdded": {"name": "user_id"},
     "Donation.Received": {"note": "originator_id"},
+    # Not personal, but the public never sees voucher files or their hashes; auditors do.
+    "Expense.Paid": {"voucher_sha256": "originator_id"},
     "IdempotencyRecord.Recorded": {"key": "originator_id"},
 }
 # Secrets and envelope fields that stay out of a leaf altogether.

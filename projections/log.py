@@ -176,7 +176,7 @@ class Log:
             return _frontier(c, size).root() if size else EMPTY_ROOT
 
     def entries(self, start: int, end: int) -> list[dict[str, Any]]:
-        end = min(end, start + ENTRIES_PAGE_MAX)
+        end = min(end, start + ENTRIES_PAGE_MAX, 2**63 - 1)
         rows = self.view.query(
             "SELECT leaf_index, position, data FROM {t}fl_log_leaves"
             " WHERE leaf_index >= %s AND leaf_index < %s ORDER BY leaf_index",

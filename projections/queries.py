@@ -109,6 +109,12 @@ class Reader:
             int(events[0]["total"] or 0),
         )
 
+    def _opening(self, since: date) -> dict[str, int]:
+        """Balances at the end of the day before ``since``; none before the first day."""
+        if since == date.min:
+            return {}
+        return self.balances(date.fromordinal(since.toordinal() - 1))
+
     def trial_balance(self, as_of: date | None = None) -> list[dict[str, str]]:
         balances = self.balances(as_of)
         rows = [
@@ -185,7 +191,7 @@ class Reader:
 
     def restricted_rollforward(self, since: date, until: date) -> list[dict[str, str]]:
         """Per project: restricted money at the start, received, released, and at the end."""
-        opening = self.balances(since.fromordinal(since.toordinal() - 1))
+        opening = self._opening(since)
         moves = self.balances(until, since)
         projects = sorted(
             {a.rsplit(":", 1)[1] for a in {*opening, *moves} if a.startswith("Income:Restricted:")}
@@ -248,7 +254,7 @@ class Reader:
         spent_fen = total_fen(moves, "Expenses")
         management_fen = total_fen(moves, "Expenses:Management")
         charitable_fen = total_fen(moves, "Expenses:Programme")
-        opening = self.balances(since.fromordinal(since.toordinal() - 1))
+        opening = self._opening(since)
         opening_net_fen = opening.get("Assets:Bank", 0) + opening.get("Assets:InKind", 0)
         management_share = Decimal(management_fen) / Decimal(spent_fen) if spent_fen else Decimal(0)
         charitable_ratio = (

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path
 
 from api.deps import IdempotencyKey, ServicesDep, SignedIn
 from api.models import (
+    PROBLEM_RESPONSES,
     DonationBatch,
     DonationCreate,
     DonorCreate,
@@ -23,7 +24,7 @@ from api.services import Services
 from ledger.app import Receipt
 from ledger.money import parse_yuan
 
-router = APIRouter(prefix="/v1", tags=["record and decide 记账与决策"])
+router = APIRouter(prefix="/v1", tags=["record and decide 记账与决策"], responses=PROBLEM_RESPONSES)
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 IdPath = Annotated[str, Path(min_length=1, max_length=64, description="An id the ledger gave.")]

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
 from api.deps import CurrentActor, ServicesDep
+from api.models import PROBLEM_RESPONSES
 from api.problems import ApiProblem
 from ledger.app import today
 from projections import exports
 
-router = APIRouter(prefix="/v1/exports", tags=["open data 开放数据"])
+router = APIRouter(prefix="/v1/exports", tags=["open data 开放数据"], responses=PROBLEM_RESPONSES)
 
 FORMATS = ("beancount", "360giving", "donations.csv", "grants.csv", "expenses.csv")
 

@@ -10,15 +10,19 @@ from fastapi import APIRouter, Path, Query, Response
 
 from api import present
 from api.deps import CurrentActor, FullReader, ServicesDep
-from api.models import Listing, Summary
+from api.models import PROBLEM_RESPONSES, Listing, Summary
 from api.problems import ApiProblem
 from ledger.money import format_yuan, parse_yuan
 from projections.queries import Page
 
-router = APIRouter(prefix="/v1", tags=["read 查询"])
+router = APIRouter(prefix="/v1", tags=["read 查询"], responses=PROBLEM_RESPONSES)
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Rows per page, at most 500.")]
-After = Annotated[int, Query(ge=0, description="`next_after` of the previous page.")]
+# Positions are BIGINT in both databases.
+POSITION_MAX = 2**63 - 1
+After = Annotated[
+    int, Query(ge=0, le=POSITION_MAX, description="`next_after` of the previous page.")
+]
 Since = Annotated[date | None, Query(alias="from", description="From this date, inclusive.")]
 Until = Annotated[date | None, Query(alias="to", description="To this date, inclusive.")]
 MinYuan = Annotated[str | None, Query(pattern=r"^\d{1,13}(\.\d{1,2})?$", description="At least.")]

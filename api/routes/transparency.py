@@ -5,17 +5,19 @@ from __future__ import annotations
 import base64
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import PlainTextResponse
 
 from api.deps import ServicesDep
+from api.models import PROBLEM_RESPONSES
 from api.problems import ApiProblem
-from ledger.merkle import TREE_SIZE_MAX
 from projections.log import ENTRIES_PAGE_MAX
 
-router = APIRouter(prefix="/v1", tags=["verifiable log 可验证日志"])
+router = APIRouter(prefix="/v1", tags=["verifiable log 可验证日志"], responses=PROBLEM_RESPONSES)
 
-Size = Annotated[int, Query(ge=0, le=TREE_SIZE_MAX)]
+# Leaf indexes and sizes are BIGINT in the database: a larger one names no entry.
+SIZE_MAX = 2**63 - 1
+Size = Annotated[int, Query(ge=0, le=SIZE_MAX)]
 
 
 def _b64(items: list[bytes]) -> list[str]:
@@ -39,7 +41,7 @@ def latest_checkpoint(services: ServicesDep) -> str:
 @router.get(
     "/log/checkpoints/{size}", response_class=PlainTextResponse, summary="A past checkpoint"
 )
-def checkpoint_at(size: int, services: ServicesDep) -> str:
+def checkpoint_at(size: Annotated[int, Path(ge=0, le=SIZE_MAX)], services: ServicesDep) -> str:
     checkpoint = services.log.checkpoint(size)
     if checkpoint is None:
         raise ApiProblem(404, "not-found", f"no checkpoint of size {size}", what="checkpoint")
@@ -57,9 +59,10 @@ def public_key(services: ServicesDep) -> str:
 def entries(
     services: ServicesDep,
     start: Size = 0,
-    end: Annotated[int | None, Query(ge=0, le=TREE_SIZE_MAX)] = None,
+    end: Annotated[int | None, Query(ge=0, le=SIZE_MAX)] = None,
 ) -> dict[str, Any]:
-    stop = min(end if end is not None else start + ENTRIES_PAGE_MAX, start + ENTRIES_PAGE_MAX)
+    page_end = min(start + ENTRIES_PAGE_MAX, SIZE_MAX)
+    stop = min(end if end is not None else page_end, page_end)
     if stop < start:
         raise ApiProblem(422, "invalid-input", "end must not be before start", field="end")
     return {"entries": services.log.entries(start, stop), "size": services.log.size()}
