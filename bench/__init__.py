@@ -1,0 +1,1 @@
+"""Benchmarks: fund-ledger against the plain CRUD table it replaces, measured side by side."""

@@ -1,0 +1,5 @@
+"""``python -m bench [--scale small|full]``."""
+
+from bench.run import main
+
+main()
