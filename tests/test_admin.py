@@ -1,0 +1,56 @@
+"""Read-only access to the views for the expert panel's own SQL tools (PostgreSQL)."""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import parse_qs, urlsplit
+
+import psycopg
+import pytest
+from typer.testing import CliRunner
+
+from fund_ledger.cli import app
+from ledger.app import FundLedger
+from ledger.demo import load_demo
+from projections.runner import Views
+
+
+@pytest.mark.postgres
+def test_grant_readonly_lets_a_role_read_the_views_but_not_contacts_or_events(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = FundLedger(postgres_url)
+    load_demo(ledger)
+    Views(ledger).catch_up()
+    ledger.close()
+    schema = parse_qs(urlsplit(postgres_url).query)["schema"][0]
+    base = postgres_url.split("?", maxsplit=1)[0]
+    role = f"panel_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'CREATE ROLE "{role}" LOGIN')
+    try:
+        monkeypatch.setenv("FUND_LEDGER_DATABASE_URL", postgres_url)
+        result = CliRunner().invoke(app, ["db", "grant-readonly", role])
+        assert result.exit_code == 0, result.output
+        panel_url = base.replace("postgres@", f"{role}@", 1)
+        with psycopg.connect(panel_url, autocommit=True) as panel:
+            count = panel.execute(f'SELECT COUNT(*) FROM "{schema}".fl_donations').fetchone()
+            assert count is not None
+            assert count[0] > 50
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                panel.execute(f'SELECT * FROM "{schema}".fl_donor_contacts')
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                panel.execute(f'SELECT * FROM "{schema}".fundledger_events')
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'DROP OWNED BY "{role}"')
+            conn.execute(f'DROP ROLE "{role}"')
+
+
+def test_grant_readonly_explains_that_sqlite_has_no_roles(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FUND_LEDGER_DATABASE_URL", sqlite_url)
+    result = CliRunner().invoke(app, ["db", "grant-readonly", "panel"])
+    assert result.exit_code == 2
+    assert "PostgreSQL" in result.output
