@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from api import present
 from api.deps import CurrentActor, FullReader, ServicesDep
@@ -76,30 +77,42 @@ def project(project: str, services: ServicesDep, actor: CurrentActor) -> dict[st
     return found
 
 
+@dataclass(frozen=True)
+class Window:
+    """The filters every listing shares: a date range, an amount range, and the page."""
+
+    since: Since = None
+    until: Until = None
+    min_amount: MinYuan = None
+    max_amount: MaxYuan = None
+    after: After = 0
+    limit: Limit = 100
+
+    def filters(self) -> dict[str, Any]:
+        return {
+            "since": self.since,
+            "until": self.until,
+            "min_fen": _fen(self.min_amount, "min_amount"),
+            "max_fen": _fen(self.max_amount, "max_amount"),
+            "after": self.after,
+            "limit": self.limit,
+        }
+
+
+WindowDep = Annotated[Window, Depends()]
+
+
 @router.get("/donations", summary="Donations 捐赠")
 def donations(
     services: ServicesDep,
     actor: CurrentActor,
-    since: Since = None,
-    until: Until = None,
+    window: WindowDep,
     project: str | None = None,
     donor_kind: str | None = None,
     receipt_no: Annotated[str | None, Query(max_length=64, description="Find one gift.")] = None,
-    min_amount: MinYuan = None,
-    max_amount: MaxYuan = None,
-    after: After = 0,
-    limit: Limit = 100,
 ) -> Listing:
     page = services.reader.donations(
-        since=since,
-        until=until,
-        project=project,
-        donor_kind=donor_kind,
-        receipt_no=receipt_no,
-        min_fen=_fen(min_amount, "min_amount"),
-        max_fen=_fen(max_amount, "max_amount"),
-        after=after,
-        limit=limit,
+        project=project, donor_kind=donor_kind, receipt_no=receipt_no, **window.filters()
     )
     return _listing(page, present.donation, actor is None)
 
@@ -108,25 +121,11 @@ def donations(
 def grants(
     services: ServicesDep,
     actor: CurrentActor,
+    window: WindowDep,
     project: str | None = None,
     status: str | None = None,
-    since: Since = None,
-    until: Until = None,
-    min_amount: MinYuan = None,
-    max_amount: MaxYuan = None,
-    after: After = 0,
-    limit: Limit = 100,
 ) -> Listing:
-    page = services.reader.grants(
-        project=project,
-        status=status,
-        since=since,
-        until=until,
-        min_fen=_fen(min_amount, "min_amount"),
-        max_fen=_fen(max_amount, "max_amount"),
-        after=after,
-        limit=limit,
-    )
+    page = services.reader.grants(project=project, status=status, **window.filters())
     return _listing(page, present.grant, actor is None)
 
 
@@ -134,26 +133,13 @@ def grants(
 def expenses(
     services: ServicesDep,
     actor: CurrentActor,
+    window: WindowDep,
     project: str | None = None,
     category: str | None = None,
     grant_id: str | None = None,
-    since: Since = None,
-    until: Until = None,
-    min_amount: MinYuan = None,
-    max_amount: MaxYuan = None,
-    after: After = 0,
-    limit: Limit = 100,
 ) -> Listing:
     page = services.reader.expenses(
-        project=project,
-        category=category,
-        grant_id=grant_id,
-        since=since,
-        until=until,
-        min_fen=_fen(min_amount, "min_amount"),
-        max_fen=_fen(max_amount, "max_amount"),
-        after=after,
-        limit=limit,
+        project=project, category=category, grant_id=grant_id, **window.filters()
     )
     return _listing(page, present.expense, actor is None)
 
