@@ -411,14 +411,18 @@ class Reader:
             "max_fen": max_fen,
         }
         page = self._listing("fl_donations", "received_on", filters, after, limit)
-        donors = self._donors({item["donor_id"] for item in page.items})
-        for item in page.items:
+        self._with_donors(page.items)
+        return page
+
+    def _with_donors(self, items: list[dict[str, Any]]) -> None:
+        """Add each donation's donor: the real name and the name that may be published."""
+        donors = self._donors({item["donor_id"] for item in items})
+        for item in items:
             donor = donors.get(item["donor_id"], {})
             item["donor_name"] = donor.get("name")
             item["donor_public_name"] = donor.get("public_name")
             item["donor_public_name_en"] = donor.get("public_name_en")
             item["disclosure"] = donor.get("disclosure")
-        return page
 
     def _donors(self, donor_ids: set[str]) -> dict[str, dict[str, Any]]:
         if not donor_ids:
@@ -500,12 +504,7 @@ class Reader:
         )
         items = [_clean(r) for r in rows]
         if table == "fl_donations":
-            donors = self._donors({item["donor_id"] for item in items})
-            for item in items:
-                donor = donors.get(item["donor_id"], {})
-                item["donor_name"] = donor.get("name")
-                item["donor_public_name"] = donor.get("public_name")
-                item["donor_public_name_en"] = donor.get("public_name_en")
+            self._with_donors(items)
         return items
 
     def months(self) -> list[dict[str, Any]]:
