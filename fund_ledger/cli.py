@@ -661,3 +661,67 @@ def import_donations(
             imported += len(batch)
             progress.advance(task, len(batch))
     err.print(f"imported {imported} donations; {len(parsed.bad)} rows rejected")
+
+
+def _counting(label: str, total: int | None) -> Progress:
+    return Progress(
+        TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
+    )
+
+
+@app.command("backup")
+def backup_command(
+    file: Annotated[Path, typer.Argument(help="Where to write it (.gz to compress).")],
+) -> None:
+    """Back up the store: every event byte for byte, with the log's salts and checkpoints."""
+    from projections.backup import backup
+
+    ledger = open_ledger()
+    views = open_views(ledger)
+    with _counting("backing up", ledger.position()) as progress:
+        task = progress.add_task("backup", total=ledger.position())
+        count = backup(ledger, views, file, lambda n: progress.advance(task, n))
+    err.print(f"backed up {count} events to {file}")
+
+
+@app.command("restore")
+def restore_command(
+    file: Annotated[Path, typer.Argument(help="A file from fund-ledger backup.")],
+) -> None:
+    """Restore a backup into an empty store, then rebuild the views."""
+    _restore_into(open_ledger(), file)
+
+
+def _restore_into(ledger: FundLedger, file: Path) -> None:
+    from projections.backup import restore
+
+    views = open_views(ledger)
+    try:
+        with _counting("restoring", None) as progress:
+            task = progress.add_task("restore", total=None)
+            count = restore(ledger, views, file, lambda n: progress.advance(task, n))
+    except (ValueError, OSError) as error:
+        err.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(code=2) from None
+    err.print(f"restored {count} events and rebuilt the views")
+
+
+@app.command("migrate")
+def migrate_command(
+    to: Annotated[str, typer.Option("--to", help="The empty store to copy into (a URL).")],
+) -> None:
+    """Copy the whole store into another (e.g. SQLite to PostgreSQL), positions and all."""
+    import tempfile
+
+    from projections.backup import backup
+
+    source = open_ledger()
+    with tempfile.TemporaryDirectory() as folder:
+        file = Path(folder) / "migration.jsonl"
+        backup(source, open_views(source), file, lambda _n: None)
+        try:
+            target = FundLedger(to)
+        except LedgerError as error:
+            raise _fail(error) from None
+        _restore_into(target, file)
+    err.print(f"migrated to {to.split('@')[-1]}")
