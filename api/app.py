@@ -8,14 +8,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
 from api import problems
 from api.config import Settings
+from api.deps import current_actor
 from api.limits import BodyLimit
 from api.routes import commands, exports, ops, pages, reads, transparency
-from api.services import Services
+from api.services import AuthThrottle, Services
 from ledger.app import FundLedger
 from ledger.notes import Signer
 from projections.log import Log
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None, ledger: FundLedger | None = Non
             log=log,
             signer=signer,
             checkpoint_interval_s=settings.checkpoint_interval_s,
+            auth_throttle=AuthThrottle(failures_max=settings.auth_failures_max),
         )
         services.start_checkpoints()
         app.state.services = services
@@ -90,6 +92,8 @@ def create_app(settings: Settings | None = None, ledger: FundLedger | None = Non
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # A token is checked wherever it is sent, so a bad one is refused even on public reads.
+        dependencies=[Depends(current_actor)],
     )
     problems.install(app)
     app.add_middleware(BodyLimit, limit_bytes=settings.request_body_bytes_max)

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
         "fund-ledger-signing.key",
         description="The checkpoint signing key (fund-ledger keys init); never in the database.",
     )
+    auth_failures_max: int = Field(
+        10, ge=1, description="Failed authentications a client may make per minute."
+    )
     checkpoint_interval_s: float = Field(
         2.0, gt=0, le=3600, description="How often a grown log gets a new signed checkpoint."
     )

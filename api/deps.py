@@ -23,6 +23,7 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 def current_actor(
+    request: Request,
     services: ServicesDep,
     authorization: Annotated[
         str | None,
@@ -34,12 +35,22 @@ def current_actor(
     """The caller, or None for the public. A token that does not match is refused, not ignored."""
     if authorization is None:
         return None
+    client = request.client.host if request.client else "unknown"
+    wait_s = services.auth_throttle.retry_after_s(client)
+    if wait_s:
+        raise ApiProblem(
+            429,
+            "too-many-failures",
+            "too many failed authentications; wait and try again",
+            retry_after_s=wait_s,
+        )
     scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token or len(token) > TOKEN_CHARS_MAX:
-        raise ApiProblem(401, "bad-token", "Authorization must be 'Bearer TOKEN'")
-    actor = services.ledger.authenticate(token.strip())
+    actor = None
+    if scheme.lower() == "bearer" and token and len(token) <= TOKEN_CHARS_MAX:
+        actor = services.ledger.authenticate(token.strip())
     if actor is None:
-        raise ApiProblem(401, "bad-token", "the token is unknown or revoked")
+        services.auth_throttle.failed(client)
+        raise ApiProblem(401, "bad-token", "the token is malformed, unknown or revoked")
     return actor
 
 

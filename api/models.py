@@ -200,6 +200,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: _problem_response("Not found"),
     409: _problem_response("A rule of the fund refuses it, or an idempotency key was reused"),
     413: _problem_response("The request body is too large"),
+    429: _problem_response("Too many failed authentications; see Retry-After"),
     422: _problem_response("Invalid input; `field` names it"),
     503: _problem_response("The store is unreachable or busy; see Retry-After"),
 }

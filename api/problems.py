@@ -89,7 +89,9 @@ def _ledger_error(_: Request, error: Exception) -> JSONResponse:
 
 def _api_problem(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, ApiProblem)
-    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else {}
+    if "retry_after_s" in error.facts:
+        headers["Retry-After"] = str(error.facts["retry_after_s"])
     return problem(error.status, error.code, error.detail, headers=headers, **error.facts)
 
 

@@ -52,6 +52,39 @@ class Metrics:
 
 
 @dataclass
+class AuthThrottle:
+    """Failed authentications per client: after too many in a window, the client waits.
+
+    Guessing tokens is hopeless (256 bits), but a flood of guesses still costs the server;
+    limits keep the table itself small.
+    """
+
+    failures_max: int = 10
+    window_s: float = 60.0
+    clients_max: int = 10_000
+    failures: dict[str, list[float]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def retry_after_s(self, client: str) -> int:
+        """Seconds the client must wait before trying again; 0 when it may try now."""
+        now = time.monotonic()
+        with self.lock:
+            recent = [t for t in self.failures.get(client, []) if now - t < self.window_s]
+            if len(recent) < self.failures_max:
+                return 0
+            return int(self.window_s - (now - recent[0])) + 1
+
+    def failed(self, client: str) -> None:
+        now = time.monotonic()
+        with self.lock:
+            if client not in self.failures and len(self.failures) >= self.clients_max:
+                oldest = min(self.failures, key=lambda c: self.failures[c][-1])
+                del self.failures[oldest]
+            recent = [t for t in self.failures.get(client, []) if now - t < self.window_s]
+            self.failures[client] = [*recent, now][-self.failures_max :]
+
+
+@dataclass
 class Services:
     ledger: FundLedger
     views: Views
@@ -62,6 +95,7 @@ class Services:
     signer: Signer | None = None
     checkpoint_interval_s: float = 2.0
     metrics: Metrics = field(default_factory=Metrics)
+    auth_throttle: AuthThrottle = field(default_factory=AuthThrottle)
     started_at: float = field(default_factory=time.monotonic)
     checkpoint_error: BaseException | None = None
     _stop: threading.Event = field(default_factory=threading.Event)

@@ -969,3 +969,25 @@ def test_paging_walks_every_donation_once(demo: Api) -> None:
     assert everything["next_after"] is None
     assert seen == [g["id"] for g in everything["items"]]
     assert len(seen) == len(set(seen)) > 37
+
+
+def test_failed_authentications_are_throttled_per_client(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'throttle.sqlite3'}"
+    ledger = FundLedger(url)
+    ledger.establish_fund(OPERATOR, "throttle fund")
+    _, token = ledger.add_user(OPERATOR, "出纳", "treasurer")
+    settings = Settings(database_url=url, auth_failures_max=3, signing_key_file=str(tmp_path / "k"))
+    with TestClient(create_app(settings, ledger)) as client:
+        for _ in range(3):
+            assert (
+                client.get("/v1/summary", headers={"Authorization": "Bearer guess"}).status_code
+                == 401
+            )
+        refused = client.get("/v1/summary", headers={"Authorization": "Bearer guess"})
+        assert refused.status_code == 429
+        assert int(refused.headers["Retry-After"]) > 0
+        assert refused.headers["content-type"] == "application/problem+json"
+        # Even the right token waits: the limit is on the client, not on the guess.
+        right = client.get("/v1/summary", headers={"Authorization": f"Bearer {token}"})
+        assert right.status_code == 429
+        assert client.get("/v1/summary").status_code == 200  # the public reads on
