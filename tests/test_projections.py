@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import new_postgres_url
 from eventsourcing.persistence import IntegrityError, Tracking
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -308,10 +309,18 @@ def _run(ledger: FundLedger, commands: list[tuple[str, int, int]], after_each: A
     max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(commands=COMMANDS)
+@pytest.mark.parametrize("store", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_incremental_views_equal_a_rebuild_for_any_accepted_commands(
-    tmp_path: Path, commands: list[tuple[str, int, int]]
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    store: str,
+    commands: list[tuple[str, int, int]],
 ) -> None:
-    ledger = FundLedger(f"sqlite:///{tmp_path / uuid.uuid4().hex}.sqlite3")
+    if store == "sqlite":
+        url = f"sqlite:///{tmp_path / uuid.uuid4().hex}.sqlite3"
+    else:  # a fresh schema for every example
+        url = new_postgres_url(str(request.getfixturevalue("postgres_database")))
+    ledger = FundLedger(url)
     views = Views(ledger)
     # Incrementally, in small batches after each command, as a running service would.
     _run(ledger, commands, after_each=lambda: views.catch_up(batch_size=3))
