@@ -138,38 +138,24 @@ def _uvicorn(factory: str) -> list[str]:
 
 
 def wrk_post(base: str, seconds: int, connections: int, token: str, donor: str) -> dict[str, float]:
-    out = subprocess.run(
-        [
-            "wrk",
-            "-t2",
-            f"-c{connections}",
-            f"-d{seconds}s",
-            "--latency",
-            "-s",
-            str(HERE / "post.lua"),
-            base,
-            "--",
-            token,
-            donor,
-            f"r{time.time_ns()}",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=seconds + 60,
-    ).stdout
-    return _wrk(out)
+    script = ["-s", str(HERE / "post.lua"), base, "--", token, donor, f"r{time.time_ns()}"]
+    return _wrk(connections, seconds, script)
 
 
 def wrk_get(url: str, seconds: int, connections: int = 8) -> dict[str, float]:
+    return _wrk(connections, seconds, [url])
+
+
+def _wrk(connections: int, seconds: int, target: list[str]) -> dict[str, float]:
+    """Run wrk (two threads, latency distribution) and read its figures."""
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", *target],
         capture_output=True,
         text=True,
         check=True,
         timeout=seconds + 60,
     ).stdout
-    return _wrk(out)
+    return _figures(out)
 
 
 def _ms(text: str) -> float:
@@ -177,7 +163,7 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
-def _wrk(out: str) -> dict[str, float]:
+def _figures(out: str) -> dict[str, float]:
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     p99 = re.search(r"99%\s+([\d.]+\w+)", out)
