@@ -15,8 +15,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-import rfc8785
-
+from ledger import canonical as jcs
 from ledger.accounts import commitment_change_fen, event_name, postings_for
 from ledger.money import format_yuan
 
@@ -50,7 +49,7 @@ SaltFor = Callable[[str], bytes]
 
 def salted_hash(salt: bytes, value: object) -> str:
     """``sha256:<hex>`` of a salt and the canonical JSON of a value."""
-    return "sha256:" + hashlib.sha256(salt + rfc8785.dumps(_plain(value))).hexdigest()
+    return "sha256:" + hashlib.sha256(salt + jcs.dumps(_plain(value))).hexdigest()
 
 
 def _plain(value: Any) -> Any:
@@ -112,4 +111,4 @@ def leaf_record(position: int, domain_event: Any, salt_for: SaltFor) -> dict[str
 
 def canonical(record: dict[str, Any]) -> bytes:
     """RFC 8785 (JCS) canonical JSON: the exact bytes a leaf hashes."""
-    return rfc8785.dumps(record)
+    return jcs.dumps(record)

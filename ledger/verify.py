@@ -6,14 +6,12 @@ one balance per account. Each check stops at the first problem and names it.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-import rfc8785
-
 from ledger.books import position_from
+from ledger.canonical import NotCanonicalJSON, NotJSON, loads_canonical
 from ledger.merkle import MerkleFrontier, leaf_hash, verify_consistency
 from ledger.money import parse_yuan
 from ledger.notes import Checkpoint, NoteError, Verifier, open_checkpoint
@@ -114,13 +112,15 @@ def verify_log(
         if index >= checkpoint.size:
             break  # entries past the checkpoint are not covered by its signature
         try:
-            record = json.loads(data)
-        except ValueError:
+            record = loads_canonical(data)
+        except NotJSON:
             raise VerificationFailed(f"entry {index} is not JSON") from None
-        if not isinstance(record, dict) or rfc8785.dumps(record) != data:
+        except NotCanonicalJSON as error:
             raise VerificationFailed(
-                f"entry {index} is not in canonical form: its bytes were changed"
-            )
+                f"entry {index} is not in canonical form: its bytes were changed ({error})"
+            ) from None
+        if not isinstance(record, dict):
+            raise VerificationFailed(f"entry {index} is not a JSON object")
         position = record.get("position")
         if not isinstance(position, int) or position <= last_position:
             raise VerificationFailed(
@@ -139,14 +139,18 @@ def verify_log(
                 "a forked or rewritten history"
             )
         try:
-            for account, amount in record.get("postings", []):
-                balances_fen[account] += _signed_amount_fen(amount)
+            postings = [
+                (account, _signed_amount_fen(amount))
+                for account, amount in record.get("postings", [])
+            ]
             if "commitment" in record:
                 committed_fen += _signed_amount_fen(record["commitment"])
         except (ValueError, TypeError) as error:
             raise VerificationFailed(f"entry {index} has a malformed amount: {error}") from None
-        if sum(_signed_amount_fen(a) for _, a in record.get("postings", [])) != 0:
+        if sum(amount_fen for _, amount_fen in postings) != 0:
             raise VerificationFailed(f"entry {index} posts unbalanced amounts")
+        for account, amount_fen in postings:
+            balances_fen[account] += amount_fen
     if frontier.size < checkpoint.size:
         raise VerificationFailed(
             f"the log has {frontier.size} entries but the checkpoint signs {checkpoint.size}: "
