@@ -310,8 +310,8 @@ class Reader:
             [row["code"]],
         )[0]
         restricted = self.registers_view.query(
-            "SELECT SUM(amount_fen) AS received FROM {t}fl_donations"
-            " WHERE project_code = %s AND reversed_position IS NULL AND in_kind = %s",
+            "SELECT SUM(amount_fen) AS received FROM {t}fl_donation_days"
+            " WHERE project_code = %s AND in_kind = %s",
             [row["code"], False],
         )[0]
         return {
@@ -566,19 +566,21 @@ class Reader:
         donations = measure == "donations"
         if ("donor_kind" in keys and not donations) or ("category" in keys and donations):
             raise InvalidInput("group_by", ",".join(keys), f"does not fit the measure {measure}")
-        table, day = ("fl_donations", "received_on") if donations else ("fl_expenses", "paid_on")
+        # The day tables hold sums net of reversals: a row per day and kind, not per gift.
+        table, day = (
+            ("fl_donation_days", "received_on") if donations else ("fl_expense_days", "paid_on")
+        )
         month = f"SUBSTR(CAST({day} AS TEXT), 1, 7)"
         columns = {
-            "project": "COALESCE(project_code, '(unrestricted)')" if donations else "project_code",
+            "project": "CASE WHEN project_code = '' THEN '(unrestricted)' ELSE project_code END"
+            if donations
+            else "project_code",
             "donor_kind": "donor_kind",
             "category": "category",
             "month": month,
         }
         selected = ", ".join(f"{columns[k]} AS {k}" for k in keys)
-        sql = (
-            f"SELECT {selected}, SUM(amount_fen) AS amount_fen FROM {{t}}{table}"
-            " WHERE reversed_position IS NULL"
-        )
+        sql = f"SELECT {selected}, SUM(amount_fen) AS amount_fen FROM {{t}}{table} WHERE 1=1"
         params: list[Any] = []
         if donations:
             sql += " AND in_kind = %s"
@@ -590,7 +592,10 @@ class Reader:
             sql += f" AND {day} <= %s"
             params.append(until.isoformat())
         group = ", ".join(columns[k] for k in keys)
-        rows = self.registers_view.query(f"{sql} GROUP BY {group} ORDER BY {group}", params)
+        counted = "donations" if donations else "expenses"
+        rows = self.registers_view.query(
+            f"{sql} GROUP BY {group} HAVING SUM({counted}) > 0 ORDER BY {group}", params
+        )
         return {
             "measure": "donations" if donations else "expenses",
             "group_by": keys,

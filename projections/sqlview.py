@@ -8,8 +8,10 @@ these classes adapt it to each database.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
@@ -18,6 +20,38 @@ from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 from psycopg.sql import SQL
 
 Row = dict[str, Any]
+
+# Rows per multi-row INSERT on PostgreSQL (it takes at most 65,535 parameters a statement).
+ROWS_PER_STATEMENT_MAX = 1000
+_INSERT = re.compile(
+    r"^INSERT INTO (?P<table>\S+) \((?P<columns>[^)]*)\) VALUES \((?P<marks>(?:%s, )*%s)\)"
+    r"(?P<tail>(?: ON CONFLICT .*)?)$",
+    re.DOTALL,
+)
+_TARGET = re.compile(r"^(?:INSERT INTO|UPDATE|DELETE FROM) (\S+)")
+
+
+@dataclass(frozen=True)
+class Add:
+    """An additive upsert: ``amounts`` added to the row with ``key`` (inserted if missing).
+
+    ``sql`` takes the key's columns then the amounts as parameters. Additions commute, so a
+    batch sums those with the same statement and key first and writes each row once: a
+    rebuild touches a day's balance once per batch, not once per event.
+    """
+
+    sql: str
+    key: tuple[Any, ...]
+    amounts: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Reads:
+    """A write that reads other tables the same batch writes: everything before it is
+    written first (plain writes are otherwise grouped by table)."""
+
+    sql: str
+    params: Sequence[Any]
 
 
 class Cursor(Protocol):
@@ -65,7 +99,21 @@ class _PostgresCursor:
         self.fresh().execute(sql.replace("{t}", self._prefix), tuple(params), prepare=False)
 
     def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> None:
-        self._inner.executemany(sql.replace("{t}", self._prefix), [tuple(p) for p in params])
+        sql = sql.replace("{t}", self._prefix)
+        insert = _INSERT.match(sql) if len(params) > 1 else None
+        if insert is None:
+            self._inner.executemany(sql, [tuple(p) for p in params])
+            return
+        # Many rows per INSERT: one statement to parse and plan for up to a thousand rows,
+        # instead of one per row. Callers give an upsert distinct keys (Add sums them first).
+        marks = f"({insert['marks']})"
+        head = f"INSERT INTO {insert['table']} ({insert['columns']}) VALUES "
+        step = min(ROWS_PER_STATEMENT_MAX, 65_535 // max(1, marks.count("%s")))
+        for start in range(0, len(params), step):
+            chunk = params[start : start + step]
+            values = ", ".join([marks] * len(chunk))
+            flat = [value for row in chunk for value in row]
+            self.fresh().execute(head + values + insert["tail"], flat, prepare=False)
 
     def fetchall(self) -> list[Row]:
         return [dict(row) for row in self._inner.fetchall()]
@@ -73,6 +121,48 @@ class _PostgresCursor:
     def fetchone(self) -> Row | None:
         row = self._inner.fetchone()
         return dict(row) if row is not None else None
+
+
+class _Pending:
+    """Writes held back to go to the database together: plain writes grouped by table (in
+    order within a table; tables are independent of each other), additions summed by key."""
+
+    def __init__(self) -> None:
+        self.by_table: dict[str, list[tuple[str, Sequence[Any]]]] = {}
+        self.sums: dict[tuple[str, tuple[Any, ...]], list[int]] = {}
+
+    def plain(self, sql: str, params: Sequence[Any]) -> None:
+        target = _TARGET.match(sql)
+        table = target.group(1) if target else sql
+        self.by_table.setdefault(table, []).append((sql, params))
+
+    def add(self, write: Add) -> None:
+        held = self.sums.get((write.sql, write.key))
+        if held is None:
+            self.sums[(write.sql, write.key)] = list(write.amounts)
+        else:
+            for i, amount in enumerate(write.amounts):
+                held[i] += amount
+
+    def flush(self, c: Cursor) -> None:
+        for runs in self.by_table.values():
+            current: str | None = None
+            rows: list[Sequence[Any]] = []
+            for sql, params in runs:
+                if sql != current and current is not None:
+                    c.executemany(current, rows)
+                    rows = []
+                current = sql
+                rows.append(params)
+            if current is not None:
+                c.executemany(current, rows)
+        by_sql: dict[str, list[Sequence[Any]]] = {}
+        for (sql, key), amounts in self.sums.items():
+            by_sql.setdefault(sql, []).append((*key, *amounts))
+        for sql, rows in by_sql.items():
+            c.executemany(sql, rows)
+        self.by_table = {}
+        self.sums = {}
 
 
 class SQLView(TrackingRecorder):
@@ -104,10 +194,11 @@ class SQLView(TrackingRecorder):
     def write(self, writes: Sequence[Any], tracking: Tracking, *, after: int | None = None) -> None:
         """Run a batch of writes and record the tracking position, in one transaction.
 
-        A write is ``(statement, params)`` or a function of the cursor. Consecutive runs of the
-        same statement go to the database as one executemany. A batch computed from position
-        ``after`` is refused if the view has moved since: tracking only refuses positions that
-        do not increase, which alone would let two overlapping batches both apply.
+        Plain writes are grouped by table and sent as multi-row statements, additions summed
+        by key (see ``Add``); a function of the cursor or a ``Reads`` write sees everything
+        before it written. A batch computed from position ``after`` is refused if the view
+        has moved since: tracking only refuses positions that do not increase, which alone
+        would let two overlapping batches both apply.
         """
         with self.cursor(commit=True) as c:
             if after is not None:
@@ -117,21 +208,19 @@ class SQLView(TrackingRecorder):
                 actual = (row or {}).get("position") or 0
                 if actual != after:
                     raise ViewMoved(self.view_name, after, actual)
-            run: list[Sequence[Any]] = []
-            current: str | None = None
+            pending = _Pending()
             for write in writes:
-                statement = None if callable(write) else write[0]
-                if current is not None and statement != current:
-                    c.executemany(current, run)
-                    run = []
-                    current = None
-                if callable(write):
+                if isinstance(write, Add):
+                    pending.add(write)
+                elif isinstance(write, Reads):
+                    pending.flush(c)
+                    c.execute(write.sql, write.params)
+                elif callable(write):
+                    pending.flush(c)
                     write(c)
-                    continue
-                current = statement
-                run.append(write[1])
-            if current is not None:
-                c.executemany(current, run)
+                else:
+                    pending.plain(write[0], write[1])
+            pending.flush(c)
             self._track(c, tracking)
 
     def _track(self, c: Cursor, tracking: Tracking) -> None:

@@ -17,11 +17,12 @@ from eventsourcing.projection import Projection
 from ledger.accounts import commitment_change_fen, event_name, postings_for
 from ledger.disclosure import public_name
 from ledger.domain import month_of
-from projections.sqlview import Cursor, PostgresView, SQLiteView, SQLView
+from projections.sqlview import Add, Cursor, PostgresView, Reads, SQLiteView, SQLView
 
-# A write: an SQL statement with its parameters, or a function of the cursor for writes that
-# must read what the same transaction has written (freezing a monthly report).
-Write = tuple[str, Sequence[Any]] | Callable[[Cursor], None]
+# A write: an SQL statement with its parameters, an additive upsert (summed per batch), a
+# statement that reads other tables, or a function of the cursor for writes that must read
+# what the same transaction has written (freezing a monthly report).
+Write = tuple[str, Sequence[Any]] | Add | Reads | Callable[[Cursor], None]
 
 
 def _day(domain_event: Any) -> str:
@@ -76,8 +77,8 @@ _ADD_COMMITMENT_DAY = (
     " DO UPDATE SET amount_fen = fl_commitment_days.amount_fen + excluded.amount_fen"
 )
 _ADD_EVENT_DAY = (
-    "INSERT INTO {t}fl_event_days (effective_on, events) VALUES (%s, 1)"
-    " ON CONFLICT (effective_on) DO UPDATE SET events = fl_event_days.events + 1"
+    "INSERT INTO {t}fl_event_days (effective_on, events) VALUES (%s, %s)"
+    " ON CONFLICT (effective_on) DO UPDATE SET events = fl_event_days.events + excluded.events"
 )
 
 
@@ -108,7 +109,7 @@ def books_writes(position: int, domain_event: Any) -> list[Write]:
     day = _day(domain_event)
     recorded_at = _recorded_at(domain_event)
     writes: list[Write] = [
-        (_ADD_EVENT_DAY, (day,)),
+        Add(_ADD_EVENT_DAY, (day,), (1,)),
         (
             "INSERT INTO {t}fl_event_log (position, event_type, effective_on, recorded_at)"
             " VALUES (%s, %s, %s, %s)",
@@ -141,10 +142,10 @@ def books_writes(position: int, domain_event: Any) -> list[Write]:
                 )
             )
         for posting in postings:
-            writes.append((_ADD_ACCOUNT_DAY, (posting.account, day, posting.amount_fen)))
+            writes.append(Add(_ADD_ACCOUNT_DAY, (posting.account, day), (posting.amount_fen,)))
     commitment_fen = commitment_change_fen(domain_event)
     if commitment_fen:
-        writes.append((_ADD_COMMITMENT_DAY, (day, commitment_fen)))
+        writes.append(Add(_ADD_COMMITMENT_DAY, (day,), (commitment_fen,)))
         writes.append(
             (
                 "INSERT INTO {t}fl_commitment_changes (position, effective_on, recorded_at,"
@@ -206,10 +207,52 @@ REGISTERS_DDL = (
     "CREATE INDEX IF NOT EXISTS fl_expenses_paid_on ON {t}fl_expenses (paid_on)",
     "CREATE INDEX IF NOT EXISTS fl_expenses_project ON {t}fl_expenses (project_code)",
     "CREATE INDEX IF NOT EXISTS fl_expenses_grant ON {t}fl_expenses (grant_id)",
+    # Sums by day of what the listings hold, net of reversals, so that the home page and the
+    # panel's groupings read a row per day and kind, not a row per gift.
+    "CREATE TABLE IF NOT EXISTS {t}fl_donation_days ("
+    " received_on {date} NOT NULL, project_code TEXT NOT NULL, donor_kind TEXT NOT NULL,"
+    " in_kind {bool} NOT NULL, amount_fen BIGINT NOT NULL, donations BIGINT NOT NULL,"
+    " PRIMARY KEY (received_on, project_code, donor_kind, in_kind))",
+    "CREATE TABLE IF NOT EXISTS {t}fl_expense_days ("
+    " paid_on {date} NOT NULL, project_code TEXT NOT NULL, category TEXT NOT NULL,"
+    " amount_fen BIGINT NOT NULL, expenses BIGINT NOT NULL,"
+    " PRIMARY KEY (paid_on, project_code, category))",
     "CREATE TABLE IF NOT EXISTS {t}fl_opinions ("
     " opinion_id TEXT PRIMARY KEY, position BIGINT NOT NULL UNIQUE, subject_id TEXT NOT NULL,"
     " subject_kind TEXT NOT NULL, author_id TEXT NOT NULL, text TEXT NOT NULL,"
     " recorded_on {date} NOT NULL)",
+)
+
+
+_ADD_DONATION_DAY = (
+    "INSERT INTO {t}fl_donation_days"
+    " (received_on, project_code, donor_kind, in_kind, amount_fen, donations)"
+    " VALUES (%s, %s, %s, %s, %s, %s)"
+    " ON CONFLICT (received_on, project_code, donor_kind, in_kind) DO UPDATE SET"
+    " amount_fen = fl_donation_days.amount_fen + excluded.amount_fen,"
+    " donations = fl_donation_days.donations + excluded.donations"
+)
+# Unrestricted gifts are kept under '' (a key column cannot be null).
+_UNDO_DONATION_DAY = (
+    "UPDATE {t}fl_donation_days SET amount_fen = fl_donation_days.amount_fen - d.amount_fen,"
+    " donations = fl_donation_days.donations - 1"
+    " FROM {t}fl_donations d WHERE d.donation_id = %s"
+    " AND fl_donation_days.received_on = d.received_on"
+    " AND fl_donation_days.project_code = COALESCE(d.project_code, '')"
+    " AND fl_donation_days.donor_kind = d.donor_kind AND fl_donation_days.in_kind = d.in_kind"
+)
+_ADD_EXPENSE_DAY = (
+    "INSERT INTO {t}fl_expense_days (paid_on, project_code, category, amount_fen, expenses)"
+    " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (paid_on, project_code, category) DO UPDATE SET"
+    " amount_fen = fl_expense_days.amount_fen + excluded.amount_fen,"
+    " expenses = fl_expense_days.expenses + excluded.expenses"
+)
+_UNDO_EXPENSE_DAY = (
+    "UPDATE {t}fl_expense_days SET amount_fen = fl_expense_days.amount_fen - x.amount_fen,"
+    " expenses = fl_expense_days.expenses - 1"
+    " FROM {t}fl_expenses x WHERE x.expense_id = %s AND fl_expense_days.paid_on = x.paid_on"
+    " AND fl_expense_days.project_code = x.project_code"
+    " AND fl_expense_days.category = x.category"
 )
 
 
@@ -301,15 +344,21 @@ def _registers_money_in(position: int, e: Any, name: str) -> list[Write]:
                     e.note,
                     _recorded_at(e),
                 ),
-            )
+            ),
+            Add(
+                _ADD_DONATION_DAY,
+                (day, e.project_code or "", e.donor_kind, bool(e.in_kind)),
+                (e.amount_fen, 1),
+            ),
         ]
     if name == "Donation.Reversed":
         return [
+            Reads(_UNDO_DONATION_DAY, (_id(e),)),
             (
                 "UPDATE {t}fl_donations SET reversed_position = %s, reversed_on = %s,"
                 " reversal_reason = %s WHERE donation_id = %s",
                 (position, day, e.reason, _id(e)),
-            )
+            ),
         ]
     return []
 
@@ -407,15 +456,17 @@ def _registers_spending(position: int, e: Any, name: str) -> list[Write]:
                     e.voucher_sha256,
                     _recorded_at(e),
                 ),
-            )
+            ),
+            Add(_ADD_EXPENSE_DAY, (day, e.project_code, e.category), (e.amount_fen, 1)),
         ]
     if name == "Expense.Reversed":
         return [
+            Reads(_UNDO_EXPENSE_DAY, (_id(e),)),
             (
                 "UPDATE {t}fl_expenses SET reversed_position = %s, reversed_on = %s,"
                 " reversal_reason = %s WHERE expense_id = %s",
                 (position, day, e.reason, _id(e)),
-            )
+            ),
         ]
     if name == "Opinion.Recorded":
         return [
@@ -468,8 +519,8 @@ _ADD_MONTH_GRANT = (
     " fl_month_grants.commitment_change_fen + excluded.commitment_change_fen"
 )
 _ADD_MONTH_EVENT = (
-    "INSERT INTO {t}fl_month_events (month, events) VALUES (%s, 1)"
-    " ON CONFLICT (month) DO UPDATE SET events = fl_month_events.events + 1"
+    "INSERT INTO {t}fl_month_events (month, events) VALUES (%s, %s)"
+    " ON CONFLICT (month) DO UPDATE SET events = fl_month_events.events + excluded.events"
 )
 
 
@@ -478,9 +529,9 @@ def monthly_writes(position: int, domain_event: Any) -> list[Write]:
 
     name = event_name(domain_event)
     month = month_of(domain_event.meta.effective_on)
-    writes: list[Write] = [(_ADD_MONTH_EVENT, (month,))]
+    writes: list[Write] = [Add(_ADD_MONTH_EVENT, (month,), (1,))]
     writes.extend(
-        (_ADD_MONTH_ACCOUNT, (month, posting.account, posting.amount_fen))
+        Add(_ADD_MONTH_ACCOUNT, (month, posting.account), (posting.amount_fen,))
         for posting in postings_for(domain_event)
     )
     e = domain_event
@@ -489,7 +540,11 @@ def monthly_writes(position: int, domain_event: Any) -> list[Write]:
         approved_fen = commitment_fen if name == "Grant.Approved" else 0
         released_fen = -commitment_fen if name == "Grant.Closed" else 0
         writes.append(
-            (_ADD_MONTH_GRANT, (month, e.project_code, approved_fen, released_fen, commitment_fen))
+            Add(
+                _ADD_MONTH_GRANT,
+                (month, e.project_code),
+                (approved_fen, released_fen, commitment_fen),
+            )
         )
     if name == "Fund.PeriodClosed":
         closed_through = str(e.month)
