@@ -56,6 +56,7 @@ from ledger.errors import (
     WrongState,
 )
 from ledger.money import check_amount_fen
+from ledger.personal import Keyring, MemoryKeyring, SQLKeyring, is_sealed, seal
 from ledger.storage import DEFAULT_DATABASE_URL, persistence_env
 
 # China keeps one time zone all year; the fund's days are Beijing days.
@@ -148,6 +149,8 @@ RIGHTS: dict[str, tuple[Role, ...]] = {
     "reverse_expense": (Role.COMMITTEE,),
     "record_opinion": (Role.ADVISER,),
     "close_period": (Role.COMMITTEE,),
+    # A person's right to erasure (PIPL art. 47): decided by the committee, or at the console.
+    "forget_person": (Role.COMMITTEE, Role.OPERATOR),
 }
 
 
@@ -226,6 +229,12 @@ class FundLedger(Application[UUID]):
         self.persistence_env = env
         super().__init__(env)
         self.tally = DonationTally(self)
+        datastore = getattr(self.recorder, "datastore", None)
+        self.keyring: Keyring = (
+            MemoryKeyring()
+            if datastore is None
+            else SQLKeyring(datastore, create=env["CREATE_TABLE"].lower() in {"y", "yes", "1"})
+        )
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -450,13 +459,23 @@ class FundLedger(Application[UUID]):
             _text("contact key", contact_key, 50)
             _text("contact", contact_value, NAME_CHARS_MAX)
 
+        donor_id = uuid4()
+
         def decide(meta: Meta) -> tuple[str, list[Aggregate]]:
             self.fund()
-            donor = Donor(
-                name=name,
+            # Sealed under the donor's own key, made before the event that needs it is stored.
+            key = self.keyring.key_for(str(donor_id))
+            assert key is not None
+            donor = _created(
+                Donor,
+                "Registered",
+                donor_id,
+                name=name
+                if donor_kind is not DonorKind.INDIVIDUAL
+                else seal(key, str(donor_id), name),
                 kind=donor_kind.value,
                 disclosure=donor_disclosure.value,
-                contact=contact,
+                contact=seal(key, str(donor_id), contact) if contact else {},
                 meta=meta,
             )
             return str(donor.id), [donor]
@@ -559,6 +578,7 @@ class FundLedger(Application[UUID]):
         def decide(meta: Meta) -> tuple[str, list[Aggregate]]:
             self.fund().check_open(received_on)
             donor = self._get(Donor, donor_id, "donor")
+            donor.check_not_forgotten()
             project = self._get(Project, project_id, "project") if project_id else None
             if project is not None and not project.is_open:
                 raise WrongState("project", project.code, "closed", "open")
@@ -574,7 +594,7 @@ class FundLedger(Application[UUID]):
                 project_id=str(project.id) if project else None,
                 project_code=project.code if project else None,
                 in_kind=donation_channel is Channel.IN_KIND,
-                note=note,
+                note=self._sealed_note(donor, note),
                 meta=meta,
             )
             return str(donation_id), [donation]
@@ -634,6 +654,7 @@ class FundLedger(Application[UUID]):
                 donor_id = item["donor_id"]
                 if donor_id not in donors:
                     donors[donor_id] = self._get(Donor, donor_id, f"donor (item {index})")
+                    donors[donor_id].check_not_forgotten()
                 project = None
                 if item["project_id"]:
                     if item["project_id"] not in projects:
@@ -734,9 +755,18 @@ class FundLedger(Application[UUID]):
             project_id=str(project.id) if project else None,
             project_code=project.code if project else None,
             in_kind=item["channel"] == Channel.IN_KIND,
-            note=item["note"],
+            note=self._sealed_note(donor, item["note"]),
             meta=Meta(meta.actor_id, meta.actor_role, item["received_on"], meta.idempotency_key),
         )
+
+    def _sealed_note(self, donor: Donor, note: str | None) -> str | None:
+        """A note on a gift may say anything about the giver: sealed under the donor's key."""
+        if note is None:
+            return None
+        key = self.keyring.key_for(str(donor.id))
+        if key is None:
+            raise WrongState("donor", donor.id, "forgotten", "registered")
+        return seal(key, str(donor.id), note)
 
     @_permitted("reverse_donation")
     def reverse_donation(
@@ -926,18 +956,29 @@ class FundLedger(Application[UUID]):
                 "voucher_sha256", voucher_sha256, "must be 64 lower-case hexadecimal digits"
             )
 
+        expense_id = uuid4()
+
         def decide(meta: Meta) -> tuple[str, list[Aggregate]]:
             self.fund().check_open(paid_on)
             grant = self._get(Grant, grant_id, "grant")
             restricted_fen, unrestricted_fen = grant.split(amount_fen, meta)
-            expense = Expense(
+            sealed_payee = payee
+            if expense_payee_kind is PayeeKind.INDIVIDUAL:
+                # A person paid has no register of their own: the expense is their id.
+                key = self.keyring.key_for(str(expense_id))
+                assert key is not None
+                sealed_payee = seal(key, str(expense_id), payee)
+            expense = _created(
+                Expense,
+                "Paid",
+                expense_id,
                 grant_id=grant_id,
                 project_id=grant.project_id,
                 project_code=grant.project_code,
                 amount_fen=amount_fen,
                 restricted_fen=restricted_fen,
                 unrestricted_fen=unrestricted_fen,
-                payee=payee,
+                payee=sealed_payee,
                 payee_kind=expense_payee_kind.value,
                 category=expense_category.value,
                 description=description,
@@ -999,6 +1040,45 @@ class FundLedger(Application[UUID]):
         return self._run(
             actor, "reverse_expense", args, decide, on=on, idempotency_key=idempotency_key
         )
+
+    # -- personal data -------------------------------------------------------------------------
+
+    @_permitted("forget_person")
+    def forget_person(self, actor: Actor, person_id: str) -> Receipt:
+        """Erase a donor's or an individual payee's personal data for good, by destroying the key
+        it is sealed under. The amounts, the books and the transparency log are untouched.
+
+        ``person_id`` is a donor's id, or the id of an expense paid to an individual. The
+        decision is recorded as an event naming who took it; doing it again changes nothing.
+        """
+
+        def decide(meta: Meta) -> tuple[str, list[Aggregate]]:
+            try:
+                donor = self._get(Donor, person_id, "donor or expense")
+            except NotFound:
+                expense = self._get(Expense, person_id, "donor or expense")
+                if expense.payee_kind != PayeeKind.INDIVIDUAL:
+                    raise WrongState(
+                        "payee of expense", person_id, "an organisation", "a person"
+                    ) from None
+                if expense.payee_forgotten:
+                    return person_id, []
+                expense.forget_payee(meta)
+                return person_id, [expense]
+            unsealed_name = donor.kind == DonorKind.INDIVIDUAL and not is_sealed(donor.name)
+            if unsealed_name or (donor.contact and not is_sealed(donor.contact)):
+                # Recorded before personal data was sealed: its plaintext is in the events.
+                raise WrongState("donor", person_id, "recorded unsealed", "sealed")
+            if donor.forgotten:
+                return person_id, []
+            donor.forget(meta)
+            return person_id, [donor]
+
+        # Dated today, never back: a closed month's frozen report must not change.
+        receipt = self._run(actor, "forget_person", {"person_id": person_id}, decide)
+        # After the event, so that a crash in between leaves a decision that a retry completes.
+        self.keyring.destroy(receipt.id)
+        return receipt
 
     # -- the panel and the calendar ----------------------------------------------------------
 
@@ -1083,6 +1163,12 @@ class FundLedger(Application[UUID]):
     def summary(self, as_of: date | None = None) -> Position:
         """The fund's position, folded from the whole log (the projections do this faster)."""
         return fold((e for _, e in self.iter_events()), as_of).position()
+
+
+def _created(cls: type[T], event: str, aggregate_id: UUID, **kwargs: Any) -> T:
+    """A new aggregate under an id chosen beforehand: a person's key is made under it first."""
+    made: T = cls._create(getattr(cls, event), id=aggregate_id, **kwargs)
+    return made
 
 
 def _text(field: str, value: object, chars_max: int) -> str:
