@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 import json
 import re
 import secrets
@@ -42,6 +43,7 @@ from ledger.domain import (
     Project,
     ReceivedTotals,
     Role,
+    derived_id,
     month_of,
 )
 from ledger.errors import (
@@ -459,7 +461,8 @@ class FundLedger(Application[UUID]):
             _text("contact key", contact_key, 50)
             _text("contact", contact_value, NAME_CHARS_MAX)
 
-        donor_id = uuid4()
+        # With an idempotency key a retry names the same donor, so its fingerprint opens alike.
+        donor_id = derived_id("donor", actor.id, idempotency_key) if idempotency_key else uuid4()
 
         def decide(meta: Meta) -> tuple[str, list[Aggregate]]:
             self.fund()
@@ -480,7 +483,12 @@ class FundLedger(Application[UUID]):
             )
             return str(donor.id), [donor]
 
-        args = {"name": name, "kind": kind, "disclosure": disclosure, "contact": contact}
+        args = {
+            "name": self._blinded(str(donor_id), name, idempotency_key),
+            "kind": kind,
+            "disclosure": disclosure,
+            "contact": self._blinded(str(donor_id), contact, idempotency_key),
+        }
         return self._run(
             actor, "register_donor", args, decide, on=on, idempotency_key=idempotency_key
         )
@@ -608,6 +616,7 @@ class FundLedger(Application[UUID]):
             "project_id": project_id,
             "note": note,
         }
+        [args] = self._blinded_notes([args], idempotency_key)
         return self._run(
             actor,
             "record_donation",
@@ -679,7 +688,7 @@ class FundLedger(Application[UUID]):
         receipt = self._run(
             actor,
             "record_donation",
-            {"batch": checked},
+            {"batch": self._blinded_notes(checked, idempotency_key)},
             decide,
             idempotency_key=idempotency_key,
         )
@@ -758,6 +767,41 @@ class FundLedger(Application[UUID]):
             note=self._sealed_note(donor, item["note"]),
             meta=Meta(meta.actor_id, meta.actor_role, item["received_on"], meta.idempotency_key),
         )
+
+    def _blinded(self, person_id: str, value: object, idempotency_key: str | None) -> object:
+        """What a command's fingerprint takes of a person's data: a hash keyed with their key.
+
+        The fingerprint is stored with the idempotency record, for good; a plain hash would let
+        anyone holding the store confirm a guess of the data, even after the person is forgotten.
+        """
+        if idempotency_key is None or value in (None, "", {}):
+            return value
+        key = self.keyring.key_for(person_id)
+        if key is None:
+            raise WrongState("person", person_id, "forgotten", "registered")
+        return _keyed_hash(key, value)
+
+    def _blinded_notes(
+        self, items: list[dict[str, Any]], idempotency_key: str | None
+    ) -> list[dict[str, Any]]:
+        """Gifts as their fingerprint takes them: each note hashed with its donor's key."""
+        noted = {str(i["donor_id"]) for i in items if i["note"] is not None}
+        if idempotency_key is None or not noted:
+            return items
+        ids = []
+        for donor_id in noted:
+            try:
+                ids.append(UUID(donor_id))
+            except ValueError:
+                continue  # no such donor: the command is refused and stores nothing
+        # Only donors that exist get a key made for them.
+        keys = {str(i): self.keyring.key_for(str(i)) for i in self._existing(ids)}
+        return [
+            {**item, "note": _keyed_hash(key, item["note"])}
+            if item["note"] is not None and (key := keys.get(str(item["donor_id"])))
+            else item
+            for item in items
+        ]
 
     def _sealed_note(self, donor: Donor, note: str | None) -> str | None:
         """A note on a gift may say anything about the giver: sealed under the donor's key."""
@@ -956,7 +1000,9 @@ class FundLedger(Application[UUID]):
                 "voucher_sha256", voucher_sha256, "must be 64 lower-case hexadecimal digits"
             )
 
-        expense_id = uuid4()
+        expense_id = (
+            derived_id("expense", actor.id, idempotency_key) if idempotency_key else uuid4()
+        )
 
         def decide(meta: Meta) -> tuple[str, list[Aggregate]]:
             self.fund().check_open(paid_on)
@@ -993,7 +1039,9 @@ class FundLedger(Application[UUID]):
             "grant_id": grant_id,
             "amount_fen": amount_fen,
             "paid_on": paid_on,
-            "payee": payee,
+            "payee": payee
+            if expense_payee_kind is PayeeKind.ORGANISATION
+            else self._blinded(str(expense_id), payee, idempotency_key),
             "payee_kind": payee_kind,
             "category": category,
             "description": description,
@@ -1163,6 +1211,11 @@ class FundLedger(Application[UUID]):
     def summary(self, as_of: date | None = None) -> Position:
         """The fund's position, folded from the whole log (the projections do this faster)."""
         return fold((e for _, e in self.iter_events()), as_of).position()
+
+
+def _keyed_hash(key: bytes, value: object) -> str:
+    plain = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str).encode()
+    return "hmac-sha256:" + hmac.new(key, plain, hashlib.sha256).hexdigest()
 
 
 def _created(cls: type[T], event: str, aggregate_id: UUID, **kwargs: Any) -> T:

@@ -10,6 +10,7 @@ rebuild of every view gives the same log root.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from helpers import DAY, World, build_world, fen, refused
+from helpers import DAY, World, build_world, events_named, fen, refused
 from typer.testing import CliRunner
 
 from api.app import create_app
@@ -27,7 +28,7 @@ from api.config import Settings
 from fund_ledger import verifying
 from fund_ledger.cli import app as cli
 from ledger.app import OPERATOR, FundLedger
-from ledger.errors import NotFound, NotPermitted, WrongState
+from ledger.errors import IdempotencyConflict, NotFound, NotPermitted, WrongState
 from ledger.notes import Signer
 from ledger.personal import ERASED, is_sealed
 from projections.audit import check_store, export_audit_bundle
@@ -44,6 +45,7 @@ PAYEE = "柳如烟阿婆"
 OTHER_NAME = "欧阳明华"
 OTHER_PHONE = "13800001111"
 SECRETS = (NAME, PHONE, NOTE, PAYEE)
+NOBODY = "00000000-0000-4000-8000-000000000000"
 
 
 def forms(secret: str) -> list[str]:
@@ -238,9 +240,7 @@ def test_forget_is_idempotent_and_refuses_what_it_cannot_do(fund: Fund) -> None:
     app = fund.app
     refused(app, NotPermitted, lambda: app.forget_person(fund.world.treasurer, fund.donor_id))
     refused(app, NotFound, lambda: app.forget_person(OPERATOR, "no-such-person"))
-    refused(
-        app, NotFound, lambda: app.forget_person(OPERATOR, "00000000-0000-4000-8000-000000000000")
-    )
+    refused(app, NotFound, lambda: app.forget_person(OPERATOR, NOBODY))
     # An organisation paid is not a person; its name stays.
     organisation_paid = fund.reader.expenses(limit=100).items
     org_expense = next(x for x in organisation_paid if x["payee_kind"] == "organisation")
@@ -280,9 +280,9 @@ def test_the_cli_forgets_once_and_names_unknown_ids(
     again = runner.invoke(cli, ["forget", fund.donor_id])
     assert again.exit_code == 0, again.output
     assert "already forgotten" in again.output
-    unknown = runner.invoke(cli, ["forget", "00000000-0000-4000-8000-000000000000"])
+    unknown = runner.invoke(cli, ["forget", NOBODY])
     assert unknown.exit_code == 2
-    assert "00000000-0000-4000-8000-000000000000" in unknown.output
+    assert NOBODY in unknown.output
     decided = [e for _, e in fund.app.iter_events() if type(e).__qualname__ == "Donor.Forgotten"]
     assert [(e.meta.actor_id, e.meta.actor_role) for e in decided] == [
         (fund.world.committee[1].id, "committee")
@@ -331,6 +331,8 @@ def test_an_auditor_sees_the_person_through_the_api_until_they_are_forgotten(
     app = FundLedger(sqlite_url)
     world = build_world(app)
     _, token = app.add_user(OPERATOR, "审计员甲", "auditor")
+    _, member_token = app.add_user(OPERATOR, "委员甲", "committee")
+    _, treasurer_token = app.add_user(OPERATOR, "出纳乙", "treasurer")
     donor_id = app.register_donor(
         world.treasurer, NAME, "individual", "anonymous", {"phone": PHONE}
     ).id
@@ -376,9 +378,17 @@ def test_an_auditor_sees_the_person_through_the_api_until_they_are_forgotten(
         before = answers(client)
         seen = sorted({s for text in before.values() for s in holding(text)})
         assert seen == sorted(SECRETS)
-        app.forget_person(OPERATOR, donor_id)
+        forget = f"/v1/people/{donor_id}/forget"
+        treasurer = client.post(forget, headers={"Authorization": f"Bearer {treasurer_token}"})
+        assert treasurer.status_code == 403
+        assert before == answers(client)
+        member = {"Authorization": f"Bearer {member_token}"}
+        decided = client.post(forget, headers=member)
+        assert decided.status_code == 200, decided.text
+        assert decided.json()["position"] > 0
+        assert client.post(forget, headers=member).json()["position"] == 0
+        assert client.post(f"/v1/people/{NOBODY}/forget", headers=member).status_code == 404
         app.forget_person(OPERATOR, expense_id)
-        client.app.state.services.views.catch_up()  # type: ignore[attr-defined]
         after = answers(client)
         leaks = {path: holding(text) for path, text in after.items() if holding(text)}
         assert leaks == {}
@@ -400,3 +410,78 @@ def test_forgetting_on_the_memory_store_and_what_a_sealed_value_looks_like() -> 
     assert app.keyring.reveal([registered.name, registered.contact]) == [NAME, {"w": PHONE}]
     app.forget_person(OPERATOR, donor_id)
     assert app.keyring.reveal([registered.name, registered.contact]) == [ERASED, ERASED]
+
+
+def _plain_fingerprint(command: str, args: dict[str, Any], on: object) -> str:
+    """How a guesser would test a guess against a kept fingerprint, were it a plain hash."""
+    text = json.dumps([command, args, on], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_a_fingerprint_kept_for_retries_cannot_confirm_a_guess(store_url: str) -> None:
+    app = FundLedger(store_url)
+    world = build_world(app)
+    t = world.treasurer
+    contact = {"phone": PHONE}
+    first = app.register_donor(t, NAME, "individual", "masked", contact, idempotency_key="r-1")
+    again = app.register_donor(t, NAME, "individual", "masked", contact, idempotency_key="r-1")
+    assert (again.replayed, again.id) == (True, first.id)
+    refused(
+        app,
+        IdempotencyConflict,
+        lambda: app.register_donor(
+            t, "别人", "individual", "masked", contact, idempotency_key="r-1"
+        ),
+    )
+    gift = {"amount_fen": fen("10.00"), "received_on": DAY, "channel": "cash", "note": NOTE}
+    app.record_donation(t, first.id, receipt_no="F-1", idempotency_key="g-1", **gift)
+    batch = [{"donor_id": first.id, "receipt_no": "F-2", **gift}]
+    made = app.record_donations(t, batch, idempotency_key="g-2")
+    assert app.record_donations(t, batch, idempotency_key="g-2").ids == made.ids
+    world.donate("500.00")
+    grant_id = world.grant("noodles", "100.00")
+    paid = {
+        "grant_id": grant_id,
+        "amount_fen": fen("50.00"),
+        "paid_on": DAY,
+        "payee": PAYEE,
+        "category": "programme",
+        "description": "care",
+    }
+    spent = app.record_expense(t, **paid, payee_kind="individual", idempotency_key="p-1")
+    retried = app.record_expense(t, **paid, payee_kind="individual", idempotency_key="p-1")
+    assert (retried.replayed, retried.id) == (True, spent.id)
+
+    guesses = {
+        _plain_fingerprint(
+            "register_donor",
+            {"name": NAME, "kind": "individual", "disclosure": "masked", "contact": contact},
+            None,
+        ),
+        _plain_fingerprint(
+            "record_donation",
+            {"donor_id": first.id, "receipt_no": "F-1", "project_id": None, **gift},
+            DAY,
+        ),
+        _plain_fingerprint(
+            "record_expense",
+            {**paid, "payee_kind": "individual", "voucher_no": None, "voucher_sha256": None},
+            DAY,
+        ),
+    }
+    kept = {e.fingerprint for e in events_named(app, "IdempotencyRecord.Recorded")}
+    assert len(kept) == 4
+    assert kept.isdisjoint(guesses)
+    # The guesses are made the way the command hashes: an organisation payee stays plain.
+    org = {**paid, "payee": "南湖宾馆", "amount_fen": fen("1.00")}
+    app.record_expense(t, **org, idempotency_key="p-2")
+    kept_now = {e.fingerprint for e in events_named(app, "IdempotencyRecord.Recorded")}
+    assert (
+        _plain_fingerprint(
+            "record_expense",
+            {**org, "payee_kind": "organisation", "voucher_no": None, "voucher_sha256": None},
+            DAY,
+        )
+        in kept_now
+    )
+    app.close()
