@@ -189,6 +189,31 @@ def users_revoke(name: Annotated[str, typer.Option(help="The person's name.")]) 
     err.print(f"revoked {name}")
 
 
+@app.command("forget")
+def forget(
+    person_id: Annotated[
+        str, typer.Argument(help="A donor's id, or an individual payee's expense id.")
+    ],
+    as_user: Annotated[
+        str | None,
+        typer.Option("--as", help="The committee member recording the decision (else: operator)."),
+    ] = None,
+) -> None:
+    """Erase a person's data for good (PIPL right to erasure): their key is destroyed.
+
+    Amounts, balances and the transparency log stay as they are and keep verifying; the name,
+    contact details and notes read as erased everywhere. Doing it twice changes nothing.
+    """
+    ledger = open_ledger()
+    try:
+        actor = ledger.actor_named(as_user) if as_user else OPERATOR
+        receipt = ledger.forget_person(actor, person_id)
+    except LedgerError as error:
+        raise _fail(error) from None
+    done = "forgotten" if receipt.position else "already forgotten"
+    err.print(f"{person_id}: {done}; their key is destroyed")
+
+
 @users_app.command("list")
 def users_list() -> None:
     """List the people, their roles and whether they are active."""

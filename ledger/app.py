@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 import json
 import re
 import secrets
@@ -42,6 +43,7 @@ from ledger.domain import (
     Project,
     ReceivedTotals,
     Role,
+    derived_id,
     month_of,
 )
 from ledger.errors import (
@@ -56,6 +58,7 @@ from ledger.errors import (
     WrongState,
 )
 from ledger.money import check_amount_fen
+from ledger.personal import Keyring, MemoryKeyring, SQLKeyring, is_sealed, seal
 from ledger.storage import DEFAULT_DATABASE_URL, persistence_env
 
 # China keeps one time zone all year; the fund's days are Beijing days.
@@ -148,6 +151,8 @@ RIGHTS: dict[str, tuple[Role, ...]] = {
     "reverse_expense": (Role.COMMITTEE,),
     "record_opinion": (Role.ADVISER,),
     "close_period": (Role.COMMITTEE,),
+    # A person's right to erasure (PIPL art. 47): decided by the committee, or at the console.
+    "forget_person": (Role.COMMITTEE, Role.OPERATOR),
 }
 
 
@@ -226,6 +231,12 @@ class FundLedger(Application[UUID]):
         self.persistence_env = env
         super().__init__(env)
         self.tally = DonationTally(self)
+        datastore = getattr(self.recorder, "datastore", None)
+        self.keyring: Keyring = (
+            MemoryKeyring()
+            if datastore is None
+            else SQLKeyring(datastore, create=env["CREATE_TABLE"].lower() in {"y", "yes", "1"})
+        )
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -450,18 +461,34 @@ class FundLedger(Application[UUID]):
             _text("contact key", contact_key, 50)
             _text("contact", contact_value, NAME_CHARS_MAX)
 
+        # With an idempotency key a retry names the same donor, so its fingerprint opens alike.
+        donor_id = derived_id("donor", actor.id, idempotency_key) if idempotency_key else uuid4()
+
         def decide(meta: Meta) -> tuple[str, list[Aggregate]]:
             self.fund()
-            donor = Donor(
-                name=name,
+            # Sealed under the donor's own key, made before the event that needs it is stored.
+            key = self.keyring.key_for(str(donor_id))
+            assert key is not None
+            donor = _created(
+                Donor,
+                "Registered",
+                donor_id,
+                name=name
+                if donor_kind is not DonorKind.INDIVIDUAL
+                else seal(key, str(donor_id), name),
                 kind=donor_kind.value,
                 disclosure=donor_disclosure.value,
-                contact=contact,
+                contact=seal(key, str(donor_id), contact) if contact else {},
                 meta=meta,
             )
             return str(donor.id), [donor]
 
-        args = {"name": name, "kind": kind, "disclosure": disclosure, "contact": contact}
+        args = {
+            "name": self._blinded(str(donor_id), name, idempotency_key),
+            "kind": kind,
+            "disclosure": disclosure,
+            "contact": self._blinded(str(donor_id), contact, idempotency_key),
+        }
         return self._run(
             actor, "register_donor", args, decide, on=on, idempotency_key=idempotency_key
         )
@@ -559,6 +586,7 @@ class FundLedger(Application[UUID]):
         def decide(meta: Meta) -> tuple[str, list[Aggregate]]:
             self.fund().check_open(received_on)
             donor = self._get(Donor, donor_id, "donor")
+            donor.check_not_forgotten()
             project = self._get(Project, project_id, "project") if project_id else None
             if project is not None and not project.is_open:
                 raise WrongState("project", project.code, "closed", "open")
@@ -574,7 +602,7 @@ class FundLedger(Application[UUID]):
                 project_id=str(project.id) if project else None,
                 project_code=project.code if project else None,
                 in_kind=donation_channel is Channel.IN_KIND,
-                note=note,
+                note=self._sealed_note(donor, note),
                 meta=meta,
             )
             return str(donation_id), [donation]
@@ -588,6 +616,7 @@ class FundLedger(Application[UUID]):
             "project_id": project_id,
             "note": note,
         }
+        [args] = self._blinded_notes([args], idempotency_key)
         return self._run(
             actor,
             "record_donation",
@@ -634,6 +663,7 @@ class FundLedger(Application[UUID]):
                 donor_id = item["donor_id"]
                 if donor_id not in donors:
                     donors[donor_id] = self._get(Donor, donor_id, f"donor (item {index})")
+                    donors[donor_id].check_not_forgotten()
                 project = None
                 if item["project_id"]:
                     if item["project_id"] not in projects:
@@ -658,7 +688,7 @@ class FundLedger(Application[UUID]):
         receipt = self._run(
             actor,
             "record_donation",
-            {"batch": checked},
+            {"batch": self._blinded_notes(checked, idempotency_key)},
             decide,
             idempotency_key=idempotency_key,
         )
@@ -734,9 +764,53 @@ class FundLedger(Application[UUID]):
             project_id=str(project.id) if project else None,
             project_code=project.code if project else None,
             in_kind=item["channel"] == Channel.IN_KIND,
-            note=item["note"],
+            note=self._sealed_note(donor, item["note"]),
             meta=Meta(meta.actor_id, meta.actor_role, item["received_on"], meta.idempotency_key),
         )
+
+    def _blinded(self, person_id: str, value: object, idempotency_key: str | None) -> object:
+        """What a command's fingerprint takes of a person's data: a hash keyed with their key.
+
+        The fingerprint is stored with the idempotency record, for good; a plain hash would let
+        anyone holding the store confirm a guess of the data, even after the person is forgotten.
+        """
+        if idempotency_key is None or value in (None, "", {}):
+            return value
+        key = self.keyring.key_for(person_id)
+        if key is None:
+            raise WrongState("person", person_id, "forgotten", "registered")
+        return _keyed_hash(key, value)
+
+    def _blinded_notes(
+        self, items: list[dict[str, Any]], idempotency_key: str | None
+    ) -> list[dict[str, Any]]:
+        """Gifts as their fingerprint takes them: each note hashed with its donor's key."""
+        noted = {str(i["donor_id"]) for i in items if i["note"] is not None}
+        if idempotency_key is None or not noted:
+            return items
+        ids = []
+        for donor_id in noted:
+            try:
+                ids.append(UUID(donor_id))
+            except ValueError:
+                continue  # no such donor: the command is refused and stores nothing
+        # Only donors that exist get a key made for them.
+        keys = {str(i): self.keyring.key_for(str(i)) for i in self._existing(ids)}
+        return [
+            {**item, "note": _keyed_hash(key, item["note"])}
+            if item["note"] is not None and (key := keys.get(str(item["donor_id"])))
+            else item
+            for item in items
+        ]
+
+    def _sealed_note(self, donor: Donor, note: str | None) -> str | None:
+        """A note on a gift may say anything about the giver: sealed under the donor's key."""
+        if note is None:
+            return None
+        key = self.keyring.key_for(str(donor.id))
+        if key is None:
+            raise WrongState("donor", donor.id, "forgotten", "registered")
+        return seal(key, str(donor.id), note)
 
     @_permitted("reverse_donation")
     def reverse_donation(
@@ -926,18 +1000,31 @@ class FundLedger(Application[UUID]):
                 "voucher_sha256", voucher_sha256, "must be 64 lower-case hexadecimal digits"
             )
 
+        expense_id = (
+            derived_id("expense", actor.id, idempotency_key) if idempotency_key else uuid4()
+        )
+
         def decide(meta: Meta) -> tuple[str, list[Aggregate]]:
             self.fund().check_open(paid_on)
             grant = self._get(Grant, grant_id, "grant")
             restricted_fen, unrestricted_fen = grant.split(amount_fen, meta)
-            expense = Expense(
+            sealed_payee = payee
+            if expense_payee_kind is PayeeKind.INDIVIDUAL:
+                # A person paid has no register of their own: the expense is their id.
+                key = self.keyring.key_for(str(expense_id))
+                assert key is not None
+                sealed_payee = seal(key, str(expense_id), payee)
+            expense = _created(
+                Expense,
+                "Paid",
+                expense_id,
                 grant_id=grant_id,
                 project_id=grant.project_id,
                 project_code=grant.project_code,
                 amount_fen=amount_fen,
                 restricted_fen=restricted_fen,
                 unrestricted_fen=unrestricted_fen,
-                payee=payee,
+                payee=sealed_payee,
                 payee_kind=expense_payee_kind.value,
                 category=expense_category.value,
                 description=description,
@@ -952,7 +1039,9 @@ class FundLedger(Application[UUID]):
             "grant_id": grant_id,
             "amount_fen": amount_fen,
             "paid_on": paid_on,
-            "payee": payee,
+            "payee": payee
+            if expense_payee_kind is PayeeKind.ORGANISATION
+            else self._blinded(str(expense_id), payee, idempotency_key),
             "payee_kind": payee_kind,
             "category": category,
             "description": description,
@@ -999,6 +1088,45 @@ class FundLedger(Application[UUID]):
         return self._run(
             actor, "reverse_expense", args, decide, on=on, idempotency_key=idempotency_key
         )
+
+    # -- personal data -------------------------------------------------------------------------
+
+    @_permitted("forget_person")
+    def forget_person(self, actor: Actor, person_id: str) -> Receipt:
+        """Erase a donor's or an individual payee's personal data for good, by destroying the key
+        it is sealed under. The amounts, the books and the transparency log are untouched.
+
+        ``person_id`` is a donor's id, or the id of an expense paid to an individual. The
+        decision is recorded as an event naming who took it; doing it again changes nothing.
+        """
+
+        def decide(meta: Meta) -> tuple[str, list[Aggregate]]:
+            try:
+                donor = self._get(Donor, person_id, "donor or expense")
+            except NotFound:
+                expense = self._get(Expense, person_id, "donor or expense")
+                if expense.payee_kind != PayeeKind.INDIVIDUAL:
+                    raise WrongState(
+                        "payee of expense", person_id, "an organisation", "a person"
+                    ) from None
+                if expense.payee_forgotten:
+                    return person_id, []
+                expense.forget_payee(meta)
+                return person_id, [expense]
+            unsealed_name = donor.kind == DonorKind.INDIVIDUAL and not is_sealed(donor.name)
+            if unsealed_name or (donor.contact and not is_sealed(donor.contact)):
+                # Recorded before personal data was sealed: its plaintext is in the events.
+                raise WrongState("donor", person_id, "recorded unsealed", "sealed")
+            if donor.forgotten:
+                return person_id, []
+            donor.forget(meta)
+            return person_id, [donor]
+
+        # Dated today, never back: a closed month's frozen report must not change.
+        receipt = self._run(actor, "forget_person", {"person_id": person_id}, decide)
+        # After the event, so that a crash in between leaves a decision that a retry completes.
+        self.keyring.destroy(receipt.id)
+        return receipt
 
     # -- the panel and the calendar ----------------------------------------------------------
 
@@ -1083,6 +1211,17 @@ class FundLedger(Application[UUID]):
     def summary(self, as_of: date | None = None) -> Position:
         """The fund's position, folded from the whole log (the projections do this faster)."""
         return fold((e for _, e in self.iter_events()), as_of).position()
+
+
+def _keyed_hash(key: bytes, value: object) -> str:
+    plain = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str).encode()
+    return "hmac-sha256:" + hmac.new(key, plain, hashlib.sha256).hexdigest()
+
+
+def _created(cls: type[T], event: str, aggregate_id: UUID, **kwargs: Any) -> T:
+    """A new aggregate under an id chosen beforehand: a person's key is made under it first."""
+    made: T = cls._create(getattr(cls, event), id=aggregate_id, **kwargs)
+    return made
 
 
 def _text(field: str, value: object, chars_max: int) -> str:

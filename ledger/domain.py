@@ -293,7 +293,11 @@ class Directory(Aggregate):
 
 
 class Donor(Aggregate):
-    """Someone who gives. ``contact`` is kept apart from what may ever be published."""
+    """Someone who gives. ``contact`` is kept apart from what may ever be published.
+
+    An individual's name and any contact details arrive sealed under the donor's own key
+    (ledger.personal); forgetting the donor records who decided it, and the key is destroyed.
+    """
 
     @event("Registered")
     def __init__(
@@ -301,13 +305,22 @@ class Donor(Aggregate):
         name: str,
         kind: str,
         disclosure: str,
-        contact: dict[str, str] | None,
+        contact: dict[str, str] | str | None,
         meta: Meta,
     ) -> None:
         self.name = name
         self.kind = kind
         self.disclosure = disclosure
         self.contact = contact or {}
+        self.forgotten = False
+
+    def check_not_forgotten(self) -> None:
+        if self.forgotten:
+            raise WrongState("donor", self.id, "forgotten", "registered")
+
+    @event("Forgotten")
+    def forget(self, meta: Meta) -> None:
+        self.forgotten = True
 
 
 class Project(Aggregate):
@@ -558,6 +571,11 @@ class Expense(Aggregate):
         self.voucher_no = voucher_no
         self.voucher_sha256 = voucher_sha256
         self.reversed = False
+        self.payee_forgotten = False
+
+    @event("PayeeForgotten")
+    def forget_payee(self, meta: Meta) -> None:
+        self.payee_forgotten = True
 
     def reverse(self, reason: str, grant_closed: bool, meta: Meta) -> None:
         if self.reversed:

@@ -1,8 +1,9 @@
 """Backup, restore and migration: the stored events byte for byte, with their log positions.
 
 A backup holds the events exactly as stored (so a restored store verifies against the same
-signed checkpoints), the log's salts (so the leaves come out the same) and its checkpoints.
-The views are rebuilt from the events after a restore.
+signed checkpoints), the log's salts (so the leaves come out the same) and its checkpoints,
+and the per-person keys that open the sealed personal data (a forgotten person's row comes
+without its key, so a restore keeps them forgotten). The views are rebuilt after a restore.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import IO, Any
 from uuid import UUID
 
 from ledger.app import FundLedger
+from ledger.personal import StoredKey
 from projections.runner import Views
 
 FORMAT = "fund-ledger/backup/v1"
@@ -55,6 +57,13 @@ def records(ledger: FundLedger, views: Views) -> Iterator[dict[str, Any]]:
             "root": row["root"],
             "note": row["note"],
             "signed_at": str(row["signed_at"]),
+        }
+    for key in ledger.keyring.all():
+        yield {
+            "person_key": key.person_id,
+            "key": key.key_hex,
+            "created_at": key.created_at,
+            "forgotten_at": key.forgotten_at,
         }
     # The last line: a backup cut short has none, and is refused.
     yield {"end": count}
@@ -98,6 +107,11 @@ def restore(ledger: FundLedger, views: Views, path: Path, progress: Callable[[in
         count += _insert(ledger, events)
         progress(len(events))
     assert count == expected
+    ledger.keyring.load(
+        StoredKey(r["person_key"], r["key"], r["created_at"], r["forgotten_at"])
+        for r in kept
+        if "person_key" in r
+    )
     _restore_log(views, kept)
     views.rebuild()
     return count

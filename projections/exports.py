@@ -345,6 +345,8 @@ def _field(key: str) -> Callable[[Row], object]:
 
 def _contact_text(contact_json: str | None) -> str:
     contact = json.loads(contact_json) if contact_json else {}
+    if isinstance(contact, str):  # a forgotten donor's: the ERASED mark
+        return contact
     return "; ".join(f"{key}: {value}" for key, value in sorted(contact.items()))
 
 
@@ -441,7 +443,12 @@ def _contacts(reader: Reader, donor_ids: set[str]) -> dict[str, str]:
         f"SELECT donor_id, contact_json FROM {{t}}fl_donor_contacts WHERE donor_id IN ({marks})",
         sorted(donor_ids),
     )
-    return {row["donor_id"]: row["contact_json"] for row in rows}
+    for row in rows:
+        row["contact"] = json.loads(row["contact_json"])
+    # Sealed contact details are opened here, for the full variant only; the forgotten's read
+    # as erased.
+    reader.open_sealed(rows, ("contact",))
+    return {row["donor_id"]: json.dumps(row["contact"], ensure_ascii=False) for row in rows}
 
 
 def _people_names(reader: Reader) -> dict[str, str]:

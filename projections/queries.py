@@ -13,8 +13,10 @@ from typing import Any
 
 from ledger.accounts import project_component
 from ledger.books import Position, position_from, total_fen
+from ledger.disclosure import public_name
 from ledger.errors import InvalidInput
 from ledger.money import format_yuan
+from ledger.personal import ERASED, is_sealed
 from projections.reports import monthly_report
 from projections.runner import Views
 
@@ -417,6 +419,7 @@ class Reader:
     def _with_donors(self, items: list[dict[str, Any]]) -> None:
         """Add each donation's donor: the real name and the name that may be published."""
         donors = self._donors({item["donor_id"] for item in items})
+        self.open_sealed(items, ("note",))
         for item in items:
             donor = donors.get(item["donor_id"], {})
             item["donor_name"] = donor.get("name")
@@ -431,7 +434,24 @@ class Reader:
         rows = self.registers_view.query(
             f"SELECT * FROM {{t}}fl_donors WHERE donor_id IN ({marks})", sorted(donor_ids)
         )
+        self.open_sealed(rows, ("name",))
+        for row in rows:
+            for column, lang in (("public_name", "zh"), ("public_name_en", "en")):
+                if is_sealed(row[column]):
+                    # Masked (or shown whole) from the opened name; the forgotten stay erased.
+                    erased = row["name"] == ERASED
+                    shown = public_name(row["name"], row["kind"], row["disclosure"], lang=lang)
+                    row[column] = ERASED if erased else shown
         return {row["donor_id"]: row for row in rows}
+
+    def open_sealed(self, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
+        """Open the sealed personal data in these columns, in place; ERASED for the forgotten."""
+        cells = [(row, column) for row in rows for column in columns if is_sealed(row.get(column))]
+        if not cells:
+            return
+        opened = self.views.ledger.keyring.reveal([row[column] for row, column in cells])
+        for (row, column), value in zip(cells, opened, strict=True):
+            row[column] = value
 
     def grants(
         self,
@@ -491,7 +511,9 @@ class Reader:
             "min_fen": min_fen,
             "max_fen": max_fen,
         }
-        return self._listing("fl_expenses", "paid_on", filters, after, limit)
+        page = self._listing("fl_expenses", "paid_on", filters, after, limit)
+        self.open_sealed(page.items, ("payee",))
+        return page
 
     def latest(self, table: str, limit: int = 10) -> list[dict[str, Any]]:
         """The newest rows of fl_donations or fl_expenses, newest first."""
@@ -505,6 +527,8 @@ class Reader:
         items = [_clean(r) for r in rows]
         if table == "fl_donations":
             self._with_donors(items)
+        else:
+            self.open_sealed(items, ("payee",))
         return items
 
     def months(self) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from eventsourcing.projection import Projection
 from ledger.accounts import commitment_change_fen, event_name, postings_for
 from ledger.disclosure import public_name
 from ledger.domain import month_of
+from ledger.personal import is_sealed
 from projections.sqlview import Add, Cursor, PostgresView, Reads, SQLiteView, SQLView
 
 # A write: an SQL statement with its parameters, an additive upsert (summed per batch), a
@@ -278,6 +279,13 @@ def _registers_fund(position: int, e: Any, name: str) -> list[Write]:
     return []
 
 
+def _public_name(e: Any, lang: str) -> str:
+    """A sealed name stays sealed here; the reader opens it and masks it (ledger.personal)."""
+    if is_sealed(e.name) and e.disclosure != "anonymous":
+        return str(e.name)
+    return public_name(e.name, e.kind, e.disclosure, lang=lang)
+
+
 def _registers_money_in(position: int, e: Any, name: str) -> list[Write]:
     day = _day(e)
     if name == "Project.Opened":
@@ -311,8 +319,8 @@ def _registers_money_in(position: int, e: Any, name: str) -> list[Write]:
                     e.name,
                     e.kind,
                     e.disclosure,
-                    public_name(e.name, e.kind, e.disclosure),
-                    public_name(e.name, e.kind, e.disclosure, lang="en"),
+                    _public_name(e, "zh"),
+                    _public_name(e, "en"),
                     day,
                     position,
                 ),

@@ -7,6 +7,7 @@ shared database needs its own schema; ``tag`` keeps names and codes apart when t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,6 +20,7 @@ from ledger.app import OPERATOR, Actor, FundLedger
 from ledger.books import Books, fold
 from ledger.errors import LedgerError
 from ledger.money import parse_yuan
+from ledger.personal import is_sealed
 
 # An ordinary day in a month that has long ended; helpers date everything on it unless told.
 DAY = date(2025, 3, 10)
@@ -198,6 +200,20 @@ def build_world(app: FundLedger, *, quorum: int = QUORUM, tag: str = "") -> Worl
         donors=donors,
         tag=tag,
     )
+
+
+def opened(app: FundLedger, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """View rows with their sealed personal data opened, as an auditor reads them."""
+    for row in rows:
+        if "contact_json" in row:
+            [contact] = app.keyring.reveal([json.loads(row["contact_json"])])
+            row["contact_json"] = json.dumps(contact, ensure_ascii=False)
+        columns = [column for column, value in row.items() if is_sealed(value)]
+        for column, value in zip(
+            columns, app.keyring.reveal([row[c] for c in columns]), strict=True
+        ):
+            row[column] = value
+    return rows
 
 
 def stored_events(app: FundLedger) -> list[Any]:

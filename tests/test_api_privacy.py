@@ -20,6 +20,7 @@ from typing import Any
 import fastapi.routing
 import pytest
 from fastapi.testclient import TestClient
+from helpers import opened
 
 from api.app import create_app
 from api.config import Settings
@@ -62,11 +63,11 @@ class Secrets:
 
     @classmethod
     def of(cls, reader: Reader) -> Secrets:
-        view = reader.registers_view
-        donors = view.query("SELECT donor_id, name, disclosure FROM {t}fl_donors")
-        contacts = view.query("SELECT contact_json FROM {t}fl_donor_contacts")
-        payees = view.query(
-            "SELECT DISTINCT payee FROM {t}fl_expenses WHERE payee_kind = 'individual'"
+        view, app = reader.registers_view, reader.views.ledger
+        donors = opened(app, view.query("SELECT donor_id, name, disclosure FROM {t}fl_donors"))
+        contacts = opened(app, view.query("SELECT contact_json FROM {t}fl_donor_contacts"))
+        payees = opened(
+            app, view.query("SELECT payee FROM {t}fl_expenses WHERE payee_kind = 'individual'")
         )
         vouchers = view.query(
             "SELECT voucher_sha256 FROM {t}fl_expenses WHERE voucher_sha256 IS NOT NULL"

@@ -20,6 +20,7 @@ import pytest
 from beancount import loader
 from beancount.core import data, realization
 from conftest import new_postgres_url
+from helpers import opened
 from jsonschema import Draft202012Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
@@ -65,7 +66,7 @@ def journal(reader: Reader) -> str:
 
 
 def registers(reader: Reader, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
-    return reader.registers_view.query(sql, params or [])
+    return opened(reader.views.ledger, reader.registers_view.query(sql, params or []))
 
 
 def bean_check(path: Path) -> subprocess.CompletedProcess[str]:

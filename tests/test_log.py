@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from helpers import opened
 from typer.testing import CliRunner
 
 from api.app import create_app
@@ -42,6 +43,7 @@ from ledger.merkle import (
 )
 from ledger.money import format_yuan
 from ledger.notes import Checkpoint, Signer, Verifier, open_checkpoint
+from ledger.personal import is_sealed
 from ledger.transparency import salted_hash
 from ledger.verify import VerificationFailed, verify_log
 from projections.audit import check_store, export_audit_bundle
@@ -248,16 +250,23 @@ def test_no_personal_data_in_any_leaf_only_salted_hashes(store: Store) -> None:
     idempotency_key = "顾阿姨-2026-gift"
     [gift] = record_gifts(store.ledger, store.views, 1, note=note, idempotency_key=idempotency_key)
     registers = store.views.view("registers")
-    donors = registers.query("SELECT donor_id, name, kind, disclosure FROM {t}fl_donors")
+    donors = opened(
+        store.ledger, registers.query("SELECT donor_id, name, kind, disclosure FROM {t}fl_donors")
+    )
     individuals = [d for d in donors if d["kind"] == "individual"]
     assert {d["disclosure"] for d in individuals} == {"named", "masked", "anonymous"}
     contacts = {
         r["donor_id"]: json.loads(r["contact_json"])
-        for r in registers.query("SELECT donor_id, contact_json FROM {t}fl_donor_contacts")
+        for r in opened(
+            store.ledger, registers.query("SELECT donor_id, contact_json FROM {t}fl_donor_contacts")
+        )
     }
     contact_values = [v for contact in contacts.values() for v in contact.values()]
-    payees = registers.query(
-        "SELECT expense_id, payee FROM {t}fl_expenses WHERE payee_kind = 'individual'"
+    payees = opened(
+        store.ledger,
+        registers.query(
+            "SELECT expense_id, payee FROM {t}fl_expenses WHERE payee_kind = 'individual'"
+        ),
     )
     people = registers.query("SELECT user_id, name FROM {t}fl_people")
     assert individuals
@@ -292,7 +301,15 @@ def test_no_personal_data_in_any_leaf_only_salted_hashes(store: Store) -> None:
         assert not {"token_sha256", "fingerprint", "meta"} & set(record["data"])
     assert leaks == []
 
-    # What is there instead: salted hashes that the stored salt reproduces, and only it.
+    # What is there instead: salted hashes that the stored salt reproduces, and only it, of
+    # what the events store: personal data sealed under the person's key (ledger.personal).
+    stored = {
+        r["donor_id"]: r
+        for r in registers.query(
+            "SELECT donor_id, name, contact_json FROM {t}fl_donors"
+            " JOIN {t}fl_donor_contacts USING (donor_id)"
+        )
+    }
     by_type: dict[str, list[dict[str, Any]]] = {}
     for record in records.values():
         by_type.setdefault(record["type"], []).append(record)
@@ -301,11 +318,15 @@ def test_no_personal_data_in_any_leaf_only_salted_hashes(store: Store) -> None:
     for donor in donors:
         data = registered[donor["donor_id"]]
         salt = store.salt(donor["donor_id"])
+        sealed = stored[donor["donor_id"]]
+        assert is_sealed(sealed["name"]) == (donor["kind"] == "individual")
         assert data["name"].startswith("sha256:")
-        assert data["name"] == salted_hash(salt, donor["name"])
-        assert data["name"] != salted_hash(b"", donor["name"])
+        assert data["name"] == salted_hash(salt, sealed["name"])
+        assert data["name"] != salted_hash(b"", sealed["name"])
         if contacts[donor["donor_id"]]:
-            assert data["contact"] == salted_hash(salt, contacts[donor["donor_id"]])
+            sealed_contact = json.loads(sealed["contact_json"])
+            assert is_sealed(sealed_contact)
+            assert data["contact"] == salted_hash(salt, sealed_contact)
         else:
             assert data["contact"] is None
     added = {r["data"]["user_id"]: r["data"] for r in by_type["Directory.UserAdded"]}
@@ -314,14 +335,23 @@ def test_no_personal_data_in_any_leaf_only_salted_hashes(store: Store) -> None:
             store.salt(person["user_id"]), person["name"]
         )
     paid = {r["event"].split("/")[0]: r["data"] for r in by_type["Expense.Paid"]}
+    sealed_payees = {
+        r["expense_id"]: r["payee"]
+        for r in registers.query("SELECT expense_id, payee FROM {t}fl_expenses")
+    }
     for payee in payees:
+        assert is_sealed(sealed_payees[payee["expense_id"]])
         assert paid[payee["expense_id"]]["payee"] == salted_hash(
-            store.salt(payee["expense_id"]), payee["payee"]
+            store.salt(payee["expense_id"]), sealed_payees[payee["expense_id"]]
         )
     organisation = next(d for d in paid.values() if d["payee_kind"] == "organisation")
     assert not organisation["payee"].startswith("sha256:")  # an organisation is public
     [received] = [r for r in by_type["Donation.Received"] if r["event"].startswith(gift)]
-    assert received["data"]["note"] == salted_hash(store.salt(gift), note)
+    [sealed_note] = registers.query(
+        "SELECT note FROM {t}fl_donations WHERE donation_id = %s", [gift]
+    )
+    assert is_sealed(sealed_note["note"])
+    assert received["data"]["note"] == salted_hash(store.salt(gift), sealed_note["note"])
     assert received["idempotency_key"] == salted_hash(store.salt(gift), idempotency_key)
     assert received["data"]["amount"] == format_yuan(52000)
 

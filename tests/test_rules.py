@@ -880,6 +880,7 @@ def _role_commands(w: World) -> dict[str, Callable[[Actor], object]]:
         "reverse_expense": lambda a: app.reverse_expense(a, expense_id, "error", on=DAY),
         "record_opinion": lambda a: app.record_opinion(a, approved, "well run", on=DAY),
         "close_period": lambda a: app.close_period(a, "2025-01"),
+        "forget_person": lambda a: app.forget_person(a, w.donors["individual"]),
     }
 
 

@@ -203,3 +203,14 @@ def close_period(
     key: IdempotencyKey = None,
 ) -> Written:
     return _written(services, services.ledger.close_period(actor, month, idempotency_key=key))
+
+
+@router.post(
+    "/people/{person_id}/forget",
+    summary="Erase a person's data for good 删除个人信息 (PIPL)",
+    description="A donor's id, or the id of an expense paid to an individual: their key is "
+    "destroyed, so their name, contact details and notes read as erased everywhere; amounts and "
+    "the transparency log stay. The committee decides; doing it again changes nothing.",
+)
+def forget_person(person_id: IdPath, actor: SignedIn, services: ServicesDep) -> Written:
+    return _written(services, services.ledger.forget_person(actor, person_id))

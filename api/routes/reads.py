@@ -270,6 +270,8 @@ def events(
         }
         for position, event in services.ledger.read_events(after, limit)
     ]
+    # Personal data is sealed in the events; these readers see it opened (or erased).
+    services.reader.open_sealed([row["data"] for row in rows], ("name", "contact", "note", "payee"))
     body = {"items": rows, "next_after": rows[-1]["position"] if len(rows) == limit else None}
     return Response(
         json.dumps(body, default=_json_default, ensure_ascii=False), media_type="application/json"
