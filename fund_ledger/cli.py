@@ -615,7 +615,6 @@ def verify(
 
 import_app = typer.Typer(help="Bring records in from files.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
-IMPORT_BATCH_SIZE = 10_000
 
 
 @import_app.command("donations")
@@ -662,7 +661,6 @@ def import_donations(
             f"[red]{len(parsed.bad)} bad rows: nothing imported[/red] (--partial imports the rest)"
         )
         raise typer.Exit(code=1)
-    imported = 0
     with Progress(
         TextColumn("importing"),
         BarColumn(),
@@ -671,20 +669,22 @@ def import_donations(
         console=err,
     ) as progress:
         task = progress.add_task("import", total=len(parsed.items))
-        for start in range(0, len(parsed.items), IMPORT_BATCH_SIZE):
-            batch = parsed.items[start : start + IMPORT_BATCH_SIZE]
-            try:
-                ledger.record_donations(
-                    actor, [{k: v for k, v in i.items() if k != "line"} for i in batch]
-                )
-            except LedgerError as error:
-                err.print(
-                    f"[red]error[/red] in lines {batch[0]['line']}-{batch[-1]['line']}: "
-                    f"{error.detail}; {imported} donations were imported before it"
-                )
-                raise typer.Exit(code=1) from None
-            imported += len(batch)
-            progress.advance(task, len(batch))
+        sent = [0]
+
+        def advance(done: int) -> None:
+            sent[0] += done
+            progress.advance(task, done)
+
+        try:
+            imported = ledger.import_donations(
+                actor,
+                ({k: v for k, v in i.items() if k != "line"} for i in parsed.items),
+                progress=advance,
+            )
+        except LedgerError as error:
+            kept = 0 if ledger.imports_atomically else sent[0]
+            err.print(f"[red]error[/red]: {error.detail}; {kept} donations were imported")
+            raise typer.Exit(code=1) from None
     err.print(f"imported {imported} donations; {len(parsed.bad)} rows rejected")
 
 
