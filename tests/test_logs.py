@@ -176,7 +176,8 @@ class Keep(logging.Handler):
 
 @pytest.fixture
 def every_log() -> Iterator[Keep]:
-    """Every logger at DEBUG (uvicorn's below it), propagating to one handler; restored after."""
+    """Every logger open to every level (uvicorn's at debug, as ``serve --log-level debug``
+    sets them), all propagating to one handler; restored after."""
     root = logging.getLogger()
     loggers = [logging.getLogger(name) for name in list(root.manager.loggerDict)]
     saved = [(lg, lg.level, lg.propagate, lg.disabled) for lg in loggers]
