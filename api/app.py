@@ -11,7 +11,7 @@ from pathlib import Path
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
-from api import problems
+from api import logs, problems
 from api.config import Settings
 from api.deps import current_actor
 from api.limits import BodyLimit
@@ -82,9 +82,11 @@ def create_app(settings: Settings | None = None, ledger: FundLedger | None = Non
         )
         services.start_checkpoints()
         app.state.services = services
+        access_filter = logs.install_access_filter(app.routes)
         try:
             yield
         finally:
+            logs.remove_access_filter(access_filter)
             services.close()
 
     app = FastAPI(
@@ -111,7 +113,18 @@ def create_app(settings: Settings | None = None, ledger: FundLedger | None = Non
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         started = time.perf_counter()
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception as error:  # a bug: logged without its message, which may quote data
+            route = getattr(request.scope.get("route"), "path", logs.UNMATCHED)
+            log.error(
+                "unhandled %s in %s %s\n%s",
+                type(error).__name__,
+                request.method,
+                route,
+                logs.stack_without_messages(error),
+            )
+            response = problems.problem(500, "internal-error", "an internal error; it is logged")
         response.headers.update(SECURITY_HEADERS)
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")

@@ -53,6 +53,8 @@ app.add_typer(db_app, name="db")
 
 # soft_wrap: messages keep their words whole (paths, ids) whatever the terminal width.
 err = Console(stderr=True, soft_wrap=True)
+# uvicorn's "trace" would log every ASGI message, request headers (and tokens) included.
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 
 def open_ledger() -> FundLedger:
@@ -428,9 +430,25 @@ def serve(
     with_demo: Annotated[
         bool, typer.Option("--demo", help="Load the Nanhu demo first if the store is empty.")
     ] = False,
+    log_level: Annotated[
+        str,
+        typer.Option(
+            help="critical, error, warning, info (adds one line per request) or debug; "
+            "the service's loggers and uvicorn's alike, to stderr (requests to stdout)."
+        ),
+    ] = "warning",
 ) -> None:
     """Serve the API (and the public page) on the store named by FUND_LEDGER_DATABASE_URL."""
+    import logging
+
     import uvicorn
+
+    if log_level not in LOG_LEVELS:
+        err.print(f"[red]error:[/red] --log-level is one of {', '.join(LOG_LEVELS)}")
+        raise typer.Exit(code=2)
+    logging.basicConfig(
+        level=log_level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s %(message)s"
+    )
 
     from api.app import create_app
 
@@ -451,7 +469,7 @@ def serve(
             for name, (role, token) in users.tokens.items():
                 typer.echo(f"{role:<10} {name}\t{token}")
     err.print(f"serving on http://{host}:{port}/ (API docs at /docs)")
-    uvicorn.run(create_app(settings, ledger), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(settings, ledger), host=host, port=port, log_level=log_level)
 
 
 keys_app = typer.Typer(help="The key that signs the log's checkpoints.", no_args_is_help=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
@@ -29,6 +29,26 @@ router = APIRouter(prefix="/v1", tags=["record and decide 记账与决策"], res
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 IdPath = Annotated[str, Path(min_length=1, max_length=64, description="An id the ledger gave.")]
 
+# OpenAPI links: what a client (or a stateful fuzzer) can do next with the id a write made.
+MADE_ID = "$response.body#/id"
+
+
+def _operation(method: str, path: str) -> str:
+    """An operationRef: a JSON pointer to the operation in this document."""
+    return "#/paths/" + path.replace("~", "~0").replace("/", "~1") + "/" + method
+
+
+def _to_path(method: str, path: str, parameter: str) -> dict[str, Any]:
+    return {"operationRef": _operation(method, path), "parameters": {parameter: MADE_ID}}
+
+
+def _to_body(path: str, member: str) -> dict[str, Any]:
+    return {"operationRef": _operation("post", path), "requestBody": {member: MADE_ID}}
+
+
+def _links(status: int, **links: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    return {status: {"description": "Written", "links": links}}
+
 
 def _written(services: Services, receipt: Receipt) -> Written:
     services.read_your_write(receipt.position)
@@ -40,7 +60,16 @@ def _written(services: Services, receipt: Receipt) -> Written:
     )
 
 
-@router.post("/donors", status_code=201, summary="Register a donor 登记捐赠人")
+@router.post(
+    "/donors",
+    status_code=201,
+    summary="Register a donor 登记捐赠人",
+    responses=_links(
+        201,
+        RecordDonation=_to_body("/v1/donations", "donor_id"),
+        ReadStatement=_to_path("get", "/v1/donors/{donor_id}/statement", "donor_id"),
+    ),
+)
 def register_donor(
     body: DonorCreate, actor: SignedIn, services: ServicesDep, key: IdempotencyKey = None
 ) -> Written:
@@ -50,7 +79,16 @@ def register_donor(
     return _written(services, receipt)
 
 
-@router.post("/projects", status_code=201, summary="Open a project 新建项目")
+@router.post(
+    "/projects",
+    status_code=201,
+    summary="Open a project 新建项目",
+    responses=_links(
+        201,
+        ProposeGrant=_to_body("/v1/grants", "project_id"),
+        ReadProject=_to_path("get", "/v1/projects/{project}", "project"),
+    ),
+)
 def open_project(
     body: ProjectCreate, actor: SignedIn, services: ServicesDep, key: IdempotencyKey = None
 ) -> Written:
@@ -66,7 +104,16 @@ def open_project(
     return _written(services, receipt)
 
 
-@router.post("/donations", status_code=201, summary="Record a donation 登记捐赠")
+@router.post(
+    "/donations",
+    status_code=201,
+    summary="Record a donation 登记捐赠",
+    responses=_links(
+        201,
+        ReverseDonation=_to_path("post", "/v1/donations/{donation_id}/reverse", "donation_id"),
+        ReadReceipt=_to_path("get", "/v1/donations/{donation_id}/receipt", "donation_id"),
+    ),
+)
 def record_donation(
     body: DonationCreate, actor: SignedIn, services: ServicesDep, key: IdempotencyKey = None
 ) -> Written:
@@ -119,7 +166,19 @@ def reverse_donation(
     return _written(services, receipt)
 
 
-@router.post("/grants", status_code=201, summary="Propose a grant 提议资助")
+@router.post(
+    "/grants",
+    status_code=201,
+    summary="Propose a grant 提议资助",
+    responses=_links(
+        201,
+        ApproveGrant=_to_path("post", "/v1/grants/{grant_id}/approve", "grant_id"),
+        RejectGrant=_to_path("post", "/v1/grants/{grant_id}/reject", "grant_id"),
+        CloseGrant=_to_path("post", "/v1/grants/{grant_id}/close", "grant_id"),
+        RecordExpense=_to_body("/v1/expenses", "grant_id"),
+        RecordOpinion=_to_body("/v1/opinions", "subject_id"),
+    ),
+)
 def propose_grant(
     body: GrantCreate, actor: SignedIn, services: ServicesDep, key: IdempotencyKey = None
 ) -> Written:
@@ -155,7 +214,15 @@ def close_grant(
     return _written(services, services.ledger.close_grant(actor, grant_id, idempotency_key=key))
 
 
-@router.post("/expenses", status_code=201, summary="Record an expense 登记支出")
+@router.post(
+    "/expenses",
+    status_code=201,
+    summary="Record an expense 登记支出",
+    responses=_links(
+        201,
+        ReverseExpense=_to_path("post", "/v1/expenses/{expense_id}/reverse", "expense_id"),
+    ),
+)
 def record_expense(
     body: ExpenseCreate, actor: SignedIn, services: ServicesDep, key: IdempotencyKey = None
 ) -> Written:

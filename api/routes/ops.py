@@ -100,6 +100,7 @@ def _problem_types() -> dict[str, str]:
         "store-unavailable": "The ledger's database cannot be reached",
         "not-found": "Not found",
         "body-too-large": "The request body is larger than allowed",
+        "internal-error": "A fault in the service; it is logged without the request's data",
     }
     for value in vars(errors).values():
         if isinstance(value, type) and issubclass(value, errors.LedgerError):
