@@ -60,6 +60,11 @@ def dumps(value: Any) -> bytes:
     return rfc8785.dumps(value)
 
 
+def dumps_plain(value: Any) -> bytes:
+    """``dumps`` for a value known to hold no floats and no integers beyond 2**53."""
+    return _fast(value) or rfc8785.dumps(value)
+
+
 def _refuse_float(text: str) -> Any:
     raise NotCanonicalJSON(f"a number with a fraction or exponent: {text}")
 

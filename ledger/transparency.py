@@ -52,8 +52,15 @@ def salted_hash(salt: bytes, value: object) -> str:
     return "sha256:" + hashlib.sha256(salt + jcs.dumps(_plain(value))).hexdigest()
 
 
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
 def _plain(value: Any) -> Any:
     """JSON-ready: amounts stay integers here; dates, ids and dataclasses become plain values."""
+    if type(value) in _PLAIN:
+        return value
+    if isinstance(value, float):
+        raise TypeError(f"a leaf holds no floating-point number: {value!r}")
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, UUID):
@@ -110,5 +117,9 @@ def leaf_record(position: int, domain_event: Any, salt_for: SaltFor) -> dict[str
 
 
 def canonical(record: dict[str, Any]) -> bytes:
-    """RFC 8785 (JCS) canonical JSON: the exact bytes a leaf hashes."""
-    return jcs.dumps(record)
+    """RFC 8785 (JCS) canonical JSON: the exact bytes a leaf hashes.
+
+    ``leaf_record`` builds the record from ``_plain`` values only (no floats), so the check
+    ``jcs.dumps`` makes of every value first is not needed here.
+    """
+    return jcs.dumps_plain(record)

@@ -32,7 +32,9 @@ from projections.views import (
     ViewProjection,
 )
 
-BATCH_SIZE_MAX = 1000
+BATCH_SIZE_MAX = 5000
+# Events per transaction when keeping up; a rebuild takes the largest batches.
+BATCH_SIZE_LIVE = 1000
 POLL_INTERVAL_S = 0.25
 WAIT_TIMEOUT_S_MAX = 10.0
 
@@ -113,7 +115,7 @@ class Views:
 
     def catch_up(
         self,
-        batch_size: int = BATCH_SIZE_MAX,
+        batch_size: int = BATCH_SIZE_LIVE,
         progress: Callable[[str, int], None] | None = None,
     ) -> int:
         """Apply every event not yet in each view, a batch per transaction; returns how many.
@@ -149,7 +151,7 @@ class Views:
         with self._lock:
             for spec in self.specs:
                 self.view(spec.name).truncate()
-        return self.catch_up(progress=progress)
+        return self.catch_up(BATCH_SIZE_MAX, progress=progress)
 
     def wait(self, position: int, timeout_s: float = 2.0) -> bool:
         """Block until every view has applied ``position``; False when the wait timed out."""

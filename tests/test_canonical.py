@@ -9,7 +9,7 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.canonical import NotCanonicalJSON, NotJSON, dumps, loads_canonical
+from ledger.canonical import NotCanonicalJSON, NotJSON, dumps, dumps_plain, loads_canonical
 
 texts = st.text(st.characters(codec="utf-8"), max_size=12)
 scalars = st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | texts
@@ -24,6 +24,7 @@ values = st.recursive(
 @given(values)
 def test_dumps_writes_the_reference_bytes(value: object) -> None:
     assert dumps(value) == rfc8785.dumps(value)
+    assert dumps_plain(value) == rfc8785.dumps(value)
 
 
 @settings(max_examples=200)
