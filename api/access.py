@@ -54,7 +54,9 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/v1/expenses/{expense_id}/reverse"): _write("reverse_expense", Role.COMMITTEE),
     ("POST", "/v1/opinions"): _write("record_opinion", Role.ADVISER),
     ("POST", "/v1/periods/{month}/close"): _write("close_period", Role.COMMITTEE),
-    ("POST", "/v1/people/{person_id}/forget"): _write("forget_person", Role.COMMITTEE, Role.OPERATOR),
+    ("POST", "/v1/people/{person_id}/forget"): _write(
+        "forget_person", Role.COMMITTEE, Role.OPERATOR
+    ),
     # -- reads: everyone, the public getting the public variant ---------------------------------
     ("GET", "/v1/summary"): READ,
     ("GET", "/v1/projects"): READ,

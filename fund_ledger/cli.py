@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
@@ -261,11 +262,24 @@ def projections_rebuild(
     view: Annotated[
         str | None, typer.Option(help=f"One view ({', '.join(VIEWS)}); all by default.")
     ] = None,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=8,
+            help="Processes to rebuild in, a group of views each (PostgreSQL only); "
+            "default: one per core, at most two.",
+        ),
+    ] = min(2, os.cpu_count() or 1),
 ) -> None:
     """Empty the views and apply the whole event log again, with a progress bar."""
+    from projections.rebuilding import RebuildFailed, groups_for, rebuild_in_processes
+
     ledger = open_ledger()
     views = open_views(ledger, [view] if view else None)
     total = ledger.position()
+    names = [s.name for s in views.specs]
+    groups = groups_for(names, jobs if ledger.imports_atomically else 1)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -273,9 +287,18 @@ def projections_rebuild(
         TimeRemainingColumn(),
         console=err,
     ) as progress:
-        tasks = {s.name: progress.add_task(s.name, total=total) for s in views.specs}
-        views.rebuild(progress=lambda name, n: progress.advance(tasks[name], n))
-    err.print(f"rebuilt {', '.join(s.name for s in views.specs)} to position {total}")
+        tasks = {name: progress.add_task(name, total=total) for name in names}
+        advance = lambda name, n: progress.advance(tasks[name], n)  # noqa: E731
+        if len(groups) == 1:
+            views.rebuild(progress=advance)
+        else:
+            ledger.close()
+            try:
+                rebuild_in_processes(Settings().database_url, groups, advance)
+            except RebuildFailed as error:
+                err.print(f"[red]error:[/red] the rebuild failed: {error}")
+                raise typer.Exit(code=1) from None
+    err.print(f"rebuilt {', '.join(names)} to position {total}")
 
 
 @projections_app.command("run")

@@ -368,3 +368,49 @@ def assert_day_sums_match_the_listings(views: Views) -> None:
         }
         assert {k: v for k, v in kept.items() if v[1]} == summed
         assert all(v == (0, 0) for v in kept.values() if not v[1])
+
+
+def test_views_are_grouped_for_processes_heaviest_alone() -> None:
+    from projections.rebuilding import groups_for
+
+    every = list(VIEWS)
+    assert groups_for(every, 1) == [every]
+    assert groups_for(every, 2) == [["log"], ["books", "registers", "monthly"]]
+    assert groups_for(["books", "log"], 4) == [["log"], ["books"]]
+    assert groups_for(["books"], 2) == [["books"]]
+    assert sorted(n for g in groups_for(every, 8) for n in g) == sorted(every)
+
+
+@pytest.mark.postgres
+def test_a_rebuild_in_processes_equals_one_in_this_process(postgres_url: str) -> None:
+    from projections.rebuilding import rebuild_in_processes
+
+    ledger = FundLedger(postgres_url)
+    load_demo(ledger)
+    views = Views(ledger)
+    views.rebuild()
+    before = snapshot(views)
+    for spec in views.specs:
+        views.view(spec.name).truncate()
+    assert snapshot(views) != before
+    applied: dict[str, int] = {}
+    rebuild_in_processes(
+        postgres_url,
+        [["log"], ["books", "registers", "monthly"]],
+        lambda name, n: applied.__setitem__(name, applied.get(name, 0) + n),
+    )
+    assert snapshot(views) == before
+    assert applied == dict.fromkeys(VIEWS, ledger.position())
+    views.close()
+    ledger.close()
+
+
+@pytest.mark.postgres
+def test_a_failed_worker_fails_the_rebuild(postgres_url: str) -> None:
+    from projections.rebuilding import RebuildFailed, rebuild_in_processes
+
+    nowhere = (
+        postgres_url.split("?", maxsplit=1)[0].rsplit("/", 1)[0] + "/no_such_database?pool_size=1"
+    )
+    with pytest.raises(RebuildFailed, match="log: OperationalError"):
+        rebuild_in_processes(nowhere, [["log"], ["books"]], lambda name, n: None)
