@@ -194,6 +194,8 @@ class DonationTally:
 
     def current(self) -> ReceivedTotals:
         with self._lock:
+            if self._position == 0:
+                self._sum_in_sql()
             while True:
                 batch = self._app.recorder.select_notifications(
                     start=self._position + 1, limit=PAGE_SIZE_MAX, topics=[self._topic]
@@ -212,6 +214,46 @@ class DonationTally:
                 if len(batch) < PAGE_SIZE_MAX:
                     break
             return ReceivedTotals(self._unrestricted_fen, dict(self._restricted_fen))
+
+    def _sum_in_sql(self) -> None:
+        """The first reading, summed by the database over the stored JSON: reading a million
+        gifts through the mapper took a minute; the database sums them in a second or two.
+        The reading forward from the log carries on from the last gift summed here."""
+        recorder: Any = self._app.recorder
+        table = getattr(recorder, "events_table_name", None)
+        mapper = self._app.mapper
+        if table is None or mapper.cipher or mapper.compressor:  # read forward as usual
+            return
+        if hasattr(recorder.datastore, "schema"):
+            state = "(convert_from(state, 'UTF8')::jsonb)"
+            sql = (
+                f"WITH upto AS (SELECT MAX(notification_id) AS last FROM"  # noqa: S608
+                f' "{recorder.datastore.schema}"."{table}" WHERE topic = %s)'
+                f" SELECT (SELECT last FROM upto) AS last, {state} ->> 'project_id' AS project,"
+                f" SUM(({state} ->> 'amount_fen')::bigint) AS amount_fen"
+                f' FROM "{recorder.datastore.schema}"."{table}"'
+                f" WHERE topic = %s AND notification_id <= (SELECT last FROM upto)"
+                f" AND NOT ({state} ->> 'in_kind')::boolean GROUP BY 2"
+            )
+        else:  # SQLite serialises writers: one statement sees one state of the table
+            state = "CAST(state AS TEXT)"
+            sql = (
+                f"WITH upto AS (SELECT MAX(rowid) AS last FROM {table} WHERE topic = ?)"  # noqa: S608
+                f" SELECT (SELECT last FROM upto) AS last,"
+                f" json_extract({state}, '$.project_id') AS project,"
+                f" SUM(json_extract({state}, '$.amount_fen')) AS amount_fen FROM {table}"
+                f" WHERE topic = ? AND rowid <= (SELECT last FROM upto)"
+                f" AND NOT json_extract({state}, '$.in_kind') GROUP BY 2"
+            )
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(sql, (self._topic, self._topic))
+            rows = cursor.fetchall()
+        for row in rows:
+            if row["project"] is None:
+                self._unrestricted_fen += int(row["amount_fen"])
+            else:
+                self._restricted_fen[str(row["project"])] += int(row["amount_fen"])
+            self._position = max(self._position, int(row["last"]))
 
 
 class FundLedger(Application[UUID]):

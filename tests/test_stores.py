@@ -82,3 +82,39 @@ def test_concurrent_grant_approvals_in_two_processes_never_overcommit(postgres_u
     assert position.available_for_grants_fen == parse_yuan("40000.00")
     for ledger in [setup, *instances]:
         ledger.close()
+
+
+def test_the_donation_tally_summed_by_the_database_equals_the_one_read_forward(
+    store_url: str,
+) -> None:
+    from ledger.app import DonationTally
+
+    ledger = FundLedger(store_url)
+    try:
+        ledger.establish_fund(OPERATOR, "tally fund")
+        ledger.add_user(OPERATOR, "出纳", "treasurer")
+        treasurer = ledger.actor_named("出纳")
+        donor = ledger.register_donor(treasurer, "某企业", "enterprise", "named").id
+        projects = [ledger.open_project(treasurer, c, c).id for c in ("ta", "tb")]
+        for i in range(30):
+            ledger.record_donation(
+                treasurer,
+                donor,
+                100 + i,
+                date(2026, 1, 1 + i % 28),
+                "in_kind" if i % 7 == 0 else "bank_transfer",
+                project_id=None if i % 3 == 0 else projects[i % 2],
+            )
+        summed = DonationTally(ledger)
+        forward = DonationTally(ledger)
+        forward._sum_in_sql = lambda: None  # type: ignore[method-assign]
+        assert summed.current() == forward.current()
+        assert summed._position == forward._position > 0
+        assert summed.current().unrestricted_fen == sum(
+            100 + i for i in range(30) if i % 3 == 0 and i % 7
+        )
+        # What comes later is read forward from where the sum stopped.
+        ledger.record_donation(treasurer, donor, 5, date(2026, 2, 1), "cash")
+        assert summed.current() == forward.current()
+    finally:
+        ledger.close()
