@@ -141,6 +141,10 @@ class Views:
                     try:
                         self.projections[spec.name].process_batch(batch, tracking, after=after)
                     except (ViewMoved, IntegrityError):
+                        if self.position(spec.name) == after:
+                            # Nobody else moved the view: the batch itself is refused (a
+                            # view's own constraint). Retrying it would spin for ever.
+                            raise
                         continue  # another runner applied these first; read its position again
                     applied += len(batch)
                     if progress is not None:

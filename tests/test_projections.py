@@ -100,6 +100,41 @@ def test_a_replayed_event_changes_nothing(demo_views: tuple[FundLedger, Views]) 
     assert views.catch_up() == 0
 
 
+def test_a_batch_refused_by_its_own_view_fails_the_catch_up_instead_of_spinning(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from projections.views import RegistersProjection
+
+    ledger = FundLedger(store_url)
+    ledger.establish_fund(OPERATOR, "fund")
+    views = Views(ledger)
+    clash = ("INSERT INTO {t}fl_people (user_id, name, role, active) VALUES (%s, %s, %s, %s)",)
+    monkeypatch.setattr(
+        RegistersProjection,
+        "writes_for",
+        lambda self, position, event: [(*clash, ("same", "x", "y", True))] * 2,
+    )
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            views.catch_up()
+            outcome.append(None)
+        except BaseException as error:  # noqa: BLE001 - the test looks at what it was
+            outcome.append(error)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(30)
+    assert not worker.is_alive(), "catch_up retried a refused batch for ever"
+    assert isinstance(outcome[0], IntegrityError)
+    assert views.position("registers") == 0
+    views.close()
+    ledger.close()
+
+
 def test_a_failure_before_the_tracking_write_leaves_neither_rows_nor_position(
     store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
