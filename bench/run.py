@@ -152,7 +152,14 @@ def wrk_get(url: str, seconds: int, connections: int = 1) -> dict[str, float]:
 def _wrk(connections: int, seconds: int, target: list[str]) -> dict[str, float]:
     """Run wrk (two threads, latency distribution) and read its figures."""
     out = subprocess.run(
-        ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s", "--latency", *target],
+        [
+            "wrk",
+            f"-t{min(2, connections)}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            *target,
+        ],
         capture_output=True,
         text=True,
         check=True,

@@ -122,7 +122,7 @@ def test_a_batch_refused_by_its_own_view_fails_the_catch_up_instead_of_spinning(
         try:
             views.catch_up()
             outcome.append(None)
-        except BaseException as error:  # noqa: BLE001 - the test looks at what it was
+        except BaseException as error:
             outcome.append(error)
 
     worker = threading.Thread(target=run, daemon=True)
