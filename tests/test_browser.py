@@ -117,8 +117,15 @@ def test_home_page_shows_the_demo_totals_on_a_phone_and_a_desktop(
     visits = Visits(browser, width)
     visits.open(f"{server}/", shot=f"home-{width}")
     summary = _get_json(f"{server}/v1/summary")
-    for key in ("received_total", "spent_total", "balance", "restricted_balance",
-                "unrestricted_balance", "committed_unspent", "available_for_grants"):
+    for key in (
+        "received_total",
+        "spent_total",
+        "balance",
+        "restricted_balance",
+        "unrestricted_balance",
+        "committed_unspent",
+        "available_for_grants",
+    ):
         shown = visits.page.inner_text(f'[data-figure="{key}"]')
         assert shown.replace("¥", "").replace(",", "") == summary[key], key
     assert "3,000,000.00" in visits.page.inner_text('[data-figure="received_total"]')

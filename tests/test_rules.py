@@ -1435,23 +1435,33 @@ def _follow_ups_dated_too_early(w: World) -> dict[str, tuple[str, str, str, Call
     early = date(2025, 3, 9)
     return {
         "reverse donation": (
-            "donation", donation_id, "2025-03-10",
+            "donation",
+            donation_id,
+            "2025-03-10",
             lambda: w.reverse_donation(donation_id, on=early),
         ),
         "approve": (
-            "grant", proposed, "2025-03-15",
+            "grant",
+            proposed,
+            "2025-03-15",
             lambda: w.app.approve_grant(member, proposed, on=early),
         ),
         "reject": (
-            "grant", proposed, "2025-03-15",
+            "grant",
+            proposed,
+            "2025-03-15",
             lambda: w.app.reject_grant(member, proposed, "no", on=early),
         ),
         "close grant": (
-            "grant", approved, "2025-03-18",  # its last expense, not its approval
+            "grant",
+            approved,
+            "2025-03-18",  # its last expense, not its approval
             lambda: w.close_grant(approved, on=date(2025, 3, 17)),
         ),
         "reverse expense": (
-            "expense", expense_id, "2025-03-18",
+            "expense",
+            expense_id,
+            "2025-03-18",
             lambda: w.reverse_expense(expense_id, on=date(2025, 3, 17)),
         ),
     }
