@@ -273,6 +273,8 @@ class FundLedger(Application[UUID]):
         self.persistence_env = env
         super().__init__(env)
         self.tally = DonationTally(self)
+        # What the command running in this thread has read, for the save to check.
+        self._reads = threading.local()
         datastore = getattr(self.recorder, "datastore", None)
         self.keyring: Keyring = (
             MemoryKeyring()
@@ -337,6 +339,10 @@ class FundLedger(Application[UUID]):
         except AggregateNotFoundError:
             raise NotFound("fund", "(run `fund-ledger init` first)") from None
         assert isinstance(found, Fund)
+        read = getattr(self._reads, "fund_version", False)
+        if read is None or (read is not False and found.version < read):
+            # Within a command: the save checks the Fund is still at the version first read.
+            self._reads.fund_version = found.version
         return found
 
     def directory(self) -> Directory:
@@ -379,7 +385,12 @@ class FundLedger(Application[UUID]):
                 replay = self._replay(actor, idempotency_key, fingerprint)
                 if replay is not None:
                     return replay
-            result_id, aggregates = decide(meta)
+            self._reads.fund_version = None  # the Fund's version as this decision reads it
+            try:
+                result_id, aggregates = decide(meta)
+                fund_version = self._reads.fund_version
+            finally:
+                self._reads.fund_version = False
             if idempotency_key is not None:
                 aggregates.append(
                     IdempotencyRecord(
@@ -390,10 +401,13 @@ class FundLedger(Application[UUID]):
                         meta=meta,
                     )
                 )
+            # A decision that read the Fund (its closed months, its commitments) holds only
+            # if the Fund has not moved since: checked under the writers' lock.
+            expected = {FUND_ID: fund_version} if fund_version else {}
             try:
-                recordings = self.save(*aggregates)
+                recordings = self.save(*aggregates, expected_versions=expected)
             except RecordConflictError:
-                continue  # someone else changed one of these aggregates: decide again
+                continue  # someone else changed what this decision read: decide again
             position = max(r.notification.id for r in recordings) if recordings else 0
             return Receipt(result_id, position)
         raise Contention(RETRIES_MAX)
@@ -772,7 +786,7 @@ class FundLedger(Application[UUID]):
                 count += len(self.record_donations(actor, batch).ids)
                 progress(len(batch))
             return count
-        fund = self.fund()
+        funds: list[Fund] = []  # read on the first gift, under the COPY's table lock
         open_days: set[date] = set()
         donors: dict[str, Donor] = {}
         projects: dict[str, Project] = {}
@@ -796,7 +810,9 @@ class FundLedger(Application[UUID]):
             for index, item in enumerate(items):
                 gift = self._check_donation(index, item)
                 if gift["received_on"] not in open_days:
-                    fund.check_open(gift["received_on"])
+                    if not funds:
+                        funds.append(self.fund())
+                    funds[0].check_open(gift["received_on"])
                     open_days.add(gift["received_on"])
                 if not gift["receipt_no"]:
                     gift["receipt_no"] = (

@@ -493,13 +493,6 @@ def test_a_storm_of_every_command_keeps_the_books(racing: Racing) -> None:
         donations = [str(e.originator_id) for e in events if event_name(e) == "Donation.Received"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="known race: a command dated in a month reads the Fund's closed_through but saves "
-    "no Fund event, so closing that month at the same moment does not conflict with it "
-    "(issue 8 item 3; see docs/reliability.md)",
-)
 def test_a_month_closing_while_late_entries_arrive_stays_closed(racing: Racing) -> None:
     """The treasurer enters last month's vouchers while the committee closes that month: each
     entry lands before the close or is refused; none is recorded in the closed month after."""

@@ -118,3 +118,35 @@ def test_the_donation_tally_summed_by_the_database_equals_the_one_read_forward(
         assert summed.current() == forward.current()
     finally:
         ledger.close()
+
+
+def test_an_entry_decided_before_its_month_closed_is_refused_when_saved_after(
+    store_url: str,
+) -> None:
+    """The close lands between a late entry's decision and its save: the save sees the Fund
+    moved, the entry decides again, and is refused; nothing is recorded in the closed month."""
+    from ledger.errors import PeriodClosed
+
+    ledger, other = FundLedger(store_url), FundLedger(store_url)
+    try:
+        ledger.establish_fund(OPERATOR, "closing fund")
+        ledger.add_user(OPERATOR, "出纳", "treasurer")
+        ledger.add_user(OPERATOR, "委员", "committee")
+        treasurer, member = ledger.actor_named("出纳"), other.actor_named("委员")
+        donor = ledger.register_donor(treasurer, "某企业", "enterprise", "named").id
+        original = ledger.save
+        closed: list[int] = []
+
+        def save_after_a_close(*aggregates: object, **kwargs: object) -> object:
+            if not closed:
+                closed.append(other.close_period(member, "2026-01", on=date(2026, 2, 2)).position)
+            return original(*aggregates, **kwargs)  # type: ignore[arg-type]
+
+        ledger.save = save_after_a_close  # type: ignore[method-assign,assignment]
+        before = ledger.position()
+        with pytest.raises(PeriodClosed):
+            ledger.record_donation(treasurer, donor, 100, date(2026, 1, 31), "cash")
+        assert ledger.position() == closed[0] > before  # the close, and nothing after it
+    finally:
+        ledger.close()
+        other.close()

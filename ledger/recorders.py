@@ -1,0 +1,98 @@
+"""eventsourcing's recorders, with a check of what a command read, made where writes serialise.
+
+Optimistic concurrency refuses a save only when an aggregate it writes has moved. A command
+that only reads an aggregate (a donation dated in a month reads the Fund's closed months but
+writes no Fund event) would not notice that the Fund moved between its decision and its save:
+closing a month at that moment would let an entry dated in it be recorded after the close.
+
+So a save may say which aggregates it read, at which versions (``expected_versions``). Under
+the lock that serialises writers (PostgreSQL's table lock on the events, SQLite's write
+lock), before its events go in, those versions are checked; if one moved, the save fails
+with an ``IntegrityError``, which is a ``RecordConflictError``: the command decides again on
+fresh state, as after any conflict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+from psycopg.sql import SQL, Identifier
+
+EXPECT_VERSIONS_FUNCTION = "fl_expect_versions"
+
+
+class _Moved(IntegrityError):
+    """An aggregate a command read moved before the command's events were saved."""
+
+
+def _expected(kwargs: Mapping[str, Any]) -> dict[UUID, int]:
+    expected = kwargs.get("expected_versions") or {}
+    return {UUID(str(k)): int(v) for k, v in expected.items()}
+
+
+class CheckedPostgresRecorder(PostgresApplicationRecorder):
+    """PostgreSQL: the check runs in the insert's transaction, after its table lock."""
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        schema = Identifier(datastore.schema)
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE OR REPLACE FUNCTION {schema}.{function}(ids uuid[], versions bigint[])"
+                " RETURNS void LANGUAGE plpgsql AS $BODY$"
+                " DECLARE i integer;"
+                " BEGIN"
+                "  FOR i IN 1 .. COALESCE(array_length(ids, 1), 0) LOOP"
+                "   IF COALESCE((SELECT MAX(originator_version) FROM {schema}.{table}"
+                "                WHERE originator_id = ids[i]), 0) <> versions[i] THEN"
+                "    RAISE EXCEPTION 'aggregate % moved past version % since it was read',"
+                "     ids[i], versions[i] USING ERRCODE = 'unique_violation';"
+                "   END IF;"
+                "  END LOOP;"
+                " END $BODY$"
+            ).format(
+                schema=schema,
+                function=Identifier(EXPECT_VERSIONS_FUNCTION),
+                table=Identifier(self.events_table_name),
+            )
+        )
+        self._expect_statement = SQL("SELECT {schema}.{function}(%s, %s)").format(
+            schema=schema, function=Identifier(EXPECT_VERSIONS_FUNCTION)
+        )
+
+    def _insert_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        expected = _expected(kwargs)
+        if expected:
+            # The lock first (the insert takes it again, which is free): no writer can come
+            # between this check and these events.
+            self._lock_table(curs)
+            curs.execute(self._expect_statement, (list(expected), list(expected.values())))
+        super()._insert_events(curs, stored_events, **kwargs)
+
+
+class CheckedSQLiteRecorder(SQLiteApplicationRecorder):
+    """SQLite: the check is the transaction's first read; a writer committing after it makes
+    this transaction's write fail (SQLite never lets a stale reader write)."""
+
+    def _insert_events(
+        self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        for aggregate_id, version in _expected(kwargs).items():
+            c.execute(
+                f"SELECT MAX(originator_version) AS version FROM {self.events_table_name}"  # noqa: S608
+                " WHERE originator_id = ?",
+                (aggregate_id.hex,),
+            )
+            row = c.fetchone()
+            found = (row["version"] if row is not None else None) or 0
+            if found != version:
+                msg = f"aggregate {aggregate_id} moved past version {version} since it was read"
+                raise _Moved(msg)
+        return super()._insert_events(c, stored_events, **kwargs)
