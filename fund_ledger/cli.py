@@ -621,6 +621,14 @@ def verify(
             typer.echo(f"ok: the store's {count} events match their log entries and checkpoints")
             return
         if bundle is not None:
+            if key is None:
+                # A bundle's own key proves only that the bundle is self-consistent: whoever
+                # forged the entries could sign them with a key of their own.
+                err.print(
+                    "[yellow]warning:[/yellow] no --key given: using the bundle's own key.pub; "
+                    "get the fund's public key from the fund (its notice or web page) and pass "
+                    "--key to know these books are the fund's"
+                )
             key = key or str(bundle / "key.pub")
             result = verifying.verify_files(
                 bundle / "entries.jsonl",
