@@ -17,8 +17,13 @@ from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import JSONTranscoder, RecordConflictError, Transcoding
-from eventsourcing.utils import get_topic
+from eventsourcing.persistence import (
+    InfrastructureFactory,
+    JSONTranscoder,
+    RecordConflictError,
+    Transcoding,
+)
+from eventsourcing.utils import Environment, get_topic
 
 from ledger.books import Position, fold
 from ledger.domain import (
@@ -56,7 +61,7 @@ from ledger.errors import (
     WrongState,
 )
 from ledger.money import check_amount_fen
-from ledger.storage import DEFAULT_DATABASE_URL, persistence_env
+from ledger.storage import DEFAULT_DATABASE_URL, persistence_env, tune_postgres_pool
 
 # China keeps one time zone all year; the fund's days are Beijing days.
 FUND_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
@@ -226,6 +231,12 @@ class FundLedger(Application[UUID]):
         self.persistence_env = env
         super().__init__(env)
         self.tally = DonationTally(self)
+
+    def construct_factory(self, env: Environment) -> InfrastructureFactory:
+        # Before the tables are made, so that even the first pooled connections are tuned.
+        factory = super().construct_factory(env)
+        tune_postgres_pool(getattr(factory, "datastore", None))
+        return factory
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
