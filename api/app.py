@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from api import problems
 from api.config import Settings
 from api.deps import current_actor
-from api.limits import BodyLimit
+from api.limits import BodyLimit, Deadline
 from api.routes import commands, exports, ops, pages, reads, transparency
 from api.services import AuthThrottle, Services
 from ledger.app import FundLedger
@@ -37,6 +37,9 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
+
+# Answered without the store, or (/healthz, /metrics) telling of it: served while it is down.
+PATHS_WITHOUT_STORE = ("/healthz", "/metrics", "/problems/", "/static/", "/docs", "/openapi.json")
 
 DESCRIPTION = """
 fund-ledger keeps a community fund's books as immutable events: donations, grants, expenses
@@ -79,8 +82,10 @@ def create_app(settings: Settings | None = None, ledger: FundLedger | None = Non
             signer=signer,
             checkpoint_interval_s=settings.checkpoint_interval_s,
             auth_throttle=AuthThrottle(failures_max=settings.auth_failures_max),
+            store_probe_timeout_s=settings.store_probe_timeout_s,
         )
         services.start_checkpoints()
+        services.start_store_monitor()
         app.state.services = services
         try:
             yield
@@ -96,6 +101,9 @@ def create_app(settings: Settings | None = None, ledger: FundLedger | None = Non
         dependencies=[Depends(current_actor)],
     )
     problems.install(app)
+    app.add_middleware(
+        Deadline, deadline_s=settings.request_deadline_s, retry_after_s=problems.RETRY_AFTER_S
+    )
     app.add_middleware(BodyLimit, limit_bytes=settings.request_body_bytes_max)
     app.include_router(commands.router)
     app.include_router(reads.router)
@@ -111,11 +119,25 @@ def create_app(settings: Settings | None = None, ledger: FundLedger | None = Non
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         started = time.perf_counter()
-        response = await call_next(request)
+        services = getattr(request.app.state, "services", None)
+        if (
+            services is not None
+            and not services.store_up
+            and not request.url.path.startswith(PATHS_WITHOUT_STORE)
+        ):
+            # The store is known to be down: say so now rather than hold the caller.
+            response: Response = problems.problem(
+                503,
+                "store-unavailable",
+                "the ledger's database cannot be reached; try again shortly",
+                headers={"Retry-After": str(problems.RETRY_AFTER_S)},
+                store="down",
+            )
+        else:
+            response = await call_next(request)
         response.headers.update(SECURITY_HEADERS)
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
-        services = getattr(request.app.state, "services", None)
         if services is not None:
             services.metrics.observe(
                 request.method, path, response.status_code, time.perf_counter() - started

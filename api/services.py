@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import defaultdict
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ledger.app import FundLedger
 from ledger.notes import Signer
 from projections.log import Log
 from projections.queries import Reader
-from projections.runner import LiveRunner, Views
+from projections.runner import LiveRunner, Views, ViewStatus
 
 LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -98,6 +100,18 @@ class Services:
     auth_throttle: AuthThrottle = field(default_factory=AuthThrottle)
     started_at: float = field(default_factory=time.monotonic)
     checkpoint_error: BaseException | None = None
+    store_probe_timeout_s: float = 2.0
+    store_probe_interval_s: float = 1.0
+    # False once a probe of the store failed, until one succeeds: requests then get 503 at once.
+    store_up: bool = True
+    store_error: str | None = None
+    _probe_now: threading.Event = field(default_factory=threading.Event)
+    _monitor: threading.Thread | None = None
+    _probes: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-probe")
+    )
+    _probe: Future[list[ViewStatus]] | None = None
+    _probe_lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
     _checkpointer: threading.Thread | None = None
 
@@ -120,6 +134,51 @@ class Services:
                 self.checkpoint_error = error
             self._stop.wait(self.checkpoint_interval_s)
 
+    def store_status(self) -> list[ViewStatus]:
+        """The views' status, read within the probe timeout, or the error that stopped it.
+
+        A store that does not answer raises TimeoutError. One probe runs at a time, and callers
+        who come while it runs share its answer, so a hung store holds one thread, not one per
+        health check. The answer also decides ``store_up``.
+        """
+        with self._probe_lock:
+            if self._probe is None or self._probe.done():
+                self._probe = self._probes.submit(self.views.status)
+                # The store is up again the moment a probe that waited on it succeeds.
+                self._probe.add_done_callback(self._probed)
+            probe = self._probe
+        try:
+            return probe.result(timeout=self.store_probe_timeout_s)
+        except Exception as error:
+            self.store_up, self.store_error = False, type(error).__name__
+            raise
+
+    def _probed(self, probe: Future[list[ViewStatus]]) -> None:
+        error = None if probe.cancelled() else probe.exception()
+        self.store_up = error is None
+        self.store_error = None if error is None else type(error).__name__
+
+    def start_store_monitor(self) -> None:
+        """Probe the store in the background, so that an outage is known before requests wait
+        on it, and its end is noticed without a request having to try."""
+        self._monitor = threading.Thread(
+            target=self._monitor_loop, name="store-monitor", daemon=True
+        )
+        self._monitor.start()
+
+    def _monitor_loop(self) -> None:
+        while not self._stop.is_set():
+            # store_up and store_error keep the answer; the error itself is not needed here.
+            with contextlib.suppress(Exception):
+                self.store_status()
+            interval_s = self.store_probe_interval_s * (1.0 if self.store_up else 0.5)
+            self._probe_now.wait(interval_s)
+            self._probe_now.clear()
+
+    def store_failed(self) -> None:
+        """A request met a store error: probe now rather than at the next interval."""
+        self._probe_now.set()
+
     def read_your_write(self, position: int) -> None:
         """Hold a write's answer until the views show it, within a bounded wait.
 
@@ -134,8 +193,11 @@ class Services:
 
     def close(self) -> None:
         self._stop.set()
-        if self._checkpointer is not None:
-            self._checkpointer.join(timeout=5)
+        self._probe_now.set()
+        for thread in (self._checkpointer, self._monitor):
+            if thread is not None:
+                thread.join(timeout=5)
         self.runner.stop()
+        self._probes.shutdown(wait=False, cancel_futures=True)
         self.views.close()
         self.ledger.close()
