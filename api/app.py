@@ -119,12 +119,9 @@ def create_app(settings: Settings | None = None, ledger: FundLedger | None = Non
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         started = time.perf_counter()
-        services = getattr(request.app.state, "services", None)
-        if (
-            services is not None
-            and not services.store_up
-            and not request.url.path.startswith(PATHS_WITHOUT_STORE)
-        ):
+        services: Services | None = getattr(request.app.state, "services", None)
+        store = None if request.url.path.startswith(PATHS_WITHOUT_STORE) else services
+        if store is not None and not store.store_up:
             # The store is known to be down: say so now rather than hold the caller.
             response: Response = problems.problem(
                 503,
@@ -135,6 +132,8 @@ def create_app(settings: Settings | None = None, ledger: FundLedger | None = Non
             )
         else:
             response = await call_next(request)
+            if store is not None and response.status_code < 300:
+                store.store_answered()  # however slow its probe, the store is there
         response.headers.update(SECURITY_HEADERS)
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")

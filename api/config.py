@@ -31,7 +31,7 @@ class Settings(BaseSettings):
         description="A request with no answer by then gets 503 and Retry-After (store down).",
     )
     store_probe_timeout_s: float = Field(
-        2.0, gt=0, le=30, description="How long /healthz waits for the store before saying down."
+        3.0, gt=0, le=30, description="How long /healthz waits for the store before saying down."
     )
     poll_interval_s: float = Field(0.25, gt=0, le=10, description="SQLite view polling interval.")
     base_url: str = Field("", description="Public address of the service, for links and QR codes.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 import time
@@ -100,7 +101,7 @@ class Services:
     auth_throttle: AuthThrottle = field(default_factory=AuthThrottle)
     started_at: float = field(default_factory=time.monotonic)
     checkpoint_error: BaseException | None = None
-    store_probe_timeout_s: float = 2.0
+    store_probe_timeout_s: float = 3.0
     store_probe_interval_s: float = 1.0
     # False once a probe of the store failed, until one succeeds: requests then get 503 at once.
     store_up: bool = True
@@ -111,6 +112,7 @@ class Services:
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-probe")
     )
     _probe: Future[list[ViewStatus]] | None = None
+    store_answered_at: float = 0.0
     _probe_lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
     _checkpointer: threading.Thread | None = None
@@ -141,21 +143,55 @@ class Services:
         who come while it runs share its answer, so a hung store holds one thread, not one per
         health check. The answer also decides ``store_up``.
         """
+        probe = self._current_probe()
+        try:
+            return probe.result(timeout=self.store_probe_timeout_s)
+        except Exception as error:
+            self._probe_failed(error)
+            raise
+
+    async def store_status_async(self) -> list[ViewStatus]:
+        """``store_status`` without holding a worker thread while it waits: /healthz must
+        answer even when every worker is stuck on the store."""
+        probe = self._current_probe()
+        try:
+            return await asyncio.wait_for(
+                asyncio.shield(asyncio.wrap_future(probe)), self.store_probe_timeout_s
+            )
+        except Exception as error:
+            self._probe_failed(error)
+            raise
+
+    def _current_probe(self) -> Future[list[ViewStatus]]:
         with self._probe_lock:
             if self._probe is None or self._probe.done():
                 self._probe = self._probes.submit(self.views.status)
                 # The store is up again the moment a probe that waited on it succeeds.
                 self._probe.add_done_callback(self._probed)
-            probe = self._probe
-        try:
-            return probe.result(timeout=self.store_probe_timeout_s)
-        except Exception as error:
-            self.store_up, self.store_error = False, type(error).__name__
-            raise
+            return self._probe
 
     def _probed(self, probe: Future[list[ViewStatus]]) -> None:
         error = None if probe.cancelled() else probe.exception()
-        self.store_up = error is None
+        if error is None:
+            self._store_is(up=True, error=None)
+        else:
+            self._probe_failed(error)
+
+    def _probe_failed(self, error: BaseException) -> None:
+        # A probe that is only slow, while requests are answered from the store, means a
+        # busy store, not a lost one: closing the gate then would turn load into refusals.
+        slow = isinstance(error, TimeoutError)
+        if slow and self.store_answered_at > time.monotonic() - self.store_probe_timeout_s:
+            return
+        self._store_is(up=False, error=error)
+
+    def store_answered(self) -> None:
+        """A request was answered from the store: it is there, however slow the probe."""
+        self.store_answered_at = time.monotonic()
+
+    def _store_is(self, *, up: bool, error: BaseException | None) -> None:
+        """Open or close the gate that answers 503 at once (api.app)."""
+        self.store_up = up
         self.store_error = None if error is None else type(error).__name__
 
     def start_store_monitor(self) -> None:
@@ -171,6 +207,8 @@ class Services:
             # store_up and store_error keep the answer; the error itself is not needed here.
             with contextlib.suppress(Exception):
                 self.store_status()
+            if self._probe is not None and not self._probe.done():
+                continue  # still waiting on the store: look again after another timeout
             interval_s = self.store_probe_interval_s * (1.0 if self.store_up else 0.5)
             self._probe_now.wait(interval_s)
             self._probe_now.clear()

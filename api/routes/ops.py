@@ -14,10 +14,11 @@ router = APIRouter(tags=["operations 运维"])
 
 
 @router.get("/healthz", summary="Is the store reachable, and how far behind are the views?")
-def healthz(services: ServicesDep) -> JSONResponse:
+async def healthz(services: ServicesDep) -> JSONResponse:
+    # async, and no worker thread while it waits: it answers even when every worker is stuck.
     runner = services.runner
     try:
-        statuses = services.store_status()
+        statuses = await services.store_status_async()
     except Exception as error:  # any failure to reach the store in time is the answer here
         return problem(
             503,
