@@ -68,7 +68,7 @@ class TcpProxy:
             listener, self._listener = self._listener, None
             connections, self._connections = self._connections, set()
         if listener is not None:
-            listener.close()
+            _cut(listener, reset=False)  # shutdown wakes the accepting thread, and frees the port
         for sock in connections:
             _cut(sock)
 
@@ -86,7 +86,7 @@ class TcpProxy:
             connections, self._connections = self._connections, set()
         self._flowing.set()
         if listener is not None:
-            listener.close()
+            _cut(listener, reset=False)
         for sock in connections:
             _cut(sock)
         for thread in self._threads:

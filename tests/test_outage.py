@@ -38,6 +38,7 @@ import pytest
 from conftest import new_postgres_url
 from tcpproxy import TcpProxy
 
+from api.services import Services
 from ledger.app import OPERATOR, FundLedger
 from ledger.domain import Donation
 
@@ -382,3 +383,45 @@ def _check(
     assert all(v["position"] == position for v in health["views"].values()), health
     assert health["listening"] is True, health
     assert health["store"] == "up", health
+
+
+def test_a_restarted_database_costs_no_request(server: Server) -> None:
+    """The database restarts between two requests: the pooled connections it cut are found
+    dead before a request is given one, so no caller sees the restart."""
+    with httpx.Client(base_url=server.base, timeout=ANSWER_S_MAX) as client:
+        for _ in range(3):  # several connections into the pool, then idle
+            assert client.get("/v1/donations", params={"limit": 5}).status_code == 200
+        server.proxy.stop("refuse")
+        server.proxy.start()
+        answers = [client.get("/v1/donations", params={"limit": 5}) for _ in range(5)]
+    assert [a.status_code for a in answers] == [200] * 5, [a.text for a in answers]
+
+
+class _SlowViews:
+    """Views whose status takes longer than the probe may wait."""
+
+    def status(self) -> list[Any]:
+        time.sleep(0.3)
+        return []
+
+
+@pytest.mark.parametrize("answered", [True, False])
+def test_a_slow_probe_closes_the_gate_only_if_no_request_is_answered(answered: bool) -> None:
+    """Under heavy load the probe queues for the pool like any request; requests answered
+    from the store meanwhile show it is busy, not gone, so the gate stays open."""
+    services = Services(
+        ledger=None,  # type: ignore[arg-type]
+        views=_SlowViews(),  # type: ignore[arg-type]
+        reader=None,  # type: ignore[arg-type]
+        runner=None,  # type: ignore[arg-type]
+        wait_s=0,
+        log=None,  # type: ignore[arg-type]
+        store_probe_timeout_s=0.05,
+    )
+    try:
+        threading.Timer(0.01, services.store_answered if answered else lambda: None).start()
+        with pytest.raises(TimeoutError):
+            services.store_status()
+        assert services.store_up is answered
+    finally:
+        services._probes.shutdown(wait=True)
