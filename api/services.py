@@ -16,6 +16,8 @@ from projections.log import Log
 from projections.queries import Reader
 from projections.runner import LiveRunner, Views, ViewStatus
 
+# Probes in a row that must fail with an error before the store is called down.
+PROBE_ERRORS_MAX = 2
 LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -113,7 +115,8 @@ class Services:
     )
     _probe: Future[list[ViewStatus]] | None = None
     store_answered_at: float = 0.0
-    _probe_lock: threading.Lock = field(default_factory=threading.Lock)
+    _probe_lock: threading.RLock = field(default_factory=threading.RLock)
+    _probe_errors: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
     _checkpointer: threading.Thread | None = None
 
@@ -146,7 +149,7 @@ class Services:
         probe = self._current_probe()
         try:
             return probe.result(timeout=self.store_probe_timeout_s)
-        except Exception as error:
+        except TimeoutError as error:  # the probe's own errors are judged by _probed
             self._probe_failed(error)
             raise
 
@@ -158,7 +161,7 @@ class Services:
             return await asyncio.wait_for(
                 asyncio.shield(asyncio.wrap_future(probe)), self.store_probe_timeout_s
             )
-        except Exception as error:
+        except TimeoutError as error:  # the probe's own errors are judged by _probed
             self._probe_failed(error)
             raise
 
@@ -173,9 +176,15 @@ class Services:
     def _probed(self, probe: Future[list[ViewStatus]]) -> None:
         error = None if probe.cancelled() else probe.exception()
         if error is None:
+            self._probe_errors = 0
             self._store_is(up=True, error=None)
-        else:
-            self._probe_failed(error)
+            return
+        # One error may be the moment of a restart, already over: ask again before saying so.
+        self._probe_errors += 1
+        if self._probe_errors < PROBE_ERRORS_MAX and not self._stop.is_set():
+            self._current_probe()
+            return
+        self._probe_failed(error)
 
     def _probe_failed(self, error: BaseException) -> None:
         # A probe that is only slow, while requests are answered from the store, means a
