@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from api import logs, problems
 from api.config import Settings
 from api.deps import current_actor
-from api.limits import BodyLimit
+from api.limits import BodyLimit, Deadline
 from api.routes import commands, exports, ops, pages, reads, transparency
 from api.services import AuthThrottle, Services
 from ledger.app import FundLedger
@@ -37,6 +37,9 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
+
+# Answered without the store, or (/healthz, /metrics) telling of it: served while it is down.
+PATHS_WITHOUT_STORE = ("/healthz", "/metrics", "/problems/", "/static/", "/docs", "/openapi.json")
 
 DESCRIPTION = """
 fund-ledger keeps a community fund's books as immutable events: donations, grants, expenses
@@ -79,8 +82,10 @@ def create_app(settings: Settings | None = None, ledger: FundLedger | None = Non
             signer=signer,
             checkpoint_interval_s=settings.checkpoint_interval_s,
             auth_throttle=AuthThrottle(failures_max=settings.auth_failures_max),
+            store_probe_timeout_s=settings.store_probe_timeout_s,
         )
         services.start_checkpoints()
+        services.start_store_monitor()
         app.state.services = services
         access_filter = logs.install_access_filter(app.routes)
         try:
@@ -98,6 +103,9 @@ def create_app(settings: Settings | None = None, ledger: FundLedger | None = Non
         dependencies=[Depends(current_actor)],
     )
     problems.install(app)
+    app.add_middleware(
+        Deadline, deadline_s=settings.request_deadline_s, retry_after_s=problems.RETRY_AFTER_S
+    )
     app.add_middleware(BodyLimit, limit_bytes=settings.request_body_bytes_max)
     app.include_router(commands.router)
     app.include_router(reads.router)
@@ -113,22 +121,37 @@ def create_app(settings: Settings | None = None, ledger: FundLedger | None = Non
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         started = time.perf_counter()
-        try:
-            response = await call_next(request)
-        except Exception as error:  # a bug: logged without its message, which may quote data
-            route = getattr(request.scope.get("route"), "path", logs.UNMATCHED)
-            log.error(
-                "unhandled %s in %s %s\n%s",
-                type(error).__name__,
-                request.method,
-                route,
-                logs.stack_without_messages(error),
+        services: Services | None = getattr(request.app.state, "services", None)
+        store = None if request.url.path.startswith(PATHS_WITHOUT_STORE) else services
+        if store is not None and not store.store_up:
+            # The store is known to be down: say so now rather than hold the caller.
+            response: Response = problems.problem(
+                503,
+                "store-unavailable",
+                "the ledger's database cannot be reached; try again shortly",
+                headers={"Retry-After": str(problems.RETRY_AFTER_S)},
+                store="down",
             )
-            response = problems.problem(500, "internal-error", "an internal error; it is logged")
+        else:
+            try:
+                response = await call_next(request)
+            except Exception as error:  # a bug: logged without its message, which may quote data
+                route = getattr(request.scope.get("route"), "path", logs.UNMATCHED)
+                log.error(
+                    "unhandled %s in %s %s\n%s",
+                    type(error).__name__,
+                    request.method,
+                    route,
+                    logs.stack_without_messages(error),
+                )
+                response = problems.problem(
+                    500, "internal-error", "an internal error; it is logged"
+                )
+            if store is not None and response.status_code < 300:
+                store.store_answered()  # however slow its probe, the store is there
         response.headers.update(SECURITY_HEADERS)
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
-        services = getattr(request.app.state, "services", None)
         if services is not None:
             services.metrics.observe(
                 request.method, path, response.status_code, time.perf_counter() - started

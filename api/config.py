@@ -24,6 +24,15 @@ class Settings(BaseSettings):
     request_body_bytes_max: int = Field(
         8 * 1024 * 1024, ge=1024, description="Larger request bodies are refused unread."
     )
+    request_deadline_s: float = Field(
+        8.0,
+        gt=0,
+        le=300,
+        description="A request with no answer by then gets 503 and Retry-After (store down).",
+    )
+    store_probe_timeout_s: float = Field(
+        3.0, gt=0, le=30, description="How long /healthz waits for the store before saying down."
+    )
     poll_interval_s: float = Field(0.25, gt=0, le=10, description="SQLite view polling interval.")
     base_url: str = Field("", description="Public address of the service, for links and QR codes.")
     signing_key_file: str = Field(

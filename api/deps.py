@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from starlette.concurrency import run_in_threadpool
 
 from api.problems import ApiProblem
 from api.services import Services
@@ -14,7 +15,8 @@ from ledger.domain import Role
 TOKEN_CHARS_MAX = 200
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async: a plain function would take a worker thread, and /healthz must not need one.
     services: Services = request.app.state.services
     return services
 
@@ -22,7 +24,7 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def current_actor(
+async def current_actor(
     request: Request,
     services: ServicesDep,
     authorization: Annotated[
@@ -32,7 +34,11 @@ def current_actor(
         ),
     ] = None,
 ) -> Actor | None:
-    """The caller, or None for the public. A token that does not match is refused, not ignored."""
+    """The caller, or None for the public. A token that does not match is refused, not ignored.
+
+    async, so that a caller without a token takes no worker thread here; a token is checked
+    against the store in one.
+    """
     if authorization is None:
         return None
     client = request.client.host if request.client else "unknown"
@@ -47,7 +53,7 @@ def current_actor(
     scheme, _, token = authorization.partition(" ")
     actor = None
     if scheme.lower() == "bearer" and token and len(token) <= TOKEN_CHARS_MAX:
-        actor = services.ledger.authenticate(token.strip())
+        actor = await run_in_threadpool(services.ledger.authenticate, token.strip())
     if actor is None:
         services.auth_throttle.failed(client)
         raise ApiProblem(401, "bad-token", "the token is malformed, unknown or revoked")

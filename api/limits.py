@@ -1,11 +1,15 @@
-"""Request bodies are limited before anything parses them, whether sized or chunked."""
+"""Limits on requests: bodies before anything parses them (sized or chunked), and answer times."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("fund_ledger.api")
 
 
 class BodyLimit:
@@ -58,6 +62,63 @@ class BodyLimit:
         )
 
 
+class Deadline:
+    """Answer 503 with Retry-After when no answer has started within ``deadline_s``.
+
+    A database that is down or unreachable can hold a request far longer than a caller should
+    wait: eventsourcing retries each store call ten times, each waiting for the pool, and a
+    connection whose network went silent waits for ever. The handler goes on in its thread
+    (its late answer is dropped); a write it completes is found again by its Idempotency-Key
+    when the caller retries, as the 503 asks.
+    """
+
+    def __init__(self, app: ASGIApp, deadline_s: float, retry_after_s: int) -> None:
+        self.app = app
+        self.deadline_s = deadline_s
+        self.retry_after_s = retry_after_s
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+        abandoned = False
+
+        async def send_unless_abandoned(message: Message) -> None:
+            nonlocal started
+            if abandoned:
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        handler = asyncio.ensure_future(self.app(scope, receive, send_unless_abandoned))
+        done, _ = await asyncio.wait({handler}, timeout=self.deadline_s)
+        if handler in done or started:
+            await handler
+            return
+        abandoned = True
+        handler.add_done_callback(_forget)
+        log.warning(
+            "no answer within %.1f s: %s %s", self.deadline_s, scope["method"], scope["path"]
+        )
+        await _problem(
+            send,
+            503,
+            "store-unavailable",
+            f"no answer within {self.deadline_s:g} s; the ledger's database may be unreachable;"
+            " try again shortly (a write with an Idempotency-Key is applied at most once)",
+            title="Service unavailable",
+            headers=[(b"retry-after", str(self.retry_after_s).encode())],
+            deadline_s=self.deadline_s,
+        )
+
+
+def _forget(handler: asyncio.Future[None]) -> None:
+    """Collect an abandoned handler's outcome, so that asyncio does not report it as lost."""
+    if not handler.cancelled() and handler.exception() is not None:
+        log.warning("an abandoned request failed later: %r", handler.exception())
+
+
 def _replay(messages: list[Message], then: Receive | None = None) -> Receive:
     async def receive() -> Message:
         if messages:
@@ -69,11 +130,20 @@ def _replay(messages: list[Message], then: Receive | None = None) -> Receive:
     return receive
 
 
-async def _problem(send: Send, status: int, code: str, detail: str, **facts: Any) -> None:
+async def _problem(
+    send: Send,
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    title: str = "Request refused",
+    headers: list[tuple[bytes, bytes]] | None = None,
+    **facts: Any,
+) -> None:
     body = json.dumps(
         {
             "type": f"/problems/{code}",
-            "title": "Request refused",
+            "title": title,
             "status": status,
             "detail": detail,
             **facts,
@@ -86,6 +156,7 @@ async def _problem(send: Send, status: int, code: str, detail: str, **facts: Any
             "headers": [
                 (b"content-type", b"application/problem+json"),
                 (b"content-length", str(len(body)).encode()),
+                *(headers or []),
             ],
         }
     )

@@ -132,8 +132,11 @@ def _unstorable(_: Request, error: Exception) -> JSONResponse:
     return problem(422, "invalid-input", f"a value cannot be stored or searched: {error}")
 
 
-def _store_unavailable(_: Request, error: Exception) -> JSONResponse:
+def _store_unavailable(request: Request, error: Exception) -> JSONResponse:
     log.warning("store unavailable: %s", type(error).__name__)
+    services = getattr(request.app.state, "services", None)
+    if services is not None and not isinstance(error, ExportMoved):
+        services.store_failed()
     return problem(
         503,
         "store-unavailable",

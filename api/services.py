@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 import time
 from collections import defaultdict
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ledger.app import FundLedger
 from ledger.notes import Signer
 from projections.log import Log
 from projections.queries import Reader
-from projections.runner import LiveRunner, Views
+from projections.runner import LiveRunner, Views, ViewStatus
 
+# Probes in a row that must fail with an error before the store is called down.
+PROBE_ERRORS_MAX = 2
 LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -98,6 +103,20 @@ class Services:
     auth_throttle: AuthThrottle = field(default_factory=AuthThrottle)
     started_at: float = field(default_factory=time.monotonic)
     checkpoint_error: BaseException | None = None
+    store_probe_timeout_s: float = 3.0
+    store_probe_interval_s: float = 1.0
+    # False once a probe of the store failed, until one succeeds: requests then get 503 at once.
+    store_up: bool = True
+    store_error: str | None = None
+    _probe_now: threading.Event = field(default_factory=threading.Event)
+    _monitor: threading.Thread | None = None
+    _probes: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-probe")
+    )
+    _probe: Future[list[ViewStatus]] | None = None
+    store_answered_at: float = 0.0
+    _probe_lock: threading.RLock = field(default_factory=threading.RLock)
+    _probe_errors: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
     _checkpointer: threading.Thread | None = None
 
@@ -120,6 +139,93 @@ class Services:
                 self.checkpoint_error = error
             self._stop.wait(self.checkpoint_interval_s)
 
+    def store_status(self) -> list[ViewStatus]:
+        """The views' status, read within the probe timeout, or the error that stopped it.
+
+        A store that does not answer raises TimeoutError. One probe runs at a time, and callers
+        who come while it runs share its answer, so a hung store holds one thread, not one per
+        health check. The answer also decides ``store_up``.
+        """
+        probe = self._current_probe()
+        try:
+            return probe.result(timeout=self.store_probe_timeout_s)
+        except TimeoutError as error:  # the probe's own errors are judged by _probed
+            self._probe_failed(error)
+            raise
+
+    async def store_status_async(self) -> list[ViewStatus]:
+        """``store_status`` without holding a worker thread while it waits: /healthz must
+        answer even when every worker is stuck on the store."""
+        probe = self._current_probe()
+        try:
+            return await asyncio.wait_for(
+                asyncio.shield(asyncio.wrap_future(probe)), self.store_probe_timeout_s
+            )
+        except TimeoutError as error:  # the probe's own errors are judged by _probed
+            self._probe_failed(error)
+            raise
+
+    def _current_probe(self) -> Future[list[ViewStatus]]:
+        with self._probe_lock:
+            if self._probe is None or self._probe.done():
+                self._probe = self._probes.submit(self.views.status)
+                # The store is up again the moment a probe that waited on it succeeds.
+                self._probe.add_done_callback(self._probed)
+            return self._probe
+
+    def _probed(self, probe: Future[list[ViewStatus]]) -> None:
+        error = None if probe.cancelled() else probe.exception()
+        if error is None:
+            self._probe_errors = 0
+            self._store_is(up=True, error=None)
+            return
+        # One error may be the moment of a restart, already over: ask again before saying so.
+        self._probe_errors += 1
+        if self._probe_errors < PROBE_ERRORS_MAX and not self._stop.is_set():
+            self._current_probe()
+            return
+        self._probe_failed(error)
+
+    def _probe_failed(self, error: BaseException) -> None:
+        # A probe that is only slow, while requests are answered from the store, means a
+        # busy store, not a lost one: closing the gate then would turn load into refusals.
+        slow = isinstance(error, TimeoutError)
+        if slow and self.store_answered_at > time.monotonic() - self.store_probe_timeout_s:
+            return
+        self._store_is(up=False, error=error)
+
+    def store_answered(self) -> None:
+        """A request was answered from the store: it is there, however slow the probe."""
+        self.store_answered_at = time.monotonic()
+
+    def _store_is(self, *, up: bool, error: BaseException | None) -> None:
+        """Open or close the gate that answers 503 at once (api.app)."""
+        self.store_up = up
+        self.store_error = None if error is None else type(error).__name__
+
+    def start_store_monitor(self) -> None:
+        """Probe the store in the background, so that an outage is known before requests wait
+        on it, and its end is noticed without a request having to try."""
+        self._monitor = threading.Thread(
+            target=self._monitor_loop, name="store-monitor", daemon=True
+        )
+        self._monitor.start()
+
+    def _monitor_loop(self) -> None:
+        while not self._stop.is_set():
+            # store_up and store_error keep the answer; the error itself is not needed here.
+            with contextlib.suppress(Exception):
+                self.store_status()
+            if self._probe is not None and not self._probe.done():
+                continue  # still waiting on the store: look again after another timeout
+            interval_s = self.store_probe_interval_s * (1.0 if self.store_up else 0.5)
+            self._probe_now.wait(interval_s)
+            self._probe_now.clear()
+
+    def store_failed(self) -> None:
+        """A request met a store error: probe now rather than at the next interval."""
+        self._probe_now.set()
+
     def read_your_write(self, position: int) -> None:
         """Hold a write's answer until the views show it, within a bounded wait.
 
@@ -134,8 +240,11 @@ class Services:
 
     def close(self) -> None:
         self._stop.set()
-        if self._checkpointer is not None:
-            self._checkpointer.join(timeout=5)
+        self._probe_now.set()
+        for thread in (self._checkpointer, self._monitor):
+            if thread is not None:
+                thread.join(timeout=5)
         self.runner.stop()
+        self._probes.shutdown(wait=False, cancel_futures=True)
         self.views.close()
         self.ledger.close()

@@ -18,8 +18,13 @@ from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import JSONTranscoder, RecordConflictError, Transcoding
-from eventsourcing.utils import get_topic
+from eventsourcing.persistence import (
+    InfrastructureFactory,
+    JSONTranscoder,
+    RecordConflictError,
+    Transcoding,
+)
+from eventsourcing.utils import Environment, get_topic
 
 from ledger.books import Position, fold
 from ledger.domain import (
@@ -59,7 +64,7 @@ from ledger.errors import (
 )
 from ledger.money import check_amount_fen
 from ledger.personal import Keyring, MemoryKeyring, SQLKeyring, is_sealed, seal
-from ledger.storage import DEFAULT_DATABASE_URL, persistence_env
+from ledger.storage import DEFAULT_DATABASE_URL, persistence_env, tune_postgres_pool
 
 # China keeps one time zone all year; the fund's days are Beijing days.
 FUND_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
@@ -281,6 +286,12 @@ class FundLedger(Application[UUID]):
             if datastore is None
             else SQLKeyring(datastore, create=env["CREATE_TABLE"].lower() in {"y", "yes", "1"})
         )
+
+    def construct_factory(self, env: Environment) -> InfrastructureFactory:
+        # Before the tables are made, so that even the first pooled connections are tuned.
+        factory = super().construct_factory(env)
+        tune_postgres_pool(getattr(factory, "datastore", None))
+        return factory
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

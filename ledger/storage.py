@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ledger.errors import InvalidInput
 
 DEFAULT_DATABASE_URL = "sqlite:///./fund-ledger.sqlite3"
+
+# libpq options for each new PostgreSQL connection. A connection attempt gives up after
+# connect_timeout; keepalives and tcp_user_timeout end a connection whose network went silent
+# (sent data unacknowledged for 15 s), which would otherwise wait for ever.
+POSTGRES_CONNECTION_OPTIONS = {
+    "connect_timeout": 5,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 3,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 15_000,
+}
+# psycopg's pool retries a failed connection with a doubling delay for five minutes, so after
+# an outage of a minute it could take another minute to notice the database is back. Giving
+# up after a few seconds ends that attempt; the next request that needs a connection starts
+# a fresh one, which tries at once.
+POSTGRES_RECONNECT_TIMEOUT_S = 2.0
 
 
 def persistence_env(database_url: str) -> dict[str, str]:
@@ -46,6 +64,9 @@ def persistence_env(database_url: str) -> dict[str, str]:
             "POSTGRES_MAX_OVERFLOW": query.get("max_overflow", ["10"])[0],
             "POSTGRES_LOCK_TIMEOUT": "5",
             "APPLICATION_RECORDER_TOPIC": "ledger.recorders:CheckedPostgresRecorder",
+            # A pooled connection is checked before use: after the database was restarted,
+            # the idle ones are dead, and each would otherwise fail one request.
+            "POSTGRES_PRE_PING": "y",
         }
         if "schema" in query:
             env["POSTGRES_SCHEMA"] = query["schema"][0]
@@ -55,3 +76,13 @@ def persistence_env(database_url: str) -> dict[str, str]:
         database_url,
         "must start with sqlite:///, postgresql:// or memory://",
     )
+
+
+def tune_postgres_pool(datastore: Any) -> None:
+    """Apply the options above to the psycopg pool eventsourcing made (it has no settings
+    for them); a datastore without a pool (SQLite, memory) is left alone."""
+    pool = getattr(datastore, "pool", None)
+    if pool is None or not hasattr(pool, "reconnect_timeout"):
+        return
+    pool.kwargs.update(POSTGRES_CONNECTION_OPTIONS)
+    pool.reconnect_timeout = POSTGRES_RECONNECT_TIMEOUT_S

@@ -37,6 +37,8 @@ BATCH_SIZE_MAX = 5000
 BATCH_SIZE_LIVE = 1000
 POLL_INTERVAL_S = 0.25
 WAIT_TIMEOUT_S_MAX = 10.0
+# How long a live runner waits before subscribing again after its subscription died.
+RESUBSCRIBE_PAUSE_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -187,17 +189,24 @@ class LiveRunner:
         self.views = views
         self.poll_interval_s = poll_interval_s
         self.error: BaseException | None = None
+        self.listen_error: BaseException | None = None
+        self.subscriptions = 0
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
         self._subscription: ApplicationSubscription[Any] | None = None
+        self._subscription_lock = threading.Lock()
+
+    @property
+    def listening(self) -> bool | None:
+        """Whether the subscription is live; None where there is none to have (SQLite)."""
+        if not _is_postgres(self.views.env):
+            return None
+        return self._subscription is not None and self.listen_error is None
 
     def start(self) -> LiveRunner:
         self.views.catch_up()
         if _is_postgres(self.views.env):
-            self._subscription = ApplicationSubscription(
-                app=self.views.ledger, gt=self.views.ledger.position()
-            )
             self._threads.append(
                 threading.Thread(target=self._listen, name="views-listener", daemon=True)
             )
@@ -207,13 +216,32 @@ class LiveRunner:
         return self
 
     def _listen(self) -> None:
-        assert self._subscription is not None
-        try:
-            for _event, _tracking in self._subscription:
-                self._wake.set()
-        except Exception as error:  # the poller carries on; status shows why it is slower
-            if not self._stop.is_set():
-                self.error = error
+        """Follow the subscription; when its connection dies (the database went away), wait
+        and subscribe again from the log's current position, until stopped."""
+        while not self._stop.is_set():
+            try:
+                subscription = ApplicationSubscription(
+                    app=self.views.ledger, gt=self.views.ledger.position()
+                )
+                with self._subscription_lock:
+                    if self._stop.is_set():
+                        subscription.stop()
+                        return
+                    self._subscription = subscription
+                self.subscriptions += 1
+                self.listen_error = None
+                self._wake.set()  # events recorded while it was down have no notification
+                for _event, _tracking in subscription:
+                    self._wake.set()
+            except Exception as error:  # the poller carries on; status shows why it is slower
+                if self._stop.is_set():
+                    return
+                self.listen_error = error
+            with self._subscription_lock:
+                if self._subscription is not None:
+                    self._subscription.stop()
+                self._subscription = None
+            self._stop.wait(RESUBSCRIBE_PAUSE_S)
 
     def _apply(self) -> None:
         while not self._stop.is_set():
@@ -233,8 +261,9 @@ class LiveRunner:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
-        if self._subscription is not None:
-            self._subscription.stop()
+        with self._subscription_lock:
+            if self._subscription is not None:
+                self._subscription.stop()
         for thread in self._threads:
             thread.join(timeout=5)
 

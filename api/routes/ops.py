@@ -14,23 +14,33 @@ router = APIRouter(tags=["operations 运维"])
 
 
 @router.get("/healthz", summary="Is the store reachable, and how far behind are the views?")
-def healthz(services: ServicesDep) -> JSONResponse:
+async def healthz(services: ServicesDep) -> JSONResponse:
+    # async, and no worker thread while it waits: it answers even when every worker is stuck.
+    runner = services.runner
     try:
-        statuses = services.views.status()
-    except Exception as error:  # any failure to reach the store is the answer here
+        statuses = await services.store_status_async()
+    except Exception as error:  # any failure to reach the store in time is the answer here
         return problem(
             503,
             "store-unavailable",
             f"the store cannot be reached ({type(error).__name__})",
             headers={"Retry-After": str(RETRY_AFTER_S)},
+            store="down",
+            listening=runner.listening,
         )
-    runner_error = services.runner.error
+    runner_error = runner.error or runner.listen_error
     return JSONResponse(
         {
             "status": "ok" if runner_error is None else "degraded",
+            "store": "up",
             "log_position": statuses[0].log_position if statuses else 0,
             "views": {s.name: {"position": s.position, "lag": s.lag} for s in statuses},
-            "runner_error": None if runner_error is None else type(runner_error).__name__,
+            "runner_error": None if runner.error is None else type(runner.error).__name__,
+            # False while the live runner's subscription is down: views then lag by a poll.
+            "listening": runner.listening,
+            "listen_error": (
+                None if runner.listen_error is None else type(runner.listen_error).__name__
+            ),
         }
     )
 
@@ -80,15 +90,24 @@ def metrics(services: ServicesDep) -> str:
             f"fund_ledger_view_wait_seconds_sum {m.view_wait_sum_s:.6f}",
             f"fund_ledger_view_wait_seconds_count {m.view_wait_count}",
         ]
-    statuses = services.views.status()
+    try:
+        statuses = services.store_status()
+    except Exception:  # the store is down: the metrics say so instead of waiting for it
+        statuses = None
     lines += [
-        "# HELP fund_ledger_events_written Events in the log.",
-        "# TYPE fund_ledger_events_written gauge",
-        f"fund_ledger_events_written {statuses[0].log_position if statuses else 0}",
-        "# HELP fund_ledger_projection_lag Events not yet applied, per view.",
-        "# TYPE fund_ledger_projection_lag gauge",
-        *(f'fund_ledger_projection_lag{{view="{s.name}"}} {s.lag}' for s in statuses),
+        "# HELP fund_ledger_store_up Whether the store answered the last probe in time.",
+        "# TYPE fund_ledger_store_up gauge",
+        f"fund_ledger_store_up {int(statuses is not None)}",
     ]
+    if statuses is not None:
+        lines += [
+            "# HELP fund_ledger_events_written Events in the log.",
+            "# TYPE fund_ledger_events_written gauge",
+            f"fund_ledger_events_written {statuses[0].log_position if statuses else 0}",
+            "# HELP fund_ledger_projection_lag Events not yet applied, per view.",
+            "# TYPE fund_ledger_projection_lag gauge",
+            *(f'fund_ledger_projection_lag{{view="{s.name}"}} {s.lag}' for s in statuses),
+        ]
     return "\n".join(lines) + "\n"
 
 
