@@ -71,9 +71,16 @@ class CheckedPostgresRecorder(PostgresApplicationRecorder):
         expected = _expected(kwargs)
         if expected:
             # The lock first (the insert takes it again, which is free): no writer can come
-            # between this check and these events.
-            self._lock_table(curs)
-            curs.execute(self._expect_statement, (list(expected), list(expected.values())))
+            # between this check and these events. Its own sync point, so that a refusal
+            # stops here: statements queued after an error in a pipeline are skipped by the
+            # server, and psycopg would take a skipped one as prepared.
+            with curs.connection.pipeline():
+                self._lock_table(curs)
+                curs.execute(
+                    self._expect_statement,
+                    (list(expected), list(expected.values())),
+                    prepare=False,
+                )
         super()._insert_events(curs, stored_events, **kwargs)
 
 
