@@ -18,6 +18,7 @@ from api.limits import BodyLimit
 from api.routes import commands, exports, ops, pages, reads, transparency
 from api.services import AuthThrottle, Services
 from ledger.app import FundLedger
+from ledger.batching import GroupCommitter
 from ledger.notes import Signer
 from projections.log import Log
 from projections.queries import Reader
@@ -79,6 +80,12 @@ def create_app(settings: Settings | None = None, ledger: FundLedger | None = Non
             signer=signer,
             checkpoint_interval_s=settings.checkpoint_interval_s,
             auth_throttle=AuthThrottle(failures_max=settings.auth_failures_max),
+            donations=GroupCommitter(
+                opened.record_donation_orders,
+                window_s=settings.group_commit_window_s,
+                batch_size_max=settings.group_commit_batch_size_max,
+                name="donations-group-commit",
+            ),
         )
         services.start_checkpoints()
         app.state.services = services

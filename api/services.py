@@ -7,7 +7,8 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from ledger.app import FundLedger
+from ledger.app import DonationOrder, FundLedger, Receipt
+from ledger.batching import GroupCommitter
 from ledger.notes import Signer
 from projections.log import Log
 from projections.queries import Reader
@@ -93,6 +94,8 @@ class Services:
     wait_s: float
     log: Log
     signer: Signer | None = None
+    # Single donations, gathered into shared transactions (None: each runs alone).
+    donations: GroupCommitter[DonationOrder, Receipt] | None = None
     checkpoint_interval_s: float = 2.0
     metrics: Metrics = field(default_factory=Metrics)
     auth_throttle: AuthThrottle = field(default_factory=AuthThrottle)
@@ -120,6 +123,12 @@ class Services:
                 self.checkpoint_error = error
             self._stop.wait(self.checkpoint_interval_s)
 
+    def record_donation(self, order: DonationOrder) -> Receipt:
+        """Record one donation, sharing a transaction with concurrent ones when it can."""
+        if self.donations is None:
+            return self.ledger.record_donation_order(order)
+        return self.donations.submit(order)
+
     def read_your_write(self, position: int) -> None:
         """Hold a write's answer until the views show it, within a bounded wait.
 
@@ -134,6 +143,8 @@ class Services:
 
     def close(self) -> None:
         self._stop.set()
+        if self.donations is not None:
+            self.donations.close()
         if self._checkpointer is not None:
             self._checkpointer.join(timeout=5)
         self.runner.stop()
