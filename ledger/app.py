@@ -9,7 +9,7 @@ import re
 import secrets
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, ClassVar, TypeVar
@@ -69,6 +69,7 @@ NAME_CHARS_MAX = 200
 OPINION_CHARS_MAX = 10_000
 IDEMPOTENCY_KEY_CHARS_MAX = 200
 QUORUM_MAX = 99
+UNCHANGED_KEPT_MAX = 10_000
 
 _PROJECT_CODE = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -255,7 +256,6 @@ class _Group:
 
     def __init__(self, ledger: FundLedger, orders: Sequence[DonationOrder]) -> None:
         self.orders = orders
-        self.fund = ledger.fund()
         self.fingerprints = [
             _fingerprint("record_donation", o.args(), o.received_on) for o in orders
         ]
@@ -266,9 +266,18 @@ class _Group:
             for o in orders
         ]
         self.donation_ids = [Donation.create_id(o.receipt) for o in orders]
-        self.records_stored = ledger._existing(list({r for r in self.record_ids if r}))
+        read = {FUND_ID, *_uuids(o.donor_id for o in orders)}
+        read.update(_uuids(o.project_id for o in orders if o.project_id))
+        # One query tells which keys and receipts are taken and how new the rest is.
+        self.versions = ledger._versions(
+            list(read | {r for r in self.record_ids if r} | set(self.donation_ids))
+        )
+        if FUND_ID not in self.versions:
+            raise NotFound("fund", "(run `fund-ledger init` first)")
+        self.fund = ledger._current(Fund, FUND_ID, "fund", self.versions)
+        self.records_stored = {r for r in self.record_ids if r in self.versions}
         # Receipts in the store, then also those this batch's orders record.
-        self.receipts_taken = ledger._existing(list(set(self.donation_ids)))
+        self.receipts_taken = {d for d in self.donation_ids if d in self.versions}
         self.donors: dict[str, Any] = {}
         self.projects: dict[str, Any] = {}
         self.keys_claimed: dict[UUID, int] = {}  # idempotency record id -> the order's index
@@ -312,6 +321,9 @@ class FundLedger(Application[UUID]):
         self.tally = DonationTally(self)
         # Active users by token hash, with the Directory version they were read at.
         self._tokens: tuple[int, dict[str, Actor]] | None = None
+        # Aggregates group commits only read (the Fund, donors, projects), checked by version.
+        self._unchanged: dict[UUID, Aggregate] = {}
+        self._unchanged_lock = threading.Lock()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -338,30 +350,68 @@ class FundLedger(Application[UUID]):
 
     def _existing(self, aggregate_ids: list[UUID]) -> set[UUID]:
         """Which of these aggregates exist, in one query per thousand ids, not one each."""
+        return set(self._versions(aggregate_ids))
+
+    def _versions(self, aggregate_ids: list[UUID]) -> dict[UUID, int]:
+        """The stored version of each of these aggregates that exists, a query per thousand."""
         recorder: Any = self.recorder
-        found: set[UUID] = set()
+        found: dict[UUID, int] = {}
         table = getattr(recorder, "events_table_name", None)
         if table is None:  # the in-memory store, for unit tests
-            return {i for i in aggregate_ids if self._exists(i)}
+            for i in aggregate_ids:
+                last = self.recorder.select_events(i, desc=True, limit=1)
+                if last:
+                    found[i] = last[0].originator_version
+            return found
         postgres = hasattr(recorder.datastore, "schema")
         for start in range(0, len(aggregate_ids), PAGE_SIZE_MAX):
             chunk = aggregate_ids[start : start + PAGE_SIZE_MAX]
             with recorder.datastore.transaction(commit=False) as cursor:
                 if postgres:
                     cursor.execute(
-                        f'SELECT DISTINCT originator_id FROM "{recorder.datastore.schema}".'  # noqa: S608
-                        f'"{table}" WHERE originator_id = ANY(%s)',
+                        "SELECT originator_id, max(originator_version) AS version FROM "  # noqa: S608
+                        f'"{recorder.datastore.schema}"."{table}" '
+                        "WHERE originator_id = ANY(%s) GROUP BY originator_id",
                         (chunk,),
                     )
-                    found.update(UUID(str(row["originator_id"])) for row in cursor.fetchall())
+                    found.update(
+                        (UUID(str(row["originator_id"])), int(row["version"]))
+                        for row in cursor.fetchall()
+                    )
                 else:
                     marks = ",".join("?" * len(chunk))
                     cursor.execute(
-                        f"SELECT DISTINCT originator_id FROM {table} "  # noqa: S608
-                        f"WHERE originator_id IN ({marks})",
+                        "SELECT originator_id, max(originator_version) AS version "  # noqa: S608
+                        f"FROM {table} WHERE originator_id IN ({marks}) GROUP BY originator_id",
                         [i.hex for i in chunk],
                     )
-                    found.update(UUID(row["originator_id"]) for row in cursor.fetchall())
+                    found.update(
+                        (UUID(row["originator_id"]), int(row["version"]))
+                        for row in cursor.fetchall()
+                    )
+        return found
+
+    def _current(
+        self, cls: type[T], aggregate_id: str | UUID, what: str, versions: Mapping[UUID, int]
+    ) -> T:
+        """An aggregate the caller only reads, at the stored version given; kept between calls
+        while that version stays the newest, so a batch need not replay it again."""
+        try:
+            key = aggregate_id if isinstance(aggregate_id, UUID) else UUID(str(aggregate_id))
+        except ValueError:
+            raise NotFound(what, aggregate_id) from None
+        version = versions.get(key)
+        if version is None:
+            raise NotFound(what, aggregate_id)
+        with self._unchanged_lock:
+            kept = self._unchanged.get(key)
+        if isinstance(kept, cls) and kept.version == version:
+            return kept
+        found = self._get(cls, key, what)
+        with self._unchanged_lock:
+            if len(self._unchanged) >= UNCHANGED_KEPT_MAX:
+                self._unchanged.clear()
+            self._unchanged[key] = found
         return found
 
     def fund(self) -> Fund:
@@ -722,10 +772,7 @@ class FundLedger(Application[UUID]):
         )
 
     def _open_project(self, project_id: str | None) -> Project | None:
-        project = self._get(Project, project_id, "project") if project_id else None
-        if project is not None and not project.is_open:
-            raise WrongState("project", project.code, "closed", "open")
-        return project
+        return _open(self._get(Project, project_id, "project")) if project_id else None
 
     def record_donation_orders(
         self, orders: Sequence[DonationOrder]
@@ -784,10 +831,16 @@ class FundLedger(Application[UUID]):
                 return
         group.fund.check_open(order.received_on)
         donor = group.looked_up(
-            group.donors, order.donor_id, lambda key: self._get(Donor, key, "donor")
+            group.donors,
+            order.donor_id,
+            lambda key: self._current(Donor, key, "donor", group.versions),
         )
         project = (
-            group.looked_up(group.projects, order.project_id, self._open_project)
+            group.looked_up(
+                group.projects,
+                order.project_id,
+                lambda key: _open(self._current(Project, key, "project", group.versions)),
+            )
             if order.project_id
             else None
         )
@@ -1307,6 +1360,23 @@ class FundLedger(Application[UUID]):
     def summary(self, as_of: date | None = None) -> Position:
         """The fund's position, folded from the whole log (the projections do this faster)."""
         return fold((e for _, e in self.iter_events()), as_of).position()
+
+
+def _open(project: Project) -> Project:
+    if not project.is_open:
+        raise WrongState("project", project.code, "closed", "open")
+    return project
+
+
+def _uuids(texts: Iterable[str | None]) -> set[UUID]:
+    """The well-formed ids among these; the others are refused later, one order at a time."""
+    found: set[UUID] = set()
+    for text in texts:
+        try:
+            found.add(UUID(str(text)))
+        except ValueError:
+            continue
+    return found
 
 
 def _fingerprint(command: str, args: dict[str, Any], on: date | None) -> str:

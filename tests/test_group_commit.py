@@ -24,7 +24,14 @@ from api.config import Settings
 from ledger.app import OPERATOR, Actor, DonationOrder, FundLedger, Receipt
 from ledger.batching import GroupCommitter
 from ledger.domain import Donation
-from ledger.errors import Duplicate, IdempotencyConflict, LedgerError, NotFound, WrongState
+from ledger.errors import (
+    Duplicate,
+    IdempotencyConflict,
+    LedgerError,
+    NotFound,
+    PeriodClosed,
+    WrongState,
+)
 
 DAY = date(2025, 3, 10)
 NOBODY = "00000000-0000-4000-8000-000000000000"
@@ -45,6 +52,7 @@ class Fund:
         closed = self.ledger.open_project(self.treasurer, "closed", "已结项目").id
         self.ledger.close_project(self.ledger.actor_named("委员"), closed)
         self.closed_project = closed
+        self.open_project = self.ledger.open_project(self.treasurer, "open", "在办项目").id
         self.inserts = 0
         insert_events = self.ledger.recorder.insert_events
 
@@ -256,6 +264,24 @@ def test_idempotent_replays_work_across_batches_and_the_single_path(fund: Fund) 
     assert isinstance(replayed, Receipt)
     assert (replayed.id, replayed.replayed) == (single.id, True)
     assert fund.stored_receipts() == {"IDEM", "SINGLE"}
+
+
+def test_state_kept_between_batches_is_dropped_when_it_changes(fund: Fund) -> None:
+    """Group commits keep the Fund, donors and projects they read while their version holds."""
+    (first,) = fund.ledger.record_donation_orders([fund.order("P-1", project_id=fund.open_project)])
+    assert isinstance(first, Receipt)
+
+    fund.ledger.close_project(fund.ledger.actor_named("委员"), fund.open_project)
+    fund.ledger.close_period(fund.ledger.actor_named("委员"), "2025-03")
+    later, closed = fund.ledger.record_donation_orders(
+        [
+            fund.order("P-2", project_id=fund.open_project, received_on=date(2025, 4, 1)),
+            fund.order("P-3"),  # dated in March, now closed
+        ]
+    )
+    assert isinstance(later, WrongState), later
+    assert isinstance(closed, PeriodClosed), closed
+    assert fund.stored_receipts() == {"P-1"}
 
 
 # -- through HTTP --------------------------------------------------------------------------------
