@@ -80,7 +80,11 @@ class GroupCommitter(Generic[Order, R]):
         if self._closed.is_set():
             raise RuntimeError("the group committer is closed")
         answer: Future[R] = Future()
-        self._queue.put((order, answer), timeout=min(wait_s, ANSWER_WAIT_S_MAX))
+        try:
+            self._queue.put((order, answer), timeout=min(wait_s, ANSWER_WAIT_S_MAX))
+        except queue.Full:
+            # Answered like a store that does not keep up: 503 with Retry-After.
+            raise TimeoutError(f"{self._queue.maxsize} writes are already waiting") from None
         return answer.result(timeout=min(wait_s, ANSWER_WAIT_S_MAX))
 
     def close(self) -> None:
@@ -115,6 +119,14 @@ class GroupCommitter(Generic[Order, R]):
                     break
                 batch.append(item)
             self._answer(batch)
+        # Orders queued after the stop was asked for get an answer too, never a hang.
+        while True:
+            try:
+                late = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if late is not None:
+                late[1].set_exception(RuntimeError("the group committer is closed"))
 
     def _answer(self, batch: list[tuple[Order, Future[R]]]) -> None:
         answers = [answer for _, answer in batch]

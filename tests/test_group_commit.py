@@ -356,3 +356,33 @@ def test_the_treasurer_check_comes_before_the_queue(fund: Fund) -> None:
         fund.ledger.donation_order(member, fund.donor, 100, DAY, "cash")
     assert caught.value.code == "not-permitted"
     assert UUID(fund.donor)  # the donor exists: only the role refused it
+
+
+# -- the committer itself, without a store -------------------------------------------------------
+
+
+def test_a_full_queue_and_a_closed_committer_answer_at_once() -> None:
+    gate = threading.Event()
+
+    def slow(orders: Sequence[int]) -> Sequence[int | LedgerError]:
+        assert gate.wait(WAIT_S)
+        return [order * 2 for order in orders]
+
+    committer: GroupCommitter[int, int] = GroupCommitter(
+        slow, window_s=0.0, batch_size_max=1, queue_length_max=1
+    )
+    with ThreadPoolExecutor(2) as pool:
+        held = pool.submit(committer.submit, 1)  # taken by the writer, which waits
+        deadline = time.monotonic() + WAIT_S
+        while committer._queue.qsize() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        queued = pool.submit(committer.submit, 2)  # fills the one place in the queue
+        while not committer._queue.qsize() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        with pytest.raises(TimeoutError):
+            committer.submit(3, wait_s=0.05)
+        gate.set()
+        assert (held.result(WAIT_S), queued.result(WAIT_S)) == (2, 4)
+    committer.close()
+    with pytest.raises(RuntimeError):
+        committer.submit(4)
