@@ -147,10 +147,12 @@ def test_concurrent_submissions_share_a_transaction_and_each_gets_its_own_answer
         assert answer.id == str(Donation.create_id(order.receipt))
         assert answer.position > 0
         assert not answer.replayed
-    # The held batch, then all those queued behind it together: two transactions.
-    assert (committer.stats.batches, committer.stats.commands) == (2, 24)
+    # The held batch, then all those queued behind it together: at most two transactions
+    # (one, when every order was queued before the writer took the first).
+    assert committer.stats.commands == 24
+    assert committer.stats.batches <= 2
     assert committer.stats.batch_size_largest >= 12
-    assert fund.inserts == 2
+    assert fund.inserts == committer.stats.batches
     assert fund.stored_receipts() == {o.receipt for o in orders}
     # Each answer's position is where its own donation was logged.
     logged = {str(e.originator_id): position for position, e in fund.ledger.iter_events()}
