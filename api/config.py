@@ -21,6 +21,15 @@ class Settings(BaseSettings):
     read_your_writes_wait_s: float = Field(
         2.0, ge=0, le=10, description="How long a write waits for the views to show it."
     )
+    group_commit_window_s: float = Field(
+        0.002,
+        ge=0,
+        le=0.1,
+        description="How long a single donation waits for others to share its transaction.",
+    )
+    group_commit_batch_size_max: int = Field(
+        256, ge=1, le=1000, description="Most single donations saved in one transaction."
+    )
     request_body_bytes_max: int = Field(
         8 * 1024 * 1024, ge=1024, description="Larger request bodies are refused unread."
     )

@@ -10,7 +10,7 @@ import re
 import secrets
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, ClassVar, TypeVar
@@ -77,6 +77,7 @@ NAME_CHARS_MAX = 200
 OPINION_CHARS_MAX = 10_000
 IDEMPOTENCY_KEY_CHARS_MAX = 200
 QUORUM_MAX = 99
+UNCHANGED_KEPT_MAX = 10_000
 
 _PROJECT_CODE = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -109,6 +110,50 @@ class Receipt:
     position: int
     replayed: bool = False
     ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DonationOrder:
+    """One ``record_donation`` command, checked and ready to run alone or in a group commit."""
+
+    actor: Actor
+    donor_id: str
+    amount_fen: int
+    received_on: date
+    channel: str
+    receipt_no: str | None  # as given: part of the idempotency fingerprint
+    receipt: str  # as given, or made for this order
+    project_id: str | None
+    note: str | None
+    idempotency_key: str | None
+
+    def args(self) -> dict[str, Any]:
+        return {
+            "donor_id": self.donor_id,
+            "amount_fen": self.amount_fen,
+            "received_on": self.received_on,
+            "channel": self.channel,
+            "receipt_no": self.receipt_no,
+            "project_id": self.project_id,
+            "note": self.note,
+        }
+
+    def donation(
+        self, donor: Donor, project: Project | None, meta: Meta, sealed_note: str | None
+    ) -> Donation:
+        """The gift's aggregate; its note sealed beforehand under the donor's key."""
+        return Donation(
+            donor_id=str(donor.id),
+            donor_kind=donor.kind,
+            amount_fen=self.amount_fen,
+            channel=self.channel,
+            receipt_no=self.receipt,
+            project_id=str(project.id) if project else None,
+            project_code=project.code if project else None,
+            in_kind=self.channel == Channel.IN_KIND,
+            note=sealed_note,
+            meta=meta,
+        )
 
 
 class _DateAsISO(Transcoding):
@@ -261,6 +306,62 @@ class DonationTally:
             self._position = max(self._position, int(row["last"]))
 
 
+class _Group:
+    """What a group commit of donations reads once, and what its orders have claimed so far."""
+
+    def __init__(self, ledger: FundLedger, orders: Sequence[DonationOrder]) -> None:
+        self.orders = orders
+        self.fingerprints = [
+            _fingerprint(
+                "record_donation",
+                ledger._blinded_notes([o.args()], o.idempotency_key)[0],
+                o.received_on,
+            )
+            for o in orders
+        ]
+        self.record_ids = [
+            IdempotencyRecord.create_id(o.actor.id, o.idempotency_key)
+            if o.idempotency_key is not None
+            else None
+            for o in orders
+        ]
+        self.donation_ids = [Donation.create_id(o.receipt) for o in orders]
+        read = {FUND_ID, *_uuids(o.donor_id for o in orders)}
+        read.update(_uuids(o.project_id for o in orders if o.project_id))
+        # One query tells which keys and receipts are taken and how new the rest is.
+        self.versions = ledger._versions(
+            list(read | {r for r in self.record_ids if r} | set(self.donation_ids))
+        )
+        if FUND_ID not in self.versions:
+            raise NotFound("fund", "(run `fund-ledger init` first)")
+        self.fund = ledger._current(Fund, FUND_ID, "fund", self.versions)
+        self.records_stored = {r for r in self.record_ids if r in self.versions}
+        # Receipts in the store, then also those this batch's orders record.
+        self.receipts_taken = {d for d in self.donation_ids if d in self.versions}
+        self.donors: dict[str, Any] = {}
+        self.projects: dict[str, Any] = {}
+        self.keys_claimed: dict[UUID, int] = {}  # idempotency record id -> the order's index
+        self.replays_of: dict[int, int] = {}  # order index -> the earlier order it repeats
+        self.made: dict[int, list[Aggregate]] = {}  # order index -> its new aggregates
+        self.outcomes: list[Receipt | LedgerError | None] = [None] * len(orders)
+
+    @staticmethod
+    def looked_up(cache: dict[str, Any], key: str, find: Callable[[str], Any]) -> Any:
+        """Read once per batch, refusals included."""
+        if key not in cache:
+            try:
+                cache[key] = find(key)
+            except LedgerError as error:
+                cache[key] = error
+        if isinstance(cache[key], LedgerError):
+            raise cache[key]
+        return cache[key]
+
+    def answered(self) -> list[Receipt | LedgerError]:
+        assert all(outcome is not None for outcome in self.outcomes), self.outcomes
+        return [outcome for outcome in self.outcomes if outcome is not None]
+
+
 class FundLedger(Application[UUID]):
     """The fund's books: commands in, events stored, positions out."""
 
@@ -278,6 +379,11 @@ class FundLedger(Application[UUID]):
         self.persistence_env = env
         super().__init__(env)
         self.tally = DonationTally(self)
+        # Active users by token hash, with the Directory version they were read at.
+        self._tokens: tuple[int, dict[str, Actor]] | None = None
+        # Aggregates group commits only read (the Fund, donors, projects), checked by version.
+        self._unchanged: dict[UUID, Aggregate] = {}
+        self._unchanged_lock = threading.Lock()
         # What the command running in this thread has read, for the save to check.
         self._reads = threading.local()
         datastore = getattr(self.recorder, "datastore", None)
@@ -318,30 +424,68 @@ class FundLedger(Application[UUID]):
 
     def _existing(self, aggregate_ids: list[UUID]) -> set[UUID]:
         """Which of these aggregates exist, in one query per thousand ids, not one each."""
+        return set(self._versions(aggregate_ids))
+
+    def _versions(self, aggregate_ids: list[UUID]) -> dict[UUID, int]:
+        """The stored version of each of these aggregates that exists, a query per thousand."""
         recorder: Any = self.recorder
-        found: set[UUID] = set()
+        found: dict[UUID, int] = {}
         table = getattr(recorder, "events_table_name", None)
         if table is None:  # the in-memory store, for unit tests
-            return {i for i in aggregate_ids if self._exists(i)}
+            for i in aggregate_ids:
+                last = self.recorder.select_events(i, desc=True, limit=1)
+                if last:
+                    found[i] = last[0].originator_version
+            return found
         postgres = hasattr(recorder.datastore, "schema")
         for start in range(0, len(aggregate_ids), PAGE_SIZE_MAX):
             chunk = aggregate_ids[start : start + PAGE_SIZE_MAX]
             with recorder.datastore.transaction(commit=False) as cursor:
                 if postgres:
                     cursor.execute(
-                        f'SELECT DISTINCT originator_id FROM "{recorder.datastore.schema}".'  # noqa: S608
-                        f'"{table}" WHERE originator_id = ANY(%s)',
+                        "SELECT originator_id, max(originator_version) AS version FROM "  # noqa: S608
+                        f'"{recorder.datastore.schema}"."{table}" '
+                        "WHERE originator_id = ANY(%s) GROUP BY originator_id",
                         (chunk,),
                     )
-                    found.update(UUID(str(row["originator_id"])) for row in cursor.fetchall())
+                    found.update(
+                        (UUID(str(row["originator_id"])), int(row["version"]))
+                        for row in cursor.fetchall()
+                    )
                 else:
                     marks = ",".join("?" * len(chunk))
                     cursor.execute(
-                        f"SELECT DISTINCT originator_id FROM {table} "  # noqa: S608
-                        f"WHERE originator_id IN ({marks})",
+                        "SELECT originator_id, max(originator_version) AS version "  # noqa: S608
+                        f"FROM {table} WHERE originator_id IN ({marks}) GROUP BY originator_id",
                         [i.hex for i in chunk],
                     )
-                    found.update(UUID(row["originator_id"]) for row in cursor.fetchall())
+                    found.update(
+                        (UUID(row["originator_id"]), int(row["version"]))
+                        for row in cursor.fetchall()
+                    )
+        return found
+
+    def _current(
+        self, cls: type[T], aggregate_id: str | UUID, what: str, versions: Mapping[UUID, int]
+    ) -> T:
+        """An aggregate the caller only reads, at the stored version given; kept between calls
+        while that version stays the newest, so a batch need not replay it again."""
+        try:
+            key = aggregate_id if isinstance(aggregate_id, UUID) else UUID(str(aggregate_id))
+        except ValueError:
+            raise NotFound(what, aggregate_id) from None
+        version = versions.get(key)
+        if version is None:
+            raise NotFound(what, aggregate_id)
+        with self._unchanged_lock:
+            kept = self._unchanged.get(key)
+        if isinstance(kept, cls) and kept.version == version:
+            return kept
+        found = self._get(cls, key, what)
+        with self._unchanged_lock:
+            if len(self._unchanged) >= UNCHANGED_KEPT_MAX:
+                self._unchanged.clear()
+            self._unchanged[key] = found
         return found
 
     def fund(self) -> Fund:
@@ -387,10 +531,7 @@ class FundLedger(Application[UUID]):
         if on is not None:
             _check_date("on", on)
         meta = Meta(actor.id, actor.role.value, on or today(), idempotency_key)
-        # The effective date is part of the command: the same key dated differently is refused.
-        fingerprint = hashlib.sha256(
-            json.dumps([command, args, on], sort_keys=True, default=str).encode()
-        ).hexdigest()
+        fingerprint = _fingerprint(command, args, on)
         for _attempt in range(RETRIES_MAX):
             if idempotency_key is not None:
                 replay = self._replay(actor, idempotency_key, fingerprint)
@@ -496,13 +637,31 @@ class FundLedger(Application[UUID]):
         return Actor(user_id, Role(user["role"]), name)
 
     def authenticate(self, token: str) -> Actor | None:
-        """The active user holding this bearer token, compared by hash in constant time."""
+        """The active user holding this bearer token, found by the token's hash.
+
+        Looking the hash up in a table leaks nothing useful through timing: a caller chooses
+        the token, not its SHA-256. The table is rebuilt whenever the Directory has a newer
+        stored version, checked on every call, so a revocation by this process or any other
+        takes effect at the next request.
+        """
         presented = hashlib.sha256(token.encode()).hexdigest()
-        found: Actor | None = None
-        for user_id, user in self.directory().users.items():
-            if secrets.compare_digest(presented, user["token_sha256"]) and not user["revoked"]:
-                found = Actor(user_id, Role(user["role"]), user["name"])
-        return found
+        return self._active_tokens().get(presented)
+
+    def _active_tokens(self) -> dict[str, Actor]:
+        last = self.recorder.select_events(DIRECTORY_ID, desc=True, limit=1)
+        version = last[0].originator_version if last else 0
+        cached = self._tokens
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        # Keyed by the version read before loading: a Directory loaded newer than that is
+        # only reloaded once more, never served stale.
+        table = {
+            user["token_sha256"]: Actor(user_id, Role(user["role"]), user["name"])
+            for user_id, user in self.directory().users.items()
+            if not user["revoked"]
+        }
+        self._tokens = (version, table)
+        return table
 
     # -- donors, projects, donations -----------------------------------------------------------
 
@@ -643,55 +802,187 @@ class FundLedger(Application[UUID]):
         idempotency_key: str | None = None,
     ) -> Receipt:
         """Record a gift; ``project_id`` restricts it, channel ``in_kind`` records goods."""
+        order = self.donation_order(
+            actor,
+            donor_id,
+            amount_fen,
+            received_on,
+            channel,
+            receipt_no,
+            project_id,
+            note,
+            idempotency_key=idempotency_key,
+        )
+        return self.record_donation_order(order)
+
+    @_permitted("record_donation")
+    def donation_order(
+        self,
+        actor: Actor,
+        donor_id: str,
+        amount_fen: int,
+        received_on: date,
+        channel: str,
+        receipt_no: str | None = None,
+        project_id: str | None = None,
+        note: str | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> DonationOrder:
+        """A ``record_donation`` command checked for everything that needs no stored state,
+        to be run alone or in a group commit (``record_donation_orders``)."""
         check_amount_fen(amount_fen)
         _check_date("received_on", received_on)
         donation_channel = _choice("channel", channel, Channel)
         _optional_text("receipt_no", receipt_no, 64)
         _optional_text("note", note, TEXT_CHARS_MAX)
-        receipt = receipt_no or f"NH{received_on:%Y%m%d}-{secrets.token_hex(4).upper()}"
+        if idempotency_key is not None:
+            _text("Idempotency-Key", idempotency_key, IDEMPOTENCY_KEY_CHARS_MAX)
+        return DonationOrder(
+            actor=actor,
+            donor_id=donor_id,
+            amount_fen=amount_fen,
+            received_on=received_on,
+            channel=donation_channel.value,
+            receipt_no=receipt_no,
+            # Made once, so that a retry of the same order keeps its number.
+            receipt=receipt_no or f"NH{received_on:%Y%m%d}-{secrets.token_hex(4).upper()}",
+            project_id=project_id,
+            note=note,
+            idempotency_key=idempotency_key,
+        )
+
+    def record_donation_order(self, order: DonationOrder) -> Receipt:
+        """One donation in a transaction of its own."""
 
         def decide(meta: Meta) -> tuple[str, list[Aggregate]]:
-            self.fund().check_open(received_on)
-            donor = self._get(Donor, donor_id, "donor")
+            self.fund().check_open(order.received_on)
+            donor = self._get(Donor, order.donor_id, "donor")
             donor.check_not_forgotten()
-            project = self._get(Project, project_id, "project") if project_id else None
-            if project is not None and not project.is_open:
-                raise WrongState("project", project.code, "closed", "open")
-            donation_id = Donation.create_id(receipt)
+            project = self._open_project(order.project_id)
+            donation_id = Donation.create_id(order.receipt)
             if self._exists(donation_id):
-                raise Duplicate("receipt", receipt)
-            donation = Donation(
-                donor_id=str(donor.id),
-                donor_kind=donor.kind,
-                amount_fen=amount_fen,
-                channel=donation_channel.value,
-                receipt_no=receipt,
-                project_id=str(project.id) if project else None,
-                project_code=project.code if project else None,
-                in_kind=donation_channel is Channel.IN_KIND,
-                note=self._sealed_note(donor, note),
-                meta=meta,
-            )
-            return str(donation_id), [donation]
+                raise Duplicate("receipt", order.receipt)
+            note = self._sealed_note(donor, order.note)
+            return str(donation_id), [order.donation(donor, project, meta, note)]
 
-        args = {
-            "donor_id": donor_id,
-            "amount_fen": amount_fen,
-            "received_on": received_on,
-            "channel": channel,
-            "receipt_no": receipt_no,
-            "project_id": project_id,
-            "note": note,
-        }
-        [args] = self._blinded_notes([args], idempotency_key)
+        [args] = self._blinded_notes([order.args()], order.idempotency_key)
         return self._run(
-            actor,
+            order.actor,
             "record_donation",
             args,
             decide,
-            on=received_on,
-            idempotency_key=idempotency_key,
+            on=order.received_on,
+            idempotency_key=order.idempotency_key,
         )
+
+    def _open_project(self, project_id: str | None) -> Project | None:
+        return _open(self._get(Project, project_id, "project")) if project_id else None
+
+    def record_donation_orders(
+        self, orders: Sequence[DonationOrder]
+    ) -> list[Receipt | LedgerError]:
+        """Run many independent donation orders in one transaction (a group commit).
+
+        Each order is decided in turn against state read once for the batch: the Fund, each
+        donor and project, which receipts and idempotency keys are taken, in the store and
+        by the orders before it. Orders refused get their own error; the new events of the
+        rest are saved together. When the save meets a conflict (another writer took a
+        receipt or a key meanwhile), each order runs again alone, so one never fails another.
+        Nothing is returned before the save has committed.
+        """
+        assert len(orders) <= BATCH_SIZE_MAX, len(orders)
+        try:
+            group = _Group(self, orders)
+        except NotFound as error:  # no fund yet
+            return [error] * len(orders)
+        for index in range(len(orders)):
+            try:
+                self._decide_grouped(group, index)
+            except LedgerError as error:
+                group.outcomes[index] = error
+        if group.made:
+            aggregates = [a for made in group.made.values() for a in made]
+            try:
+                # The batch decided on the Fund as read once: it must not have moved since.
+                recordings = self.save(
+                    *aggregates, expected_versions={FUND_ID: group.versions[FUND_ID]}
+                )
+            except RecordConflictError:
+                return self._one_by_one(group, [*group.made, *group.replays_of])
+            positions = {r.domain_event.originator_id: r.notification.id for r in recordings}
+            for index, made in group.made.items():
+                position = max(positions[a.id] for a in made)
+                group.outcomes[index] = Receipt(str(made[0].id), position)
+        for index, first in group.replays_of.items():
+            saved = group.outcomes[first]
+            assert isinstance(saved, Receipt), saved
+            group.outcomes[index] = Receipt(saved.id, saved.position, replayed=True)
+        return group.answered()
+
+    def _decide_grouped(self, group: _Group, index: int) -> None:
+        """Decide one order of a group commit; raises its refusal."""
+        order = group.orders[index]
+        fingerprint = group.fingerprints[index]
+        record_id = group.record_ids[index]
+        if record_id is not None and record_id in group.keys_claimed:
+            first = group.keys_claimed[record_id]
+            if group.fingerprints[first] != fingerprint:
+                raise IdempotencyConflict(str(order.idempotency_key))
+            group.replays_of[index] = first  # answered with the first one's result
+            return
+        if record_id is not None and record_id in group.records_stored:
+            assert order.idempotency_key is not None
+            replay = self._replay(order.actor, order.idempotency_key, fingerprint)
+            if replay is not None:
+                group.outcomes[index] = replay
+                return
+        group.fund.check_open(order.received_on)
+        donor = group.looked_up(
+            group.donors,
+            order.donor_id,
+            lambda key: _not_forgotten(self._current(Donor, key, "donor", group.versions)),
+        )
+        project = (
+            group.looked_up(
+                group.projects,
+                order.project_id,
+                lambda key: _open(self._current(Project, key, "project", group.versions)),
+            )
+            if order.project_id
+            else None
+        )
+        donation_id = group.donation_ids[index]
+        if donation_id in group.receipts_taken:
+            raise Duplicate("receipt", order.receipt)
+        meta = Meta(
+            order.actor.id, order.actor.role.value, order.received_on, order.idempotency_key
+        )
+        made: list[Aggregate] = [
+            order.donation(donor, project, meta, self._sealed_note(donor, order.note))
+        ]
+        if record_id is not None:
+            assert order.idempotency_key is not None
+            made.append(
+                IdempotencyRecord(
+                    key=order.idempotency_key,
+                    actor_id=order.actor.id,
+                    fingerprint=fingerprint,
+                    result_id=str(donation_id),
+                    meta=meta,
+                )
+            )
+            group.keys_claimed[record_id] = index
+        group.receipts_taken.add(donation_id)
+        group.made[index] = made
+
+    def _one_by_one(self, group: _Group, pending: list[int]) -> list[Receipt | LedgerError]:
+        for index in sorted(pending):
+            try:
+                group.outcomes[index] = self.record_donation_order(group.orders[index])
+            except LedgerError as error:
+                group.outcomes[index] = error
+        return group.answered()
 
     @_permitted("record_donation")
     def record_donations(
@@ -1363,6 +1654,36 @@ def _created(cls: type[T], event: str, aggregate_id: UUID, **kwargs: Any) -> T:
     """A new aggregate under an id chosen beforehand: a person's key is made under it first."""
     made: T = cls._create(getattr(cls, event), id=aggregate_id, **kwargs)
     return made
+
+
+def _not_forgotten(donor: Donor) -> Donor:
+    donor.check_not_forgotten()
+    return donor
+
+
+def _open(project: Project) -> Project:
+    if not project.is_open:
+        raise WrongState("project", project.code, "closed", "open")
+    return project
+
+
+def _uuids(texts: Iterable[str | None]) -> set[UUID]:
+    """The well-formed ids among these; the others are refused later, one order at a time."""
+    found: set[UUID] = set()
+    for text in texts:
+        try:
+            found.add(UUID(str(text)))
+        except ValueError:
+            continue
+    return found
+
+
+def _fingerprint(command: str, args: dict[str, Any], on: date | None) -> str:
+    """What an idempotency key is bound to. The effective date is part of the command: the
+    same key dated differently is refused."""
+    return hashlib.sha256(
+        json.dumps([command, args, on], sort_keys=True, default=str).encode()
+    ).hexdigest()
 
 
 def _text(field: str, value: object, chars_max: int) -> str:

@@ -823,6 +823,19 @@ def test_metrics_are_prometheus_text(demo: Api) -> None:
     assert {"books", "registers"} <= {view for view, _ in lags}
 
 
+def test_every_response_carries_the_security_headers(demo: Api) -> None:
+    answers = [
+        demo.client.get("/v1/summary"),
+        demo.client.get("/no/such/page"),
+        demo.client.post("/v1/donations", content=b"x" * (9 * 1024 * 1024)),
+    ]
+    assert [a.status_code for a in answers] == [200, 404, 413]
+    for answer in answers:
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert "script-src 'none'" in answer.headers["content-security-policy"]
+        assert answer.headers["x-frame-options"] == "DENY"
+
+
 # The paths that issue 4 names, as it writes them.
 ISSUE_PATHS = [
     ("post", "/v1/donors"),

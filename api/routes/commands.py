@@ -117,7 +117,7 @@ def open_project(
 def record_donation(
     body: DonationCreate, actor: SignedIn, services: ServicesDep, key: IdempotencyKey = None
 ) -> Written:
-    receipt = services.ledger.record_donation(
+    order = services.ledger.donation_order(
         actor,
         body.donor_id,
         parse_yuan(body.amount),
@@ -128,7 +128,7 @@ def record_donation(
         body.note,
         idempotency_key=key,
     )
-    return _written(services, receipt)
+    return _written(services, services.record_donation(order))
 
 
 @router.post(

@@ -90,6 +90,21 @@ def metrics(services: ServicesDep) -> str:
             f"fund_ledger_view_wait_seconds_sum {m.view_wait_sum_s:.6f}",
             f"fund_ledger_view_wait_seconds_count {m.view_wait_count}",
         ]
+    if services.donations is not None:
+        stats = services.donations.stats
+        with stats.lock:
+            lines += [
+                "# HELP fund_ledger_group_commit_batches_total Transactions that saved single"
+                " donations (a group commit each).",
+                "# TYPE fund_ledger_group_commit_batches_total counter",
+                f"fund_ledger_group_commit_batches_total {stats.batches}",
+                "# HELP fund_ledger_group_commit_commands_total Single donations run in them.",
+                "# TYPE fund_ledger_group_commit_commands_total counter",
+                f"fund_ledger_group_commit_commands_total {stats.commands}",
+                "# HELP fund_ledger_group_commit_batch_size_largest The most in one batch.",
+                "# TYPE fund_ledger_group_commit_batch_size_largest gauge",
+                f"fund_ledger_group_commit_batch_size_largest {stats.batch_size_largest}",
+            ]
     try:
         statuses = services.store_status()
     except Exception:  # the store is down: the metrics say so instead of waiting for it
