@@ -435,6 +435,13 @@ def test_a_fingerprint_kept_for_retries_cannot_confirm_a_guess(store_url: str) -
     )
     gift = {"amount_fen": fen("10.00"), "received_on": DAY, "channel": "cash", "note": NOTE}
     app.record_donation(t, first.id, receipt_no="F-1", idempotency_key="g-1", **gift)
+    # A single donation from the API goes through a group commit: the same protections.
+    order = app.donation_order(t, first.id, receipt_no="F-3", idempotency_key="g-3", **gift)
+    [grouped] = app.record_donation_orders([order])
+    assert not isinstance(grouped, Exception), grouped
+    assert NOTE.encode() not in b"".join(
+        n.state for n in app.recorder.select_notifications(grouped.position, 1)
+    )
     batch = [{"donor_id": first.id, "receipt_no": "F-2", **gift}]
     made = app.record_donations(t, batch, idempotency_key="g-2")
     assert app.record_donations(t, batch, idempotency_key="g-2").ids == made.ids
@@ -464,13 +471,18 @@ def test_a_fingerprint_kept_for_retries_cannot_confirm_a_guess(store_url: str) -
             DAY,
         ),
         _plain_fingerprint(
+            "record_donation",
+            {"donor_id": first.id, "receipt_no": "F-3", "project_id": None, **gift},
+            DAY,
+        ),
+        _plain_fingerprint(
             "record_expense",
             {**paid, "payee_kind": "individual", "voucher_no": None, "voucher_sha256": None},
             DAY,
         ),
     }
     kept = {e.fingerprint for e in events_named(app, "IdempotencyRecord.Recorded")}
-    assert len(kept) == 4
+    assert len(kept) == 5
     assert kept.isdisjoint(guesses)
     # The guesses are made the way the command hashes: an organisation payee stays plain.
     org = {**paid, "payee": "南湖宾馆", "amount_fen": fen("1.00")}
