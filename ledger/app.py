@@ -1056,7 +1056,7 @@ class FundLedger(Application[UUID]):
     @property
     def imports_atomically(self) -> bool:
         """Whether ``import_donations`` stores all in one transaction (PostgreSQL's COPY)."""
-        return hasattr(self.recorder, "lock_table_statements")
+        return hasattr(self.recorder, "copy_events")
 
     @_permitted("record_donation")
     def import_donations(

@@ -124,37 +124,12 @@ def stored_donations(
 def copy_into_postgres(
     ledger: FundLedger, events: Iterable[StoredEvent], progress: Callable[[int], None]
 ) -> int:
-    """Insert stored events with one COPY, as the recorder inserts: under its table lock, with
-    its notification, in one transaction. Returns how many; a receipt already recorded (by a
-    writer since the preflight) refuses them all."""
+    """Insert stored events with the recorder's COPY, all in one transaction. Returns how
+    many; a receipt already recorded (by a writer since the preflight) refuses them all."""
     recorder: Any = ledger.recorder
-    datastore = recorder.datastore
-    table = f'"{datastore.schema}"."{recorder.events_table_name}"'
-    done = 0
     try:
-        with datastore.get_connection() as conn, conn.transaction(), conn.cursor() as cursor:
-            for statement in recorder.lock_table_statements:
-                cursor.execute(statement)
-            cursor.execute(f'NOTIFY "{recorder.channel_name}"')
-            with cursor.copy(
-                f"COPY {table} (originator_id, originator_version, topic, state)"
-                " FROM STDIN (FORMAT BINARY)"
-            ) as copy:
-                copy.set_types(["uuid", "int8", "text", "bytea"])
-                for stored in events:
-                    copy.write_row(
-                        (
-                            stored.originator_id,
-                            stored.originator_version,
-                            stored.topic,
-                            stored.state,
-                        )
-                    )
-                    done += 1
-                    if done % 10_000 == 0:
-                        progress(10_000)
+        count, _last = recorder.copy_events(events, progress)
     except IntegrityError as error:  # eventsourcing's, wrapping psycopg's UniqueViolation
         detail = str(error).partition("DETAIL:")[2].partition("\n")[0].strip()
         raise Duplicate("receipt", f"a gift already recorded ({detail[:200]})") from None
-    progress(done % 10_000)
-    return done
+    return int(count)

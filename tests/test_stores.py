@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import date
+from typing import Any
 
 import pytest
 
@@ -147,6 +148,63 @@ def test_an_entry_decided_before_its_month_closed_is_refused_when_saved_after(
         with pytest.raises(PeriodClosed):
             ledger.record_donation(treasurer, donor, 100, date(2026, 1, 31), "cash")
         assert ledger.position() == closed[0] > before  # the close, and nothing after it
+    finally:
+        ledger.close()
+        other.close()
+
+
+@pytest.mark.postgres
+def test_a_big_batch_goes_in_by_copy_with_its_positions_and_its_checks(postgres_url: str) -> None:
+    from ledger.errors import PeriodClosed
+    from ledger.recorders import COPY_EVENTS_MIN
+
+    ledger, other = FundLedger(postgres_url), FundLedger(postgres_url)
+    try:
+        ledger.establish_fund(OPERATOR, "copy fund")
+        ledger.add_user(OPERATOR, "出纳", "treasurer")
+        ledger.add_user(OPERATOR, "委员", "committee")
+        treasurer, member = ledger.actor_named("出纳"), other.actor_named("委员")
+        donor = ledger.register_donor(treasurer, "某企业", "enterprise", "named").id
+        count = COPY_EVENTS_MIN + 50
+        items = [
+            {
+                "donor_id": donor,
+                "amount_fen": 100 + i,
+                "received_on": date(2026, 1, 5),
+                "channel": "cash",
+                "receipt_no": f"C-{i}",
+            }
+            for i in range(count)
+        ]
+        copies: list[int] = []
+        recorder: Any = ledger.recorder
+        copy_events = recorder.copy_events
+        recorder.copy_events = lambda events, *a, **k: (
+            copies.append(1) or copy_events(events, *a, **k)
+        )
+        before = ledger.position()
+        receipt = ledger.record_donations(treasurer, items, idempotency_key="copy-1")
+        assert copies == [1]
+        assert receipt.position == ledger.position() == before + count + 1  # and its record
+        stored = ledger.recorder.select_notifications(before + 1, count + 1)  # type: ignore[attr-defined]
+        assert [n.id for n in stored] == list(range(before + 1, before + count + 2))
+        assert [str(n.originator_id) for n in stored[:count]] == list(receipt.ids)
+        assert ledger.summary().received_total_fen == sum(100 + i for i in range(count))
+        # The check of what the batch read holds on this path too: a close between the
+        # decision and the save sends the batch back to decide, and it is refused.
+        late = [{**item, "receipt_no": f"L-{i}"} for i, item in enumerate(items)]
+        original = ledger.save
+
+        def save_after_a_close(*aggregates: object, **kwargs: object) -> object:
+            ledger.save = original  # type: ignore[method-assign]
+            other.close_period(member, "2026-01", on=date(2026, 2, 2))
+            return original(*aggregates, **kwargs)  # type: ignore[arg-type]
+
+        ledger.save = save_after_a_close  # type: ignore[method-assign,assignment]
+        closed_at = ledger.position() + 1
+        with pytest.raises(PeriodClosed):
+            ledger.record_donations(treasurer, late)
+        assert ledger.position() == closed_at
     finally:
         ledger.close()
         other.close()
