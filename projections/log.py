@@ -104,21 +104,42 @@ def _size(c: Cursor) -> int:
     return 0 if row.get("last") is None else int(row["last"]) + 1
 
 
+SALTS_PER_QUERY = 500
+
+
+def _kept_salts(c: Cursor, subjects: list[str]) -> dict[str, bytes]:
+    """The salts already kept for these subjects, a query per few hundred, not one each."""
+    found: dict[str, bytes] = {}
+    for start in range(0, len(subjects), SALTS_PER_QUERY):
+        chunk = subjects[start : start + SALTS_PER_QUERY]
+        c.execute(
+            "SELECT subject, salt FROM {t}fl_log_salts"
+            f" WHERE subject IN ({', '.join(['%s'] * len(chunk))})",
+            chunk,
+        )
+        found.update((row["subject"], bytes.fromhex(row["salt"])) for row in c.fetchall())
+    return found
+
+
 def _append(c: Cursor, batch: Sequence[tuple[int, Any]]) -> None:
     size = _size(c)
     frontier = _frontier(c, size)
-    salts: dict[str, bytes] = {}
+    # A leaf's salts are its event's own (by originator) or a user's: read them for the batch
+    # at once; a subject looked up and not found gets a new salt without asking again.
+    looked_up = {str(e.originator_id) for _, e in batch}
+    looked_up.update(str(e.user_id) for _, e in batch if getattr(e, "user_id", None))
+    salts = _kept_salts(c, sorted(looked_up))
+    new_salts: list[tuple[str, str]] = []
 
     def salt_for(subject: str) -> bytes:
         if subject not in salts:
-            c.execute("SELECT salt FROM {t}fl_log_salts WHERE subject = %s", (subject,))
-            row = c.fetchone()
+            row = None
+            if subject not in looked_up:
+                c.execute("SELECT salt FROM {t}fl_log_salts WHERE subject = %s", (subject,))
+                row = c.fetchone()
             if row is None:
                 salts[subject] = secrets.token_bytes(32)
-                c.execute(
-                    "INSERT INTO {t}fl_log_salts (subject, salt) VALUES (%s, %s)",
-                    (subject, salts[subject].hex()),
-                )
+                new_salts.append((subject, salts[subject].hex()))
             else:
                 salts[subject] = bytes.fromhex(row["salt"])
         return salts[subject]
@@ -130,6 +151,8 @@ def _append(c: Cursor, batch: Sequence[tuple[int, Any]]) -> None:
         hashed = leaf_hash(data)
         leaves.append((frontier.size, position, hashed.hex(), data.decode()))
         nodes.extend((level, index, h.hex()) for level, index, h in frontier.append(hashed))
+    if new_salts:
+        c.executemany("INSERT INTO {t}fl_log_salts (subject, salt) VALUES (%s, %s)", new_salts)
     c.executemany(
         "INSERT INTO {t}fl_log_leaves (leaf_index, position, leaf_hash, data)"
         " VALUES (%s, %s, %s, %s)",
