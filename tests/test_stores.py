@@ -208,3 +208,40 @@ def test_a_big_batch_goes_in_by_copy_with_its_positions_and_its_checks(postgres_
     finally:
         ledger.close()
         other.close()
+
+
+def test_two_processes_writing_to_one_sqlite_file_both_get_their_writes_in(
+    sqlite_url: str,
+) -> None:
+    """Two ledgers on one file, as a server and a CLI command would be: every write lands
+    (a transaction that read before its write was refused with 'database is locked')."""
+    first, second = FundLedger(sqlite_url), FundLedger(sqlite_url)
+    try:
+        first.establish_fund(OPERATOR, "shared file")
+        first.add_user(OPERATOR, "出纳", "treasurer")
+        treasurer = first.actor_named("出纳")
+        donor = first.register_donor(treasurer, "某企业", "enterprise", "named").id
+        failures: list[BaseException] = []
+
+        def give(ledger: FundLedger, tag: str) -> None:
+            for i in range(120):
+                try:
+                    ledger.record_donation(
+                        treasurer, donor, 100, date(2026, 3, 1), "cash", receipt_no=f"{tag}{i}"
+                    )
+                except Exception as error:
+                    failures.append(error)
+
+        racers = [
+            threading.Thread(target=give, args=(ledger, tag))
+            for ledger, tag in ((first, "a"), (second, "b"))
+        ]
+        for racer in racers:
+            racer.start()
+        for racer in racers:
+            racer.join(120)
+        assert failures == []
+        assert first.summary().received_total_fen == 240 * 100
+    finally:
+        first.close()
+        second.close()
