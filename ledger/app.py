@@ -357,6 +357,13 @@ class _Group:
             raise cache[key]
         return cache[key]
 
+    def read_versions(self) -> dict[UUID, int]:
+        """The Fund, donors and projects the batch's decisions read, at their versions."""
+        read = {FUND_ID: self.versions[FUND_ID]}
+        for cache in (self.donors, self.projects):
+            read.update((a.id, a.version) for a in cache.values() if isinstance(a, Aggregate))
+        return read
+
     def answered(self) -> list[Receipt | LedgerError]:
         assert all(outcome is not None for outcome in self.outcomes), self.outcomes
         return [outcome for outcome in self.outcomes if outcome is not None]
@@ -417,7 +424,15 @@ class FundLedger(Application[UUID]):
             raise NotFound(what, aggregate_id) from None
         if not isinstance(found, cls):
             raise NotFound(what, aggregate_id)
+        self._noted(found)
         return found
+
+    def _noted(self, found: Aggregate) -> None:
+        """Within a command's decision: the save checks this aggregate is still at the
+        version first read (a project still open, a donor not forgotten, the Fund's months)."""
+        versions: dict[UUID, int] | None = getattr(self._reads, "versions", None)
+        if versions is not None:
+            versions[found.id] = min(versions.get(found.id, found.version), found.version)
 
     def _exists(self, aggregate_id: UUID) -> bool:
         return bool(self.recorder.select_events(aggregate_id, limit=1))
@@ -494,10 +509,7 @@ class FundLedger(Application[UUID]):
         except AggregateNotFoundError:
             raise NotFound("fund", "(run `fund-ledger init` first)") from None
         assert isinstance(found, Fund)
-        read = getattr(self._reads, "fund_version", False)
-        if read is None or (read is not False and found.version < read):
-            # Within a command: the save checks the Fund is still at the version first read.
-            self._reads.fund_version = found.version
+        self._noted(found)
         return found
 
     def directory(self) -> Directory:
@@ -537,12 +549,12 @@ class FundLedger(Application[UUID]):
                 replay = self._replay(actor, idempotency_key, fingerprint)
                 if replay is not None:
                     return replay
-            self._reads.fund_version = None  # the Fund's version as this decision reads it
+            self._reads.versions = {}  # what this decision reads, at which versions
             try:
                 result_id, aggregates = decide(meta)
-                fund_version = self._reads.fund_version
+                expected = self._reads.versions
             finally:
-                self._reads.fund_version = False
+                self._reads.versions = None
             if idempotency_key is not None:
                 aggregates.append(
                     IdempotencyRecord(
@@ -553,9 +565,9 @@ class FundLedger(Application[UUID]):
                         meta=meta,
                     )
                 )
-            # A decision that read the Fund (its closed months, its commitments) holds only
-            # if the Fund has not moved since: checked under the writers' lock.
-            expected = {FUND_ID: fund_version} if fund_version else {}
+            # A decision holds only if what it read has not moved since (the Fund's closed
+            # months and commitments, a project still open, a donor not forgotten): checked
+            # under the writers' lock, before the events go in.
             try:
                 recordings = self.save(*aggregates, expected_versions=expected)
             except RecordConflictError:
@@ -904,10 +916,8 @@ class FundLedger(Application[UUID]):
         if group.made:
             aggregates = [a for made in group.made.values() for a in made]
             try:
-                # The batch decided on the Fund as read once: it must not have moved since.
-                recordings = self.save(
-                    *aggregates, expected_versions={FUND_ID: group.versions[FUND_ID]}
-                )
+                # The batch decided on what it read once: none of it may have moved since.
+                recordings = self.save(*aggregates, expected_versions=group.read_versions())
             except RecordConflictError:
                 return self._one_by_one(group, [*group.made, *group.replays_of])
             positions = {r.domain_event.originator_id: r.notification.id for r in recordings}

@@ -81,11 +81,18 @@ class GroupCommitter(Generic[Order, R]):
             raise RuntimeError("the group committer is closed")
         answer: Future[R] = Future()
         try:
-            self._queue.put((order, answer), timeout=min(wait_s, ANSWER_WAIT_S_MAX))
+            self._queue.put_nowait((order, answer))
         except queue.Full:
-            # Answered like a store that does not keep up: 503 with Retry-After.
+            # Answered at once like a store that does not keep up: 503 with Retry-After.
             raise TimeoutError(f"{self._queue.maxsize} writes are already waiting") from None
-        return answer.result(timeout=min(wait_s, ANSWER_WAIT_S_MAX))
+        try:
+            return answer.result(timeout=min(wait_s, ANSWER_WAIT_S_MAX))
+        except TimeoutError:
+            # Not yet taken by the writer: withdrawn, so a caller told "failed" is never
+            # recorded later. Already being written: its outcome is unknown to this caller,
+            # and a retry with the same Idempotency-Key gets the stored answer.
+            answer.cancel()
+            raise
 
     def close(self) -> None:
         """Run what is queued, then stop the writer."""
@@ -129,6 +136,12 @@ class GroupCommitter(Generic[Order, R]):
                 late[1].set_exception(RuntimeError("the group committer is closed"))
 
     def _answer(self, batch: list[tuple[Order, Future[R]]]) -> None:
+        # Orders whose callers gave up before the writer took them are dropped, not written.
+        batch = [
+            (order, answer) for order, answer in batch if answer.set_running_or_notify_cancel()
+        ]
+        if not batch:
+            return
         answers = [answer for _, answer in batch]
         try:
             outcomes = self._run_batch([order for order, _ in batch])

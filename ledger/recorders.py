@@ -18,9 +18,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder
+from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier
 
 EXPECT_VERSIONS_FUNCTION = "fl_expect_versions"
@@ -74,6 +75,12 @@ class CheckedPostgresRecorder(PostgresApplicationRecorder):
         if len(stored_events) < COPY_EVENTS_MIN or kwargs.get("tracking") is not None:
             inserted: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
             return inserted
+        copied: list[int] = self._copy_all(stored_events, **kwargs)
+        return copied
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def _copy_all(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> list[int]:
+        """A big save by COPY, retried on a lost connection as the library's inserts are."""
         count, last = self.copy_events(stored_events, **kwargs)
         return list(range(last - count + 1, last + 1))
 
@@ -143,13 +150,19 @@ class CheckedPostgresRecorder(PostgresApplicationRecorder):
 
 
 class CheckedSQLiteRecorder(SQLiteApplicationRecorder):
-    """SQLite: the check is the transaction's first read; a writer committing after it makes
-    this transaction's write fail (SQLite never lets a stale reader write)."""
+    """SQLite: the check runs after the transaction has taken the write lock."""
 
     def _insert_events(
         self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        for aggregate_id, version in _expected(kwargs).items():
+        expected = _expected(kwargs)
+        if expected:
+            # A write first, touching no row: it takes the write lock (waiting for it, as an
+            # insert would), so the check below reads what no other writer can change before
+            # this commits. Reading first would pin a snapshot that SQLite then refuses to
+            # write from ("database is locked") when another writer commits in between.
+            c.execute(f"DELETE FROM {self.events_table_name} WHERE originator_id IS NULL")  # noqa: S608
+        for aggregate_id, version in expected.items():
             c.execute(
                 f"SELECT MAX(originator_version) AS version FROM {self.events_table_name}"  # noqa: S608
                 " WHERE originator_id = ?",

@@ -58,6 +58,8 @@ _PLAIN = frozenset({str, int, bool, type(None)})
 def _plain(value: Any) -> Any:
     """JSON-ready: amounts stay integers here; dates, ids and dataclasses become plain values."""
     if type(value) in _PLAIN:
+        if type(value) is int and not -(2**53) < value < 2**53:
+            raise ValueError(f"a leaf holds no integer beyond 2**53: {value}")
         return value
     if isinstance(value, float):
         raise TypeError(f"a leaf holds no floating-point number: {value!r}")

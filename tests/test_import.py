@@ -188,6 +188,10 @@ def test_the_bulk_encoder_writes_the_mappers_bytes_or_is_not_trusted(postgres_ur
         item = {**_gifts(str(donor.id), None, 2, "C")[1], "note": None}
         encoder = bulk.DonationEncoder(ledger, treasurer.id, treasurer.role.value)
         assert encoder.calibrate(donor, None, item)
+        # A first gift with a note (which the mapper writes, sealed) still calibrates.
+        assert bulk.DonationEncoder(ledger, treasurer.id, treasurer.role.value).calibrate(
+            donor, None, {**item, "note": "有备注"}
+        )
         assert encoder._direct(donor, None, item) == encoder._mapped(donor, None, item)
         # Were the mapper to write otherwise (a new field, a cipher), the bulk bytes are not used.
         original = ledger.mapper.to_stored_event

@@ -208,3 +208,79 @@ def test_a_big_batch_goes_in_by_copy_with_its_positions_and_its_checks(postgres_
     finally:
         ledger.close()
         other.close()
+
+
+def test_two_processes_writing_to_one_sqlite_file_both_get_their_writes_in(
+    sqlite_url: str,
+) -> None:
+    """Two ledgers on one file, as a server and a CLI command would be: every write lands
+    (a transaction that read before its write was refused with 'database is locked')."""
+    first, second = FundLedger(sqlite_url), FundLedger(sqlite_url)
+    try:
+        first.establish_fund(OPERATOR, "shared file")
+        first.add_user(OPERATOR, "出纳", "treasurer")
+        treasurer = first.actor_named("出纳")
+        donor = first.register_donor(treasurer, "某企业", "enterprise", "named").id
+        failures: list[BaseException] = []
+
+        def give(ledger: FundLedger, tag: str) -> None:
+            for i in range(120):
+                try:
+                    ledger.record_donation(
+                        treasurer, donor, 100, date(2026, 3, 1), "cash", receipt_no=f"{tag}{i}"
+                    )
+                except Exception as error:
+                    failures.append(error)
+
+        racers = [
+            threading.Thread(target=give, args=(ledger, tag))
+            for ledger, tag in ((first, "a"), (second, "b"))
+        ]
+        for racer in racers:
+            racer.start()
+        for racer in racers:
+            racer.join(120)
+        assert failures == []
+        assert first.summary().received_total_fen == 240 * 100
+    finally:
+        first.close()
+        second.close()
+
+
+@pytest.mark.parametrize("path", ["single", "group"])
+def test_a_gift_decided_before_its_project_closed_is_refused_when_saved_after(
+    store_url: str, path: str
+) -> None:
+    """Every aggregate a decision reads is checked at the save, not only the Fund: a project
+    closed between a gift's decision and its save sends the gift back to decide, refused."""
+    from ledger.errors import WrongState
+
+    ledger, other = FundLedger(store_url), FundLedger(store_url)
+    try:
+        ledger.establish_fund(OPERATOR, "closing fund")
+        ledger.add_user(OPERATOR, "出纳", "treasurer")
+        ledger.add_user(OPERATOR, "委员", "committee")
+        treasurer, member = ledger.actor_named("出纳"), other.actor_named("委员")
+        donor = ledger.register_donor(treasurer, "某企业", "enterprise", "named").id
+        project = ledger.open_project(treasurer, "zz", "义剪").id
+        original = ledger.save
+        closed: list[int] = []
+
+        def save_after_a_close(*aggregates: object, **kwargs: object) -> object:
+            if not closed:
+                closed.append(other.close_project(member, project).position)
+            return original(*aggregates, **kwargs)  # type: ignore[arg-type]
+
+        ledger.save = save_after_a_close  # type: ignore[method-assign,assignment]
+        gift = (treasurer, donor, 100, date(2026, 1, 5), "cash")
+        if path == "single":
+            with pytest.raises(WrongState):
+                ledger.record_donation(*gift, project_id=project)
+        else:
+            order = ledger.donation_order(*gift, project_id=project)
+            [outcome] = ledger.record_donation_orders([order])
+            assert isinstance(outcome, WrongState), outcome
+        assert ledger.position() == closed[0]  # the close, and nothing after it
+    finally:
+        ledger.close()
+        other.close()
