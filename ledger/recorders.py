@@ -22,7 +22,7 @@ from eventsourcing.persistence import IntegrityError, InterfaceError, Operationa
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import retry
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Identifier, Literal
 
 EXPECT_VERSIONS_FUNCTION = "fl_expect_versions"
 # From this many events a save goes by COPY: the recorder's INSERT per event in one pipeline
@@ -45,6 +45,15 @@ class CheckedPostgresRecorder(PostgresApplicationRecorder):
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
         schema = Identifier(datastore.schema)
+        # Processes starting together (a server and a worker) would race to replace the
+        # functions made here and by eventsourcing ("tuple concurrently updated"): the
+        # transaction that makes the tables takes a lock first.
+        self.sql_create_statements.insert(
+            0,
+            SQL("SELECT pg_advisory_xact_lock(hashtext({key}))").format(
+                key=Literal(f"fund-ledger tables {datastore.schema}")
+            ),
+        )
         self.sql_create_statements.append(
             SQL(
                 "CREATE OR REPLACE FUNCTION {schema}.{function}(ids uuid[], versions bigint[])"

@@ -8,6 +8,7 @@ these classes adapt it to each database.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -242,6 +243,42 @@ class SQLView(TrackingRecorder):
     def truncate(self) -> None:
         """Empty the view and forget its position, for a rebuild from scratch."""
         raise NotImplementedError
+
+    def ensure_current(self) -> bool:
+        """Make the view's tables those its code defines now; False if they had to be made
+        anew (the view then starts again from the first event).
+
+        Each view's DDL is fingerprinted in ``fl_view_versions``. Tables made by other code
+        (an upgrade added a table or changed a column) would otherwise stay as they were,
+        silently incomplete; and a view from before the fingerprints, holding rows, is
+        treated the same way. Views are derived from the events, so nothing is lost.
+        """
+        digest = hashlib.sha256("\n".join(self.ddl).encode()).hexdigest()
+        with self.cursor(commit=True) as c:
+            c.execute(
+                "CREATE TABLE IF NOT EXISTS {t}fl_view_versions"
+                " (view_name TEXT PRIMARY KEY, ddl_sha256 TEXT NOT NULL)"
+            )
+            c.execute(
+                "SELECT ddl_sha256 FROM {t}fl_view_versions WHERE view_name = %s",
+                (self.view_name,),
+            )
+            row = c.fetchone()
+        if row is not None and row["ddl_sha256"] == digest:
+            return True
+        # Unknown or changed (a new store's first opening costs an empty drop and create).
+        with self.cursor(commit=True) as c:
+            for table in table_names(self.ddl):
+                c.execute(f"DROP TABLE IF EXISTS {table}")
+        self.create_table()
+        self.truncate()
+        with self.cursor(commit=True) as c:
+            c.execute("DELETE FROM {t}fl_view_versions WHERE view_name = %s", (self.view_name,))
+            c.execute(
+                "INSERT INTO {t}fl_view_versions (view_name, ddl_sha256) VALUES (%s, %s)",
+                (self.view_name, digest),
+            )
+        return False
 
 
 class ViewMoved(Exception):

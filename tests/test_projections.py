@@ -449,3 +449,32 @@ def test_a_failed_worker_fails_the_rebuild(postgres_url: str) -> None:
     )
     with pytest.raises(RebuildFailed, match="log: OperationalError"):
         rebuild_in_processes(nowhere, [["log"], ["books"]], lambda name, n: None)
+
+
+def test_a_view_whose_tables_changed_is_made_anew_and_caught_up(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An upgrade that changes a view's tables (a new table, a new column) must not leave the
+    old ones in place, silently incomplete: the view starts again from the first event."""
+    from projections.views import RegistersTables
+
+    ledger = FundLedger(store_url)
+    load_demo(ledger)
+    views = Views(ledger)
+    views.catch_up()
+    before = snapshot(views)
+    assert views.position("registers") == ledger.position()
+    # The same code again: nothing is made anew.
+    again = Views(ledger)
+    assert again.position("registers") == ledger.position()
+    # Code whose registers view has one more table: the view is made anew, then caught up.
+    extra = "CREATE TABLE IF NOT EXISTS {t}fl_extra (x TEXT PRIMARY KEY)"
+    monkeypatch.setattr(RegistersTables, "ddl", (*RegistersTables.ddl, extra))
+    upgraded = Views(ledger)
+    assert upgraded.position("registers") == 0
+    assert upgraded.position("books") == ledger.position()
+    upgraded.catch_up()
+    after = snapshot(upgraded)
+    assert after.pop("{t}fl_extra") == []
+    assert after == before
+    ledger.close()
