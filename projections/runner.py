@@ -98,7 +98,7 @@ class Views:
             else:
                 view = spec.sqlite(datastore)  # type: ignore[call-arg]
             view.create_table()
-            view.ensure_current()
+            view.ensure_current(ledger.name)
             self.projections[spec.name] = spec.projection(view=view)
         self._lock = threading.Lock()
 

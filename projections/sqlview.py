@@ -244,7 +244,7 @@ class SQLView(TrackingRecorder):
         """Empty the view and forget its position, for a rebuild from scratch."""
         raise NotImplementedError
 
-    def ensure_current(self) -> bool:
+    def ensure_current(self, application_name: str) -> bool:
         """Make the view's tables those its code defines now; False if they had to be made
         anew (the view then starts again from the first event).
 
@@ -266,19 +266,25 @@ class SQLView(TrackingRecorder):
             row = c.fetchone()
         if row is not None and row["ddl_sha256"] == digest:
             return True
-        # Unknown or changed (a new store's first opening costs an empty drop and create).
-        with self.cursor(commit=True) as c:
-            for table in table_names(self.ddl):
-                c.execute(f"DROP TABLE IF EXISTS {table}")
-        self.create_table()
-        self.truncate()
+        # Stale: changed, or from before the fingerprints and holding rows. A view new to
+        # this store has just had its tables made by this code.
+        stale = row is not None or bool(self.max_tracking_id(application_name))
+        if stale:
+            self._make_anew()
         with self.cursor(commit=True) as c:
             c.execute("DELETE FROM {t}fl_view_versions WHERE view_name = %s", (self.view_name,))
             c.execute(
                 "INSERT INTO {t}fl_view_versions (view_name, ddl_sha256) VALUES (%s, %s)",
                 (self.view_name, digest),
             )
-        return False
+        return not stale
+
+    def _make_anew(self) -> None:
+        with self.cursor(commit=True) as c:
+            for table in table_names(self.ddl):
+                c.execute(f"DROP TABLE IF EXISTS {table}")
+        self.create_table()
+        self.truncate()
 
 
 class ViewMoved(Exception):
