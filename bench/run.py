@@ -95,10 +95,14 @@ def _wait_up(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60) 
     raise RuntimeError(f"{url} did not come up")
 
 
+_STARTED: list[Server] = []
+
+
 class Server:
     """A server process on loopback, stopped on exit."""
 
     def __init__(self, args: list[str], env: dict[str, str], probe: str, cwd: Path) -> None:
+        _STARTED.append(self)
         self.port = _port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
@@ -116,6 +120,8 @@ class Server:
         return int(match.group(1)) / 1024 if match else float("nan")
 
     def stop(self) -> None:
+        if self.process.poll() is not None:
+            return
         self.process.send_signal(signal.SIGINT)
         try:
             self.process.wait(timeout=15)
@@ -251,6 +257,8 @@ def run(scale: Scale, out_dir: Path) -> Results:
     try:
         _run(scale, results, db_url, work)
     finally:
+        for server in _STARTED:  # also those a failed step left running
+            server.stop()
         with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
         shutil.rmtree(work, ignore_errors=True)
