@@ -102,7 +102,6 @@ class Server:
     """A server process on loopback, stopped on exit."""
 
     def __init__(self, args: list[str], env: dict[str, str], probe: str, cwd: Path) -> None:
-        _STARTED.append(self)
         self.port = _port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
@@ -112,6 +111,7 @@ class Server:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
+        _STARTED.append(self)
         _wait_up(self.base + probe, self.process)
 
     def rss_mb(self) -> float:
