@@ -526,6 +526,13 @@ def write(results: Results, out_dir: Path) -> None:
         ratio = f"{r.ratio:.2f}" if r.ratio is not None else "—"
         met = {True: "yes", False: "**no**", None: "—"}[r.met]
         lines.append(f"| {r.what} | {value} | {base} | {ratio} | {r.target} | {met} | {r.note} |")
+    missed = [r.what for r in results.rows if r.met is False]
+    if missed:
+        lines += [
+            "",
+            f"Missed: {'; '.join(missed)}. Where the time goes, with the profiles (pyinstrument,"
+            " py-spy) that show it: docs/performance.md.",
+        ]
     (out_dir / "results.md").write_text("\n".join(lines) + "\n")
 
 
