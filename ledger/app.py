@@ -503,6 +503,12 @@ class FundLedger(Application[UUID]):
             self._unchanged[key] = found
         return found
 
+    def _require_fund(self) -> None:
+        """The fund must exist; a decision that needs nothing else of it does not read it (so
+        its save is not sent back to decide by an unrelated change to the Fund)."""
+        if not self._exists(FUND_ID):
+            raise NotFound("fund", "(run `fund-ledger init` first)")
+
     def fund(self) -> Fund:
         try:
             found: object = self.repository.get(FUND_ID)
@@ -703,7 +709,7 @@ class FundLedger(Application[UUID]):
         donor_id = derived_id("donor", actor.id, idempotency_key) if idempotency_key else uuid4()
 
         def decide(meta: Meta) -> tuple[str, list[Aggregate]]:
-            self.fund()
+            self._require_fund()
             # Sealed under the donor's own key, made before the event that needs it is stored.
             key = self.keyring.key_for(str(donor_id))
             assert key is not None
@@ -754,7 +760,7 @@ class FundLedger(Application[UUID]):
         _optional_text("organisation", organisation, NAME_CHARS_MAX)
 
         def decide(meta: Meta) -> tuple[str, list[Aggregate]]:
-            self.fund()
+            self._require_fund()
             project_id = Project.create_id(code)
             if self._exists(project_id):
                 raise Duplicate("project", code)

@@ -284,3 +284,32 @@ def test_a_gift_decided_before_its_project_closed_is_refused_when_saved_after(
     finally:
         ledger.close()
         other.close()
+
+
+def test_registering_a_donor_is_not_sent_back_by_an_unrelated_change_to_the_fund(
+    store_url: str,
+) -> None:
+    """A decision that only needs the fund to exist does not read the Fund, so a close (or
+    an approval) landing between its decision and its save costs it no second decision."""
+    ledger, other = FundLedger(store_url), FundLedger(store_url)
+    try:
+        ledger.establish_fund(OPERATOR, "fund")
+        ledger.add_user(OPERATOR, "出纳", "treasurer")
+        ledger.add_user(OPERATOR, "委员", "committee")
+        treasurer, member = ledger.actor_named("出纳"), other.actor_named("委员")
+        original = ledger.save
+        saves: list[int] = []
+
+        def save_after_a_close(*aggregates: object, **kwargs: object) -> object:
+            if not saves:
+                other.close_period(member, "2026-01", on=date(2026, 2, 2))
+            saves.append(1)
+            return original(*aggregates, **kwargs)  # type: ignore[arg-type]
+
+        ledger.save = save_after_a_close  # type: ignore[method-assign,assignment]
+        ledger.register_donor(treasurer, "某企业", "enterprise", "named")
+        ledger.open_project(treasurer, "pp", "义剪")
+        assert saves == [1, 1]
+    finally:
+        ledger.close()
+        other.close()
