@@ -3,16 +3,65 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import pytest
 
-from ledger.app import OPERATOR, FundLedger
+from ledger.app import OPERATOR, Actor, FundLedger
 from ledger.books import fold
 from ledger.demo import load_demo
 from ledger.errors import InsufficientFunds, LedgerError
 from ledger.money import parse_yuan
+
+
+@dataclass
+class Rivals:
+    """Two ledgers on one store, as two processes would be, with a treasurer and a member."""
+
+    ledger: FundLedger
+    other: FundLedger
+    treasurer: Actor
+    member: Actor
+    donor: str
+
+
+@contextmanager
+def rivals_on(url: str) -> Iterator[Rivals]:
+    ledger, other = FundLedger(url), FundLedger(url)
+    try:
+        ledger.establish_fund(OPERATOR, "rival fund")
+        ledger.add_user(OPERATOR, "出纳", "treasurer")
+        ledger.add_user(OPERATOR, "委员", "committee")
+        treasurer = ledger.actor_named("出纳")
+        donor = ledger.register_donor(treasurer, "某企业", "enterprise", "named").id
+        yield Rivals(ledger, other, treasurer, other.actor_named("委员"), donor)
+    finally:
+        ledger.close()
+        other.close()
+
+
+@pytest.fixture
+def rivals(store_url: str) -> Iterator[Rivals]:
+    with rivals_on(store_url) as found:
+        yield found
+
+
+def between_decision_and_save(ledger: FundLedger, action: Callable[[], Any]) -> list[Any]:
+    """Run ``action`` (another ledger's command) once, after ``ledger``'s next decision and
+    before its save. The list gets the action's result, then one None for each later save."""
+    original = ledger.save
+    saves: list[Any] = []
+
+    def save(*aggregates: Any, **kwargs: Any) -> Any:
+        saves.append(None if saves else action())
+        return original(*aggregates, **kwargs)
+
+    ledger.save = save  # type: ignore[method-assign]
+    return saves
 
 
 def test_demo_books_are_the_same_on_every_store_and_survive_reopening(store_url: str) -> None:
@@ -122,35 +171,20 @@ def test_the_donation_tally_summed_by_the_database_equals_the_one_read_forward(
 
 
 def test_an_entry_decided_before_its_month_closed_is_refused_when_saved_after(
-    store_url: str,
+    rivals: Rivals,
 ) -> None:
     """The close lands between a late entry's decision and its save: the save sees the Fund
     moved, the entry decides again, and is refused; nothing is recorded in the closed month."""
     from ledger.errors import PeriodClosed
 
-    ledger, other = FundLedger(store_url), FundLedger(store_url)
-    try:
-        ledger.establish_fund(OPERATOR, "closing fund")
-        ledger.add_user(OPERATOR, "出纳", "treasurer")
-        ledger.add_user(OPERATOR, "委员", "committee")
-        treasurer, member = ledger.actor_named("出纳"), other.actor_named("委员")
-        donor = ledger.register_donor(treasurer, "某企业", "enterprise", "named").id
-        original = ledger.save
-        closed: list[int] = []
-
-        def save_after_a_close(*aggregates: object, **kwargs: object) -> object:
-            if not closed:
-                closed.append(other.close_period(member, "2026-01", on=date(2026, 2, 2)).position)
-            return original(*aggregates, **kwargs)  # type: ignore[arg-type]
-
-        ledger.save = save_after_a_close  # type: ignore[method-assign,assignment]
-        before = ledger.position()
-        with pytest.raises(PeriodClosed):
-            ledger.record_donation(treasurer, donor, 100, date(2026, 1, 31), "cash")
-        assert ledger.position() == closed[0] > before  # the close, and nothing after it
-    finally:
-        ledger.close()
-        other.close()
+    r = rivals
+    closed = between_decision_and_save(
+        r.ledger, lambda: r.other.close_period(r.member, "2026-01", on=date(2026, 2, 2))
+    )
+    before = r.ledger.position()
+    with pytest.raises(PeriodClosed):
+        r.ledger.record_donation(r.treasurer, r.donor, 100, date(2026, 1, 31), "cash")
+    assert r.ledger.position() == closed[0].position > before  # the close, and nothing after
 
 
 @pytest.mark.postgres
@@ -158,17 +192,11 @@ def test_a_big_batch_goes_in_by_copy_with_its_positions_and_its_checks(postgres_
     from ledger.errors import PeriodClosed
     from ledger.recorders import COPY_EVENTS_MIN
 
-    ledger, other = FundLedger(postgres_url), FundLedger(postgres_url)
-    try:
-        ledger.establish_fund(OPERATOR, "copy fund")
-        ledger.add_user(OPERATOR, "出纳", "treasurer")
-        ledger.add_user(OPERATOR, "委员", "committee")
-        treasurer, member = ledger.actor_named("出纳"), other.actor_named("委员")
-        donor = ledger.register_donor(treasurer, "某企业", "enterprise", "named").id
+    with rivals_on(postgres_url) as r:
         count = COPY_EVENTS_MIN + 50
         items = [
             {
-                "donor_id": donor,
+                "donor_id": r.donor,
                 "amount_fen": 100 + i,
                 "received_on": date(2026, 1, 5),
                 "channel": "cash",
@@ -177,37 +205,29 @@ def test_a_big_batch_goes_in_by_copy_with_its_positions_and_its_checks(postgres_
             for i in range(count)
         ]
         copies: list[int] = []
-        recorder: Any = ledger.recorder
+        recorder: Any = r.ledger.recorder
         copy_events = recorder.copy_events
         recorder.copy_events = lambda events, *a, **k: (
             copies.append(1) or copy_events(events, *a, **k)
         )
-        before = ledger.position()
-        receipt = ledger.record_donations(treasurer, items, idempotency_key="copy-1")
+        before = r.ledger.position()
+        receipt = r.ledger.record_donations(r.treasurer, items, idempotency_key="copy-1")
         assert copies == [1]
-        assert receipt.position == ledger.position() == before + count + 1  # and its record
-        stored = ledger.recorder.select_notifications(before + 1, count + 1)  # type: ignore[attr-defined]
+        assert receipt.position == r.ledger.position() == before + count + 1  # and its record
+        stored = recorder.select_notifications(before + 1, count + 1)
         assert [n.id for n in stored] == list(range(before + 1, before + count + 2))
         assert [str(n.originator_id) for n in stored[:count]] == list(receipt.ids)
-        assert ledger.summary().received_total_fen == sum(100 + i for i in range(count))
+        assert r.ledger.summary().received_total_fen == sum(100 + i for i in range(count))
         # The check of what the batch read holds on this path too: a close between the
         # decision and the save sends the batch back to decide, and it is refused.
         late = [{**item, "receipt_no": f"L-{i}"} for i, item in enumerate(items)]
-        original = ledger.save
-
-        def save_after_a_close(*aggregates: object, **kwargs: object) -> object:
-            ledger.save = original  # type: ignore[method-assign]
-            other.close_period(member, "2026-01", on=date(2026, 2, 2))
-            return original(*aggregates, **kwargs)  # type: ignore[arg-type]
-
-        ledger.save = save_after_a_close  # type: ignore[method-assign,assignment]
-        closed_at = ledger.position() + 1
+        between_decision_and_save(
+            r.ledger, lambda: r.other.close_period(r.member, "2026-01", on=date(2026, 2, 2))
+        )
+        closed_at = r.ledger.position() + 1
         with pytest.raises(PeriodClosed):
-            ledger.record_donations(treasurer, late)
-        assert ledger.position() == closed_at
-    finally:
-        ledger.close()
-        other.close()
+            r.ledger.record_donations(r.treasurer, late)
+        assert r.ledger.position() == closed_at
 
 
 def test_two_processes_writing_to_one_sqlite_file_both_get_their_writes_in(
@@ -249,67 +269,35 @@ def test_two_processes_writing_to_one_sqlite_file_both_get_their_writes_in(
 
 @pytest.mark.parametrize("path", ["single", "group"])
 def test_a_gift_decided_before_its_project_closed_is_refused_when_saved_after(
-    store_url: str, path: str
+    rivals: Rivals, path: str
 ) -> None:
     """Every aggregate a decision reads is checked at the save, not only the Fund: a project
     closed between a gift's decision and its save sends the gift back to decide, refused."""
     from ledger.errors import WrongState
 
-    ledger, other = FundLedger(store_url), FundLedger(store_url)
-    try:
-        ledger.establish_fund(OPERATOR, "closing fund")
-        ledger.add_user(OPERATOR, "出纳", "treasurer")
-        ledger.add_user(OPERATOR, "委员", "committee")
-        treasurer, member = ledger.actor_named("出纳"), other.actor_named("委员")
-        donor = ledger.register_donor(treasurer, "某企业", "enterprise", "named").id
-        project = ledger.open_project(treasurer, "zz", "义剪").id
-        original = ledger.save
-        closed: list[int] = []
-
-        def save_after_a_close(*aggregates: object, **kwargs: object) -> object:
-            if not closed:
-                closed.append(other.close_project(member, project).position)
-            return original(*aggregates, **kwargs)  # type: ignore[arg-type]
-
-        ledger.save = save_after_a_close  # type: ignore[method-assign,assignment]
-        gift = (treasurer, donor, 100, date(2026, 1, 5), "cash")
-        if path == "single":
-            with pytest.raises(WrongState):
-                ledger.record_donation(*gift, project_id=project)
-        else:
-            order = ledger.donation_order(*gift, project_id=project)
-            [outcome] = ledger.record_donation_orders([order])
-            assert isinstance(outcome, WrongState), outcome
-        assert ledger.position() == closed[0]  # the close, and nothing after it
-    finally:
-        ledger.close()
-        other.close()
+    r = rivals
+    project = r.ledger.open_project(r.treasurer, "zz", "义剪").id
+    closed = between_decision_and_save(r.ledger, lambda: r.other.close_project(r.member, project))
+    gift = (r.treasurer, r.donor, 100, date(2026, 1, 5), "cash")
+    if path == "single":
+        with pytest.raises(WrongState):
+            r.ledger.record_donation(*gift, project_id=project)
+    else:
+        order = r.ledger.donation_order(*gift, project_id=project)
+        [outcome] = r.ledger.record_donation_orders([order])
+        assert isinstance(outcome, WrongState), outcome
+    assert r.ledger.position() == closed[0].position  # the close, and nothing after it
 
 
 def test_registering_a_donor_is_not_sent_back_by_an_unrelated_change_to_the_fund(
-    store_url: str,
+    rivals: Rivals,
 ) -> None:
     """A decision that only needs the fund to exist does not read the Fund, so a close (or
     an approval) landing between its decision and its save costs it no second decision."""
-    ledger, other = FundLedger(store_url), FundLedger(store_url)
-    try:
-        ledger.establish_fund(OPERATOR, "fund")
-        ledger.add_user(OPERATOR, "出纳", "treasurer")
-        ledger.add_user(OPERATOR, "委员", "committee")
-        treasurer, member = ledger.actor_named("出纳"), other.actor_named("委员")
-        original = ledger.save
-        saves: list[int] = []
-
-        def save_after_a_close(*aggregates: object, **kwargs: object) -> object:
-            if not saves:
-                other.close_period(member, "2026-01", on=date(2026, 2, 2))
-            saves.append(1)
-            return original(*aggregates, **kwargs)  # type: ignore[arg-type]
-
-        ledger.save = save_after_a_close  # type: ignore[method-assign,assignment]
-        ledger.register_donor(treasurer, "某企业", "enterprise", "named")
-        ledger.open_project(treasurer, "pp", "义剪")
-        assert saves == [1, 1]
-    finally:
-        ledger.close()
-        other.close()
+    r = rivals
+    saves = between_decision_and_save(
+        r.ledger, lambda: r.other.close_period(r.member, "2026-01", on=date(2026, 2, 2))
+    )
+    r.ledger.register_donor(r.treasurer, "某个人", "individual", "masked")
+    r.ledger.open_project(r.treasurer, "pp", "义剪")
+    assert len(saves) == 2  # one save for each command: neither decided twice
