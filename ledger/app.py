@@ -1159,23 +1159,28 @@ class FundLedger(Application[UUID]):
                     known[key] = False
             return known[key]
 
+        channels = {c.value for c in Channel}
         for index, item in enumerate(items):
             try:
                 fund.check_open(item["received_on"])
             except LedgerError as error:
                 problems.append((index, error.detail))
-            if item.get("channel") not in {c.value for c in Channel}:
+            if item.get("channel") not in channels:
                 problems.append((index, f"channel {item.get('channel')!r} is not known"))
             if not exists(Donor, item["donor_id"]):
                 problems.append((index, f"no donor {item['donor_id']}"))
             if item.get("project_id") and not exists(Project, item["project_id"]):
                 problems.append((index, f"no open project {item['project_id']}"))
-        given = [(i, item["receipt_no"]) for i, item in enumerate(items) if item.get("receipt_no")]
-        taken = self._existing([Donation.create_id(receipt) for _, receipt in given])
+        given = [
+            (i, item["receipt_no"], Donation.create_id(item["receipt_no"]))
+            for i, item in enumerate(items)
+            if item.get("receipt_no")
+        ]
+        taken = self._existing([donation_id for _, _, donation_id in given])
         problems += [
             (i, f"receipt {receipt} is already recorded")
-            for i, receipt in given
-            if Donation.create_id(receipt) in taken
+            for i, receipt, donation_id in given
+            if donation_id in taken
         ]
         return sorted(problems)
 
