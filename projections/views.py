@@ -18,6 +18,7 @@ from ledger.accounts import commitment_change_fen, event_name, postings_for
 from ledger.disclosure import public_name
 from ledger.domain import month_of
 from ledger.personal import is_sealed
+from projections.reports import freeze_months_through
 from projections.sqlview import Add, Cursor, PostgresView, Reads, SQLiteView, SQLView
 
 # A write: an SQL statement with its parameters, an additive upsert (summed per batch), a
@@ -533,8 +534,6 @@ _ADD_MONTH_EVENT = (
 
 
 def monthly_writes(position: int, domain_event: Any) -> list[Write]:
-    from projections.reports import freeze_months_through
-
     name = event_name(domain_event)
     month = month_of(domain_event.meta.effective_on)
     writes: list[Write] = [Add(_ADD_MONTH_EVENT, (month,), (1,))]
