@@ -20,8 +20,8 @@ from api.limits import BodyLimit, Deadline
 from api.routes import commands, exports, ops, pages, reads, transparency
 from api.services import AuthThrottle, Services
 from ledger.app import FundLedger
-from ledger.batching import GroupCommitter
-from ledger.notes import Signer
+from ledger.log.notes import Signer
+from ledger.service.batching import GroupCommitter
 from projections.log import Log
 from projections.queries import Reader
 from projections.runner import LiveRunner, Views

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from html import escape
 
-from ledger.money import format_yuan_grouped
+from ledger.domain.yuan import format_yuan_grouped
 
 # Drawn at phone width so the text stays legible when the chart fills a 360-pixel screen.
 WIDTH_PX = 360

@@ -7,7 +7,7 @@ from decimal import Decimal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ledger.storage import DEFAULT_DATABASE_URL
+from ledger.store.database import DEFAULT_DATABASE_URL
 from projections.queries import Thresholds
 
 

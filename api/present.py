@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledger.money import format_yuan
+from ledger.domain.yuan import format_yuan
 
 INDIVIDUAL_PAYEE = "个人 / individual"
 

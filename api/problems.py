@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ledger.errors import LedgerError
+from ledger.domain.errors import LedgerError
 from projections.exports import ExportMoved
 
 log = logging.getLogger("fund_ledger.api")

@@ -11,8 +11,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ledger.app import DonationOrder, FundLedger, Receipt
-from ledger.batching import GroupCommitter
-from ledger.notes import Signer
+from ledger.log.notes import Signer
+from ledger.service.batching import GroupCommitter
 from projections.log import Log
 from projections.queries import Reader
 from projections.runner import LiveRunner, Views, ViewStatus

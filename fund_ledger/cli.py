@@ -26,12 +26,13 @@ from rich.progress import (
 from rich.table import Table
 
 from api.config import Settings
-from ledger.app import FUND_TZ, OPERATOR, FundLedger, today
+from ledger.app import OPERATOR, FundLedger
 from ledger.demo import load_demo
-from ledger.errors import LedgerError
-from ledger.money import format_yuan_grouped
-from ledger.notes import NoteError, Signer, Verifier
-from ledger.verify import VerificationFailed
+from ledger.domain import FUND_TZ, today
+from ledger.domain.errors import LedgerError
+from ledger.domain.yuan import format_yuan_grouped
+from ledger.log.notes import NoteError, Signer, Verifier
+from ledger.log.verify import VerificationFailed
 from projections.admin import grant_readonly_statements
 from projections.audit import check_store, export_audit_bundle
 from projections.log import InconsistentLog, Log
@@ -684,8 +685,8 @@ def import_donations(
     ] = "1000000.00",
 ) -> None:
     """Import donations from a bank statement or spreadsheet, reporting every rejected row."""
-    from ledger.importing import BadRow, decode, parse_donations
-    from ledger.money import parse_yuan
+    from ledger.domain.money import parse_yuan
+    from ledger.formats.donations_csv import BadRow, decode, parse_donations
 
     ledger = open_ledger()
     try:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.error import URLError
 
-from ledger.notes import Checkpoint, NoteError, Verifier
-from ledger.verify import VerificationFailed, Verified, verify_log
+from ledger.log.notes import Checkpoint, NoteError, Verifier
+from ledger.log.verify import VerificationFailed, Verified, verify_log
 
 HTTP_TIMEOUT_S = 30
 ATTEMPTS_MAX = 5

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ledger.app import FundLedger
-from ledger.merkle import MerkleFrontier, leaf_hash
-from ledger.notes import NoteError, Signer, Verifier, open_checkpoint
-from ledger.transparency import canonical, leaf_record
-from ledger.verify import VerificationFailed
+from ledger.log.leaves import canonical, leaf_record
+from ledger.log.merkle import MerkleFrontier, leaf_hash
+from ledger.log.notes import NoteError, Signer, Verifier, open_checkpoint
+from ledger.log.verify import VerificationFailed
 from projections.exports import export_beancount
 from projections.log import ENTRIES_PAGE_MAX, Log
 from projections.queries import Reader

@@ -17,7 +17,7 @@ from typing import IO, Any
 from uuid import UUID
 
 from ledger.app import FundLedger
-from ledger.personal import StoredKey
+from ledger.store.keyring import StoredKey
 from projections.runner import Views
 
 FORMAT = "fund-ledger/backup/v1"

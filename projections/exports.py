@@ -14,9 +14,9 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from ledger.accounts import ACCOUNT_NAMES_ZH
-from ledger.disclosure import ORGANISATION_KINDS
-from ledger.money import FEN_PER_YUAN, format_yuan
+from ledger.domain.accounts import ACCOUNT_NAMES_ZH
+from ledger.domain.disclosure import ORGANISATION_KINDS
+from ledger.domain.yuan import FEN_PER_YUAN, format_yuan
 from projections.queries import PAGE_SIZE_MAX, Page, Reader
 
 CURRENCY_DEFAULT = "CNY"

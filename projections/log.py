@@ -17,7 +17,8 @@ from typing import Any, ClassVar
 
 from eventsourcing.persistence import Tracking
 
-from ledger.merkle import (
+from ledger.log.leaves import canonical, leaf_record
+from ledger.log.merkle import (
     EMPTY_ROOT,
     MerkleFrontier,
     consistency_proof_from,
@@ -25,8 +26,7 @@ from ledger.merkle import (
     leaf_hash,
     verify_consistency,
 )
-from ledger.notes import Checkpoint, Signer
-from ledger.transparency import canonical, leaf_record
+from ledger.log.notes import Checkpoint, Signer
 from projections.sqlview import Cursor, PostgresView, SQLiteView, SQLView
 from projections.views import ViewProjection, Write
 

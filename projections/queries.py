@@ -11,12 +11,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from ledger.accounts import project_component
-from ledger.books import Position, position_from, total_fen
-from ledger.disclosure import public_name
-from ledger.errors import InvalidInput
-from ledger.money import format_yuan
-from ledger.personal import ERASED, is_sealed
+from ledger.domain.accounts import project_component
+from ledger.domain.books import Position, position_from, total_fen
+from ledger.domain.disclosure import public_name
+from ledger.domain.errors import InvalidInput
+from ledger.domain.sealing import ERASED, is_sealed
+from ledger.domain.yuan import format_yuan
 from projections.reports import monthly_report
 from projections.runner import Views
 

@@ -6,9 +6,9 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from ledger.accounts import project_component
-from ledger.books import position_from, total_fen
-from ledger.money import format_yuan
+from ledger.domain.accounts import project_component
+from ledger.domain.books import position_from, total_fen
+from ledger.domain.yuan import format_yuan
 from projections.sqlview import Cursor
 
 

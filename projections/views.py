@@ -14,10 +14,10 @@ from typing import Any, ClassVar
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
-from ledger.accounts import commitment_change_fen, event_name, postings_for
-from ledger.disclosure import public_name
 from ledger.domain import month_of
-from ledger.personal import is_sealed
+from ledger.domain.accounts import commitment_change_fen, event_name, postings_for
+from ledger.domain.disclosure import public_name
+from ledger.domain.sealing import is_sealed
 from projections.reports import freeze_months_through
 from projections.sqlview import Add, Cursor, PostgresView, Reads, SQLiteView, SQLView
 
@@ -281,7 +281,7 @@ def _registers_fund(position: int, e: Any, name: str) -> list[Write]:
 
 
 def _public_name(e: Any, lang: str) -> str:
-    """A sealed name stays sealed here; the reader opens it and masks it (ledger.personal)."""
+    """A sealed name stays sealed here; the reader opens it and masks it (ledger.domain.sealing)."""
     if is_sealed(e.name) and e.disclosure != "anonymous":
         return str(e.name)
     return public_name(e.name, e.kind, e.disclosure, lang=lang)

@@ -17,10 +17,10 @@ from uuid import UUID
 import pytest
 
 from ledger.app import OPERATOR, Actor, FundLedger
-from ledger.books import Books, fold
-from ledger.errors import LedgerError
-from ledger.money import parse_yuan
-from ledger.personal import is_sealed
+from ledger.domain.books import Books, fold
+from ledger.domain.errors import LedgerError
+from ledger.domain.money import parse_yuan
+from ledger.domain.sealing import is_sealed
 
 # An ordinary day in a month that has long ended; helpers date everything on it unless told.
 DAY = date(2025, 3, 10)

@@ -20,9 +20,10 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.config import Settings
-from ledger.app import OPERATOR, RIGHTS, FundLedger, today
+from ledger.app import OPERATOR, FundLedger
 from ledger.demo import ADVISER, AUDITOR, COMMITTEE, TREASURER, load_demo
-from ledger.domain import Role
+from ledger.domain import Role, today
+from ledger.service.kernel import RIGHTS
 
 PROBLEM_JSON = "application/problem+json"
 YUAN = re.compile(r"^-?\d+\.\d{2}$")

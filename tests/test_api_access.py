@@ -23,9 +23,11 @@ from test_api import MUTATIONS, concrete
 from api.access import PUBLIC, ROUTE_ACCESS, TOKEN_ROLES, Access
 from api.app import create_app
 from api.config import Settings
-from ledger.app import OPERATOR, RIGHTS, FundLedger, today
-from ledger.money import parse_yuan
-from ledger.notes import Signer
+from ledger.app import OPERATOR, FundLedger
+from ledger.domain import today
+from ledger.domain.money import parse_yuan
+from ledger.log.notes import Signer
+from ledger.service.kernel import RIGHTS
 
 # Grants take effect the day the quorum approves them: everything here is dated today.
 DAY = today()

@@ -26,7 +26,7 @@ from api.app import create_app
 from api.config import Settings
 from ledger.app import FundLedger
 from ledger.demo import AUDITOR, load_demo
-from ledger.notes import Signer
+from ledger.log.notes import Signer
 from projections.queries import Reader
 
 # Documentation is built from the code, not from the books; its examples are made up (the

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, settings
 from api.app import create_app
 from api.config import Settings
 from ledger.app import OPERATOR, FundLedger
-from ledger.money import parse_yuan
+from ledger.domain.money import parse_yuan
 
 # Generated requests per operation, per caller, per store; each operation reaches it. 50 cost
 # about a minute of CPU (57 s wall on two shared cores; 20 took 27 s, 100 took 146 s).

@@ -38,7 +38,8 @@ from api.models import (
     ProjectCreate,
     Reason,
 )
-from ledger.app import OPERATOR, FundLedger, today
+from ledger.app import OPERATOR, FundLedger
+from ledger.domain import today
 
 EXAMPLES_GENERATED = 6
 SAMPLES = {

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from fund_ledger.cli import app
 from ledger.app import FundLedger
 from ledger.demo import load_demo
-from ledger.notes import Signer
+from ledger.log.notes import Signer
 from projections.audit import check_store
 from projections.log import Log
 from projections.queries import Reader

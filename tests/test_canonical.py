@@ -9,7 +9,7 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.canonical import NotCanonicalJSON, NotJSON, dumps, dumps_plain, loads_canonical
+from ledger.log.canonical import NotCanonicalJSON, NotJSON, dumps, dumps_plain, loads_canonical
 
 texts = st.text(st.characters(codec="utf-8"), max_size=12)
 scalars = st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | texts

@@ -37,8 +37,9 @@ from typer.testing import CliRunner
 
 from fund_ledger import cli
 from ledger.app import OPERATOR, FundLedger
-from ledger.money import format_yuan, parse_yuan
-from ledger.notes import Signer
+from ledger.domain.money import parse_yuan
+from ledger.domain.yuan import format_yuan
+from ledger.log.notes import Signer
 from projections.audit import check_store
 from projections.log import Log
 from projections.queries import Reader

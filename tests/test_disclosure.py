@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from ledger.disclosure import ANONYMOUS_EN, ANONYMOUS_ZH, mask_name, public_name
+from ledger.domain.disclosure import ANONYMOUS_EN, ANONYMOUS_ZH, mask_name, public_name
 from projections.calendar import calendar
 
 

@@ -27,8 +27,9 @@ from referencing.jsonschema import DRAFT202012
 
 from ledger.app import OPERATOR, FundLedger
 from ledger.demo import load_demo
-from ledger.disclosure import ANONYMOUS_ZH
-from ledger.money import format_yuan, parse_yuan
+from ledger.domain.disclosure import ANONYMOUS_ZH
+from ledger.domain.money import parse_yuan
+from ledger.domain.yuan import format_yuan
 from projections.exports import ExportMoved, export_360giving, export_beancount, export_csv
 from projections.queries import Reader
 from projections.runner import Views

@@ -28,9 +28,9 @@ from api.config import Settings
 from fund_ledger import verifying
 from fund_ledger.cli import app as cli
 from ledger.app import OPERATOR, FundLedger
-from ledger.errors import IdempotencyConflict, NotFound, NotPermitted, WrongState
-from ledger.notes import Signer
-from ledger.personal import ERASED, is_sealed
+from ledger.domain.errors import IdempotencyConflict, NotFound, NotPermitted, WrongState
+from ledger.domain.sealing import ERASED, is_sealed
+from ledger.log.notes import Signer
 from projections.audit import check_store, export_audit_bundle
 from projections.exports import export_360giving, export_beancount, export_csv
 from projections.log import Log

@@ -22,9 +22,8 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.config import Settings
 from ledger.app import OPERATOR, Actor, DonationOrder, FundLedger, Receipt
-from ledger.batching import GroupCommitter
 from ledger.domain import Donation
-from ledger.errors import (
+from ledger.domain.errors import (
     Duplicate,
     IdempotencyConflict,
     LedgerError,
@@ -32,6 +31,7 @@ from ledger.errors import (
     PeriodClosed,
     WrongState,
 )
+from ledger.service.batching import GroupCommitter
 
 DAY = date(2025, 3, 10)
 NOBODY = "00000000-0000-4000-8000-000000000000"

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from fund_ledger.cli import app
 from ledger.app import OPERATOR, FundLedger
-from ledger.money import parse_yuan
+from ledger.domain.money import parse_yuan
 
 
 @pytest.fixture
@@ -175,8 +175,8 @@ def test_the_bulk_import_stores_what_the_ordinary_path_stores(postgres_url: str)
 
 @pytest.mark.postgres
 def test_the_bulk_encoder_writes_the_mappers_bytes_or_is_not_trusted(postgres_url: str) -> None:
-    from ledger import bulk
     from ledger.domain import Donor
+    from ledger.store import bulk
 
     ledger = FundLedger(postgres_url)
     try:
@@ -186,12 +186,14 @@ def test_the_bulk_encoder_writes_the_mappers_bytes_or_is_not_trusted(postgres_ur
         donor_id = ledger.register_donor(treasurer, "某", "enterprise", "named").id
         donor = ledger._get(Donor, donor_id, "donor")
         item = {**_gifts(str(donor.id), None, 2, "C")[1], "note": None}
-        encoder = bulk.DonationEncoder(ledger, treasurer.id, treasurer.role.value)
+        encoder = bulk.DonationEncoder(
+            ledger.mapper, treasurer.id, treasurer.role.value, ledger._new_donation
+        )
         assert encoder.calibrate(donor, None, item)
         # A first gift with a note (which the mapper writes, sealed) still calibrates.
-        assert bulk.DonationEncoder(ledger, treasurer.id, treasurer.role.value).calibrate(
-            donor, None, {**item, "note": "有备注"}
-        )
+        assert bulk.DonationEncoder(
+            ledger.mapper, treasurer.id, treasurer.role.value, ledger._new_donation
+        ).calibrate(donor, None, {**item, "note": "有备注"})
         assert encoder._direct(donor, None, item) == encoder._mapped(donor, None, item)
         # Were the mapper to write otherwise (a new field, a cipher), the bulk bytes are not used.
         original = ledger.mapper.to_stored_event
@@ -206,7 +208,9 @@ def test_the_bulk_encoder_writes_the_mappers_bytes_or_is_not_trusted(postgres_ur
             )
 
         ledger.mapper.to_stored_event = changed  # type: ignore[method-assign,assignment]
-        wary = bulk.DonationEncoder(ledger, treasurer.id, treasurer.role.value)
+        wary = bulk.DonationEncoder(
+            ledger.mapper, treasurer.id, treasurer.role.value, ledger._new_donation
+        )
         assert not wary.calibrate(donor, None, item)
         assert b'"in_kind_v2"' in wary.encode(donor, None, item).state
     finally:
@@ -217,7 +221,7 @@ def test_the_bulk_encoder_writes_the_mappers_bytes_or_is_not_trusted(postgres_ur
 def test_a_bulk_import_meeting_a_receipt_recorded_since_the_preflight_stores_nothing(
     postgres_url: str,
 ) -> None:
-    from ledger.errors import Duplicate
+    from ledger.domain.errors import Duplicate
 
     ledger = FundLedger(postgres_url)
     try:

@@ -30,9 +30,13 @@ from typer.testing import CliRunner
 from api.app import create_app
 from api.config import Settings
 from fund_ledger import cli, verifying
-from ledger.app import FundLedger, today
+from ledger.app import FundLedger
 from ledger.demo import TREASURER, DemoUsers, load_demo
-from ledger.merkle import (
+from ledger.domain import today
+from ledger.domain.sealing import is_sealed
+from ledger.domain.yuan import format_yuan
+from ledger.log.leaves import salted_hash
+from ledger.log.merkle import (
     MerkleFrontier,
     consistency_proof,
     inclusion_proof,
@@ -41,11 +45,8 @@ from ledger.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from ledger.money import format_yuan
-from ledger.notes import Checkpoint, Signer, Verifier, open_checkpoint
-from ledger.personal import is_sealed
-from ledger.transparency import salted_hash
-from ledger.verify import VerificationFailed, verify_log
+from ledger.log.notes import Checkpoint, Signer, Verifier, open_checkpoint
+from ledger.log.verify import VerificationFailed, verify_log
 from projections.audit import check_store, export_audit_bundle
 from projections.log import InconsistentLog, Log
 from projections.runner import Views
@@ -302,7 +303,7 @@ def test_no_personal_data_in_any_leaf_only_salted_hashes(store: Store) -> None:
     assert leaks == []
 
     # What is there instead: salted hashes that the stored salt reproduces, and only it, of
-    # what the events store: personal data sealed under the person's key (ledger.personal).
+    # what the events store: personal data sealed under the person's key (ledger.domain.sealing).
     stored = {
         r["donor_id"]: r
         for r in registers.query(

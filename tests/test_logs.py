@@ -32,9 +32,10 @@ from eventsourcing.persistence import OperationalError
 
 from api.app import create_app
 from api.config import Settings
-from ledger.app import OPERATOR, FundLedger, today
+from ledger.app import OPERATOR, FundLedger
 from ledger.demo import RESIDENTS, load_demo
-from ledger.notes import Signer
+from ledger.domain import today
+from ledger.log.notes import Signer
 
 # A person added through the API, with every kind of personal datum the fund may hold.
 PERSON = {

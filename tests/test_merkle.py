@@ -1,4 +1,4 @@
-"""Tests for ledger.merkle: RFC 6962 vectors, the RFC's recursive definitions, mutated proofs."""
+"""Tests for ledger.log.merkle: RFC 6962 vectors, the recursive definitions, mutated proofs."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.merkle import (
+from ledger.log.merkle import (
     EMPTY_ROOT,
     MerkleFrontier,
     consistency_proof,

@@ -1,4 +1,4 @@
-"""Tests for ledger.money: exact yuan strings in, integer fen inside, clear refusals otherwise."""
+"""Tests for ledger.domain.money: exact yuan strings in, integer fen inside, clear refusals."""
 
 from __future__ import annotations
 
@@ -8,14 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.errors import InvalidAmount, InvalidInput
-from ledger.money import (
-    AMOUNT_FEN_MAX,
-    check_amount_fen,
-    format_yuan,
-    format_yuan_grouped,
-    parse_yuan,
-)
+from ledger.domain.errors import InvalidAmount, InvalidInput
+from ledger.domain.money import AMOUNT_FEN_MAX, check_amount_fen, parse_yuan
+from ledger.domain.yuan import format_yuan, format_yuan_grouped
 
 valid_fen = st.integers(min_value=1, max_value=AMOUNT_FEN_MAX)
 

@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from ledger.notes import (
+from ledger.log.notes import (
     SIGNATURE_PREFIX,
     Checkpoint,
     NoteError,

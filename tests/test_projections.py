@@ -14,12 +14,12 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.accounts import postings_for
 from ledger.app import OPERATOR, FundLedger
-from ledger.books import fold
 from ledger.demo import load_demo
-from ledger.errors import LedgerError
-from ledger.money import parse_yuan
+from ledger.domain.accounts import postings_for
+from ledger.domain.books import fold
+from ledger.domain.errors import LedgerError
+from ledger.domain.money import parse_yuan
 from projections.queries import Reader
 from projections.runner import VIEWS, LiveRunner, Views
 from projections.sqlview import table_names

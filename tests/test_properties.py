@@ -18,11 +18,11 @@ from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from ledger.accounts import BANK, postings_for, project_component
 from ledger.app import FundLedger
-from ledger.books import fold
 from ledger.domain import FUND_ID
-from ledger.errors import (
+from ledger.domain.accounts import BANK, postings_for, project_component
+from ledger.domain.books import fold
+from ledger.domain.errors import (
     AlreadyApproved,
     GrantExceeded,
     InsufficientFunds,
@@ -31,7 +31,7 @@ from ledger.errors import (
     SelfApproval,
     WrongState,
 )
-from ledger.money import format_yuan
+from ledger.domain.yuan import format_yuan
 
 QUORUM = 2
 MEMBERS = 3  # of the five: with a quorum of two, every approval is a real choice

@@ -22,16 +22,12 @@ from uuid import UUID
 import pytest
 from helpers import DAY, World, aggregate, build_world, fen
 
-from ledger.accounts import BANK, event_name, postings_for
-from ledger.app import RETRIES_MAX, FundLedger, Receipt
-from ledger.books import fold
+from ledger.app import FundLedger, Receipt
 from ledger.domain import month_of
-from ledger.errors import (
-    AlreadyApproved,
-    GrantExceeded,
-    LedgerError,
-    WrongState,
-)
+from ledger.domain.accounts import BANK, event_name, postings_for
+from ledger.domain.books import fold
+from ledger.domain.errors import AlreadyApproved, GrantExceeded, LedgerError, WrongState
+from ledger.service.kernel import RETRIES_MAX
 
 pytestmark = pytest.mark.postgres
 

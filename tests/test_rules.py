@@ -18,10 +18,10 @@ from helpers import (
     stored_events,
 )
 
-from ledger.accounts import DESIGNATION_OFFSET, Posting, postings_for
-from ledger.app import OPERATOR, RIGHTS, Actor, FundLedger, Receipt, today
-from ledger.domain import Meta, Role, month_of
-from ledger.errors import (
+from ledger.app import OPERATOR, Actor, FundLedger, Receipt
+from ledger.domain import Meta, Role, month_of, today
+from ledger.domain.accounts import DESIGNATION_OFFSET, Posting, postings_for
+from ledger.domain.errors import (
     AlreadyApproved,
     DatedTooEarly,
     Duplicate,
@@ -37,6 +37,7 @@ from ledger.errors import (
     SelfApproval,
     WrongState,
 )
+from ledger.service.kernel import RIGHTS
 
 
 @pytest.fixture

@@ -40,10 +40,10 @@ from test_properties import (
     projects,
 )
 
-from ledger.accounts import event_name
 from ledger.app import FundLedger, Receipt
 from ledger.domain import month_of
-from ledger.errors import (
+from ledger.domain.accounts import event_name
+from ledger.domain.errors import (
     GrantExceeded,
     InsufficientFunds,
     LedgerError,

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from ledger.app import OPERATOR, Actor, FundLedger
-from ledger.books import fold
 from ledger.demo import load_demo
-from ledger.errors import InsufficientFunds, LedgerError
-from ledger.money import parse_yuan
+from ledger.domain.books import fold
+from ledger.domain.errors import InsufficientFunds, LedgerError
+from ledger.domain.money import parse_yuan
 
 
 @dataclass
@@ -137,7 +137,7 @@ def test_concurrent_grant_approvals_in_two_processes_never_overcommit(postgres_u
 def test_the_donation_tally_summed_by_the_database_equals_the_one_read_forward(
     store_url: str,
 ) -> None:
-    from ledger.app import DonationTally
+    from ledger.service.tally import DonationTally
 
     ledger = FundLedger(store_url)
     try:
@@ -155,8 +155,8 @@ def test_the_donation_tally_summed_by_the_database_equals_the_one_read_forward(
                 "in_kind" if i % 7 == 0 else "bank_transfer",
                 project_id=None if i % 3 == 0 else projects[i % 2],
             )
-        summed = DonationTally(ledger)
-        forward = DonationTally(ledger)
+        summed = DonationTally(ledger.recorder, ledger.mapper)
+        forward = DonationTally(ledger.recorder, ledger.mapper)
         forward._sum_in_sql = lambda: None  # type: ignore[method-assign]
         assert summed.current() == forward.current()
         assert summed._position == forward._position > 0
@@ -175,7 +175,7 @@ def test_an_entry_decided_before_its_month_closed_is_refused_when_saved_after(
 ) -> None:
     """The close lands between a late entry's decision and its save: the save sees the Fund
     moved, the entry decides again, and is refused; nothing is recorded in the closed month."""
-    from ledger.errors import PeriodClosed
+    from ledger.domain.errors import PeriodClosed
 
     r = rivals
     closed = between_decision_and_save(
@@ -189,8 +189,8 @@ def test_an_entry_decided_before_its_month_closed_is_refused_when_saved_after(
 
 @pytest.mark.postgres
 def test_a_big_batch_goes_in_by_copy_with_its_positions_and_its_checks(postgres_url: str) -> None:
-    from ledger.errors import PeriodClosed
-    from ledger.recorders import COPY_EVENTS_MIN
+    from ledger.domain.errors import PeriodClosed
+    from ledger.store.recorders import COPY_EVENTS_MIN
 
     with rivals_on(postgres_url) as r:
         count = COPY_EVENTS_MIN + 50
@@ -273,7 +273,7 @@ def test_a_gift_decided_before_its_project_closed_is_refused_when_saved_after(
 ) -> None:
     """Every aggregate a decision reads is checked at the save, not only the Fund: a project
     closed between a gift's decision and its save sends the gift back to decide, refused."""
-    from ledger.errors import WrongState
+    from ledger.domain.errors import WrongState
 
     r = rivals
     project = r.ledger.open_project(r.treasurer, "zz", "义剪").id

@@ -22,7 +22,7 @@ from api.models import (
 )
 from api.services import Services
 from ledger.app import Receipt
-from ledger.money import parse_yuan
+from ledger.domain.money import parse_yuan
 
 router = APIRouter(prefix="/v1", tags=["record and decide 记账与决策"], responses=PROBLEM_RESPONSES)
 

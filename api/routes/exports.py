@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from api.deps import CurrentActor, ServicesDep
 from api.models import PROBLEM_RESPONSES
 from api.problems import ApiProblem
-from ledger.app import today
+from ledger.domain import today
 from projections import exports
 
 router = APIRouter(prefix="/v1/exports", tags=["open data 开放数据"], responses=PROBLEM_RESPONSES)

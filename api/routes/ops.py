@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from api.deps import ServicesDep
 from api.problems import RETRY_AFTER_S, problem
 from api.services import LATENCY_BUCKETS_S
-from ledger import errors
+from ledger.domain import errors
 
 router = APIRouter(tags=["operations 运维"])
 

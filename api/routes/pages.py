@@ -20,8 +20,9 @@ from api.charts import Bar, bar_chart
 from api.deps import ServicesDep
 from api.i18n import choice, plain, words
 from api.problems import ApiProblem
-from ledger.app import FUND_TZ, today
-from ledger.money import format_yuan_grouped, parse_yuan
+from ledger.domain import FUND_TZ, today
+from ledger.domain.money import parse_yuan
+from ledger.domain.yuan import format_yuan_grouped
 from projections.calendar import calendar
 
 router = APIRouter(include_in_schema=False)

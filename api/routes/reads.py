@@ -13,7 +13,8 @@ from api import present
 from api.deps import CurrentActor, FullReader, ServicesDep
 from api.models import PROBLEM_RESPONSES, Listing, Summary
 from api.problems import ApiProblem
-from ledger.money import format_yuan, parse_yuan
+from ledger.domain.money import parse_yuan
+from ledger.domain.yuan import format_yuan
 from projections.queries import Page
 
 router = APIRouter(prefix="/v1", tags=["read 查询"], responses=PROBLEM_RESPONSES)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from ledger.errors import InvalidInput, LedgerError
-from ledger.money import parse_yuan
+from ledger.domain.errors import InvalidInput, LedgerError
+from ledger.domain.money import parse_yuan
 
 REQUIRED_COLUMNS = ("donor_id", "amount", "received_on", "channel")
 OPTIONAL_COLUMNS = ("receipt_no", "project_id", "note")

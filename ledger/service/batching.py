@@ -18,7 +18,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from ledger.errors import LedgerError
+from ledger.domain.errors import LedgerError
 
 Order = TypeVar("Order")
 R = TypeVar("R")

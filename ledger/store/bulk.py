@@ -18,15 +18,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import IntegrityError, Mapper, StoredEvent
 
-from ledger.domain import Donor, Meta, Project, derived_id
-from ledger.errors import Duplicate
+from ledger.domain import Donation, Donor, Meta, Project, derived_id
+from ledger.domain.errors import Duplicate
 
-if TYPE_CHECKING:
-    from ledger.app import FundLedger
+# How the service makes one gift of an import (its note sealed), for the mapper's bytes.
+MakeDonation = Callable[[Donor, Project | None, dict[str, Any], Meta], Donation]
 
 # The encoder of eventsourcing's JSONTranscoder, without its hook for other types: every value
 # given to it here is already plain.
@@ -39,8 +39,11 @@ _AWKWARD_RECEIPT = 'NH"\\/\n\t\x01\u2028票据№😀'
 class DonationEncoder:
     """Writes a Donation.Received stored event from a checked item, as the mapper would."""
 
-    def __init__(self, ledger: FundLedger, actor_id: str, actor_role: str) -> None:
-        self.ledger = ledger
+    def __init__(
+        self, mapper: Mapper[Any], actor_id: str, actor_role: str, make: MakeDonation
+    ) -> None:
+        self.mapper = mapper
+        self.make = make
         self.actor_id = actor_id
         self.actor_role = actor_role
         self.timestamp = datetime.now(UTC)
@@ -65,11 +68,11 @@ class DonationEncoder:
 
     def _mapped(self, donor: Donor, project: Project | None, item: dict[str, Any]) -> StoredEvent:
         meta = Meta(self.actor_id, self.actor_role, item["received_on"], None)
-        donation = self.ledger._new_donation(donor, project, item, meta)
+        donation = self.make(donor, project, item, meta)
         (event,) = donation.collect_events()
         # One moment for the whole import, whichever way a gift is written.
         object.__setattr__(event, "timestamp", self.timestamp)
-        stored = self.ledger.mapper.to_stored_event(event)
+        stored = self.mapper.to_stored_event(event)
         self.topic = stored.topic
         self.originator_topic = event.originator_topic  # type: ignore[attr-defined]
         return stored
@@ -124,11 +127,10 @@ def stored_donations(
 
 
 def copy_into_postgres(
-    ledger: FundLedger, events: Iterable[StoredEvent], progress: Callable[[int], None]
+    recorder: Any, events: Iterable[StoredEvent], progress: Callable[[int], None]
 ) -> int:
     """Insert stored events with the recorder's COPY, all in one transaction. Returns how
     many; a receipt already recorded (by a writer since the preflight) refuses them all."""
-    recorder: Any = ledger.recorder
     try:
         count, _last = recorder.copy_events(events, progress)
     except IntegrityError as error:  # eventsourcing's, wrapping psycopg's UniqueViolation

@@ -15,9 +15,9 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from ledger import canonical as jcs
-from ledger.accounts import commitment_change_fen, event_name, postings_for
-from ledger.money import format_yuan
+from ledger.domain.accounts import commitment_change_fen, event_name, postings_for
+from ledger.domain.yuan import format_yuan
+from ledger.log import canonical as jcs
 
 LEAF_FORMAT = "fund-ledger/leaf/v1"
 

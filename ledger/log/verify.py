@@ -10,11 +10,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from ledger.books import position_from
-from ledger.canonical import NotCanonicalJSON, NotJSON, loads_canonical
-from ledger.merkle import MerkleFrontier, leaf_hash, verify_consistency
-from ledger.money import parse_yuan
-from ledger.notes import Checkpoint, NoteError, Verifier, open_checkpoint
+from ledger.domain.books import position_from
+from ledger.domain.money import parse_yuan
+from ledger.log.canonical import NotCanonicalJSON, NotJSON, loads_canonical
+from ledger.log.merkle import MerkleFrontier, leaf_hash, verify_consistency
+from ledger.log.notes import Checkpoint, NoteError, Verifier, open_checkpoint
 
 SUMMARY_FIELDS = (
     "received_total",

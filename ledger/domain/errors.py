@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from ledger.domain.yuan import format_yuan, format_yuan_grouped
+
 
 class LedgerError(Exception):
     """Base of every expected refusal.
@@ -96,8 +98,6 @@ class InsufficientFunds(LedgerError):
     title = "Not enough money available"
 
     def __init__(self, project: str, available_fen: int, requested_fen: int) -> None:
-        from ledger.money import format_yuan, format_yuan_grouped
-
         super().__init__(
             f"not enough money available for project {project}: "
             f"available: {format_yuan_grouped(available_fen)}, "
@@ -113,8 +113,6 @@ class GrantExceeded(LedgerError):
     title = "The expense exceeds what remains of its grant"
 
     def __init__(self, grant_id: object, remaining_fen: int, requested_fen: int) -> None:
-        from ledger.money import format_yuan, format_yuan_grouped
-
         super().__init__(
             f"grant {grant_id} has {format_yuan_grouped(remaining_fen)} remaining, "
             f"asked: {format_yuan_grouped(requested_fen)}",
@@ -143,8 +141,6 @@ class ReversalUncovered(LedgerError):
     title = "The reversal would leave commitments uncovered"
 
     def __init__(self, donation_id: object, available_fen: int, amount_fen: int) -> None:
-        from ledger.money import format_yuan, format_yuan_grouped
-
         super().__init__(
             f"reversing donation {donation_id} would leave approved grants uncovered: "
             f"uncommitted: {format_yuan_grouped(available_fen)}, "

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from ledger.errors import InvalidInput
+from ledger.domain.errors import InvalidInput
 
 DEFAULT_DATABASE_URL = "sqlite:///./fund-ledger.sqlite3"
 
@@ -48,7 +48,7 @@ def persistence_env(database_url: str) -> dict[str, str]:
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(Path(path).expanduser()),
             "SQLITE_LOCK_TIMEOUT": "10",
-            "APPLICATION_RECORDER_TOPIC": "ledger.recorders:CheckedSQLiteRecorder",
+            "APPLICATION_RECORDER_TOPIC": "ledger.store.recorders:CheckedSQLiteRecorder",
         }
     if parts.scheme in {"postgresql", "postgres"}:
         query = parse_qs(parts.query)
@@ -63,7 +63,7 @@ def persistence_env(database_url: str) -> dict[str, str]:
             "POSTGRES_POOL_SIZE": query.get("pool_size", ["5"])[0],
             "POSTGRES_MAX_OVERFLOW": query.get("max_overflow", ["10"])[0],
             "POSTGRES_LOCK_TIMEOUT": "5",
-            "APPLICATION_RECORDER_TOPIC": "ledger.recorders:CheckedPostgresRecorder",
+            "APPLICATION_RECORDER_TOPIC": "ledger.store.recorders:CheckedPostgresRecorder",
             # A pooled connection is checked before use: after the database was restarted,
             # the idle ones are dead, and each would otherwise fail one request.
             "POSTGRES_PRE_PING": "y",

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from ledger.accounts import BANK, IN_KIND_ASSETS, commitment_change_fen, postings_for
-from ledger.money import format_yuan
+from ledger.domain.accounts import BANK, IN_KIND_ASSETS, commitment_change_fen, postings_for
+from ledger.domain.yuan import format_yuan
 
 
 @dataclass

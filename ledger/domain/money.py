@@ -1,13 +1,13 @@
-"""Exact money: integer fen inside, decimal strings of yuan at the edges."""
+"""Exact money: yuan text parsed into integer fen, and amounts in fen checked."""
 
 from __future__ import annotations
 
 import re
 from decimal import Decimal
 
-from ledger.errors import InvalidAmount
+from ledger.domain.errors import InvalidAmount
+from ledger.domain.yuan import FEN_PER_YUAN, format_yuan
 
-FEN_PER_YUAN = 100
 # ¥1,000,000,000,000: far beyond any community fund, small enough to rule out typos and overflow.
 AMOUNT_FEN_MAX = 1_000_000_000_000 * FEN_PER_YUAN
 
@@ -53,17 +53,3 @@ def check_amount_fen(amount_fen: int, *, field: str = "amount", allow_zero: bool
     if amount_fen > AMOUNT_FEN_MAX:
         raise InvalidAmount(field, format_yuan(amount_fen), "must not exceed 1000000000000.00")
     return amount_fen
-
-
-def format_yuan(amount_fen: int) -> str:
-    """Format fen as a yuan string with exactly two decimals: 128050 -> ``"1280.50"``."""
-    sign = "-" if amount_fen < 0 else ""
-    whole, frac = divmod(abs(amount_fen), FEN_PER_YUAN)
-    return f"{sign}{whole}.{frac:02d}"
-
-
-def format_yuan_grouped(amount_fen: int) -> str:
-    """Format fen for people to read, with thousands separators: ``"12,000.00"``."""
-    sign = "-" if amount_fen < 0 else ""
-    whole, frac = divmod(abs(amount_fen), FEN_PER_YUAN)
-    return f"{sign}{whole:,}.{frac:02d}"

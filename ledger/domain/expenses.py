@@ -1,0 +1,91 @@
+"""Payments out of approved grants, each with its voucher."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from eventsourcing.domain import event
+
+from ledger.domain.base import FundAggregate, Meta, not_before
+from ledger.domain.errors import WrongState
+
+
+class Category(StrEnum):
+    PROGRAMME = "programme"
+    MANAGEMENT = "management"
+    FUNDRAISING = "fundraising"
+
+
+class PayeeKind(StrEnum):
+    ORGANISATION = "organisation"
+    INDIVIDUAL = "individual"
+
+
+class Expense(FundAggregate):
+    """A payment out of an approved grant, with its voucher."""
+
+    @event("Paid")
+    def __init__(
+        self,
+        grant_id: str,
+        project_id: str,
+        project_code: str,
+        amount_fen: int,
+        restricted_fen: int,
+        unrestricted_fen: int,
+        payee: str,
+        payee_kind: str,
+        category: str,
+        description: str,
+        voucher_no: str | None,
+        voucher_sha256: str | None,
+        meta: Meta,
+    ) -> None:
+        self.grant_id = grant_id
+        self.project_id = project_id
+        self.project_code = project_code
+        self.amount_fen = amount_fen
+        self.restricted_fen = restricted_fen
+        self.unrestricted_fen = unrestricted_fen
+        self.paid_on = meta.effective_on
+        self.payee = payee
+        self.payee_kind = payee_kind
+        self.category = category
+        self.description = description
+        self.voucher_no = voucher_no
+        self.voucher_sha256 = voucher_sha256
+        self.reversed = False
+        self.payee_forgotten = False
+
+    @event("PayeeForgotten")
+    def forget_payee(self, meta: Meta) -> None:
+        self.payee_forgotten = True
+
+    def reverse(self, reason: str, grant_closed: bool, meta: Meta) -> None:
+        if self.reversed:
+            raise WrongState("expense", self.id, "reversed", "standing")
+        not_before("expense", self.id, self.paid_on, meta)
+        self._reversed(
+            reason,
+            self.project_code,
+            self.category,
+            self.amount_fen,
+            self.restricted_fen,
+            self.unrestricted_fen,
+            grant_closed,
+            meta,
+        )
+
+    @event("Reversed")
+    def _reversed(
+        self,
+        reason: str,
+        project_code: str,
+        category: str,
+        amount_fen: int,
+        restricted_fen: int,
+        unrestricted_fen: int,
+        grant_closed: bool,
+        meta: Meta,
+    ) -> None:
+        self.reversed = True

@@ -1,0 +1,115 @@
+"""Personal data in commands: sealed under the person's key, blinded in fingerprints, forgotten.
+
+An individual's name, any contact details, a note on a gift and an individual payee's name go
+into events sealed (``ledger.domain.sealing``) under that person's own key. What a command's
+idempotency fingerprint keeps of them is a hash keyed with the same key, so that nobody
+holding the store can confirm a guess, even after the person is forgotten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Any
+from uuid import UUID
+
+from ledger.domain import Donor, DonorKind, Expense, Meta, PayeeKind
+from ledger.domain.errors import NotFound, WrongState
+from ledger.domain.sealing import is_sealed, seal
+from ledger.service.kernel import Actor, Decision, Kernel, Receipt, permitted
+
+
+def keyed_hash(key: bytes, value: object) -> str:
+    plain = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str).encode()
+    return "hmac-sha256:" + hmac.new(key, plain, hashlib.sha256).hexdigest()
+
+
+class PersonalData(Kernel):
+    def _key_of(self, person_id: str, what: str = "person") -> bytes:
+        """The person's key, made now if they have none; refused once they were forgotten."""
+        key = self.keyring.key_for(person_id)
+        if key is None:
+            raise WrongState(what, person_id, "forgotten", "registered")
+        return key
+
+    def _sealed(self, person_id: str, value: object) -> str:
+        return seal(self._key_of(person_id), person_id, value)
+
+    def _blinded(self, person_id: str, value: object, idempotency_key: str | None) -> object:
+        """What a command's fingerprint takes of a person's data: a hash keyed with their key.
+
+        The fingerprint is stored with the idempotency record, for good; a plain hash would let
+        anyone holding the store confirm a guess of the data, even after the person is forgotten.
+        """
+        if idempotency_key is None or value in (None, "", {}):
+            return value
+        return keyed_hash(self._key_of(person_id), value)
+
+    def _blinded_notes(
+        self, items: list[dict[str, Any]], idempotency_key: str | None
+    ) -> list[dict[str, Any]]:
+        """Gifts as their fingerprint takes them: each note hashed with its donor's key."""
+        noted = {str(i["donor_id"]) for i in items if i["note"] is not None}
+        if idempotency_key is None or not noted:
+            return items
+        ids = []
+        for donor_id in noted:
+            try:
+                ids.append(UUID(donor_id))
+            except ValueError:
+                continue  # no such donor: the command is refused and stores nothing
+        # Only donors that exist get a key made for them.
+        keys = {str(i): self.keyring.key_for(str(i)) for i in self._existing(ids)}
+        return [
+            {**item, "note": keyed_hash(key, item["note"])}
+            if item["note"] is not None and (key := keys.get(str(item["donor_id"])))
+            else item
+            for item in items
+        ]
+
+    def _sealed_note(self, donor: Donor, note: str | None) -> str | None:
+        """A note on a gift may say anything about the giver: sealed under the donor's key."""
+        if note is None:
+            return None
+        return seal(self._key_of(str(donor.id), "donor"), str(donor.id), note)
+
+    @permitted("forget_person")
+    def forget_person(self, actor: Actor, person_id: str) -> Receipt:
+        """Erase a donor's or an individual payee's personal data for good, by destroying the key
+        it is sealed under. The amounts, the books and the transparency log are untouched.
+
+        ``person_id`` is a donor's id, or the id of an expense paid to an individual. The
+        decision is recorded as an event naming who took it; doing it again changes nothing.
+        """
+
+        def decide(meta: Meta) -> Decision:
+            try:
+                donor = self._get(Donor, person_id, "donor or expense")
+            except NotFound:
+                donor = None
+            if donor is None:
+                return person_id, self._forget_payee(person_id, meta)
+            unsealed_name = donor.kind == DonorKind.INDIVIDUAL and not is_sealed(donor.name)
+            if unsealed_name or (donor.contact and not is_sealed(donor.contact)):
+                # Recorded before personal data was sealed: its plaintext is in the events.
+                raise WrongState("donor", person_id, "recorded unsealed", "sealed")
+            if donor.forgotten:
+                return person_id, []
+            donor.forget(meta)
+            return person_id, [donor]
+
+        # Dated today, never back: a closed month's frozen report must not change.
+        receipt = self._run(actor, "forget_person", {"person_id": person_id}, decide)
+        # After the event, so that a crash in between leaves a decision that a retry completes.
+        self.keyring.destroy(receipt.id)
+        return receipt
+
+    def _forget_payee(self, expense_id: str, meta: Meta) -> list[Any]:
+        expense = self._get(Expense, expense_id, "donor or expense")
+        if expense.payee_kind != PayeeKind.INDIVIDUAL:
+            raise WrongState("payee of expense", expense_id, "an organisation", "a person")
+        if expense.payee_forgotten:
+            return []
+        expense.forget_payee(meta)
+        return [expense]
