@@ -179,3 +179,65 @@ GRANTS = [
     ("barber", "45000.00", "2026年度周五理发室工具与耗材", 0),
     ("stage", "120000.00", "2026年度幸福舞台展演", 1),
 ]
+
+
+# A regular expense: project code, (lowest, highest) whole yuan, day of the month, payee,
+# what it paid for ("{month}" is the month's number), category, payee kind.
+Planned = tuple[str, tuple[int, int], int, str, str, str, str]
+ORG, PROGRAMME = "organisation", "programme"
+
+# Every month, in this order (the amounts are drawn in this order: the demo's figures depend on it).
+MONTHLY: list[Planned] = [
+    ("noodles", (14000, 17500), 15, "南湖宾馆", "{month}月集体生日长寿面", PROGRAMME, ORG),
+    (
+        "health",
+        (18000, 24000),
+        8,
+        "嘉兴市第一医院",
+        "{month}月健康小屋义诊耗材与专家交通",
+        PROGRAMME,
+        ORG,
+    ),
+    (
+        "science",
+        (8000, 11000),
+        20,
+        "南湖区青少年科技活动中心",
+        "{month}月小小科学家活动",
+        PROGRAMME,
+        ORG,
+    ),
+    ("pairing", (5000, 7000), 10, "王桂英", "结对帮扶生活补助", PROGRAMME, "individual"),
+    (
+        "pairing",
+        (12000, 16000),
+        10,
+        "南湖街道社会工作站",
+        "{month}月结对帮扶走访与物资",
+        PROGRAMME,
+        ORG,
+    ),
+    ("stage", (7000, 9000), 25, "南湖未来社区文体队", "{month}月幸福舞台展演", PROGRAMME, ORG),
+]
+# In December, March, June and September.
+QUARTERLY: Planned = (
+    "redboat",
+    (25000, 32000),
+    18,
+    "南湖区文明实践中心",
+    "守护红船季度活动",
+    PROGRAMME,
+    ORG,
+)
+# Every Friday (the day of the month is the Friday's).
+FRIDAY_BARBER: Planned = (
+    "barber",
+    (450, 700),
+    1,
+    "嘉兴美发用品商行",
+    "周五理发室工具与耗材",
+    PROGRAMME,
+    ORG,
+)
+# Printing the monthly notice: a management cost.
+PRINTING: Planned = ("stage", (300, 500), 28, "南湖印务", "{month}月公示打印", "management", ORG)

@@ -14,16 +14,21 @@ from ledger.demo.cast import (
     AUDITOR,
     CLOSED_MONTH,
     COMMITTEE,
+    FRIDAY_BARBER,
     FUND_NAME,
     GIFT_AMOUNTS,
     GRANTS,
     INSTITUTIONS,
+    MONTHLY,
+    PRINTING,
     PROJECTS,
+    QUARTERLY,
     RESIDENTS,
     TARGET_FEN,
     TREASURER,
     YEAR_END,
     YEAR_START,
+    Planned,
 )
 from ledger.domain.money import parse_yuan
 
@@ -41,9 +46,30 @@ class _Demo:
     projects: dict[str, str] = field(default_factory=dict)
     grants: dict[str, str] = field(default_factory=dict)
     voucher_no: int = 0
+    receipt_no: int = 0
 
     def actor(self, name: str) -> Actor:
         return self.app.actor_named(name)
+
+    def give(self, donor_id: str, amount: str, when: date, channel: str, code: str | None) -> str:
+        self.receipt_no += 1
+        return self.app.record_donation(
+            self.actor(TREASURER),
+            donor_id,
+            parse_yuan(amount),
+            when,
+            channel,
+            receipt_no=f"NH{when.year}-{self.receipt_no:05d}",
+            project_id=self.projects[code] if code else None,
+        ).id
+
+    def planned(self, month: date, plan: Planned, day: date | None = None) -> str:
+        """One of the month's regular expenses, its amount drawn from the plan's range."""
+        code, (low, high), day_of_month, payee, what, category, payee_kind = plan
+        amount = f"{self.rng.randint(low, high)}.{self.rng.choice([0, 50, 80])}"
+        when = day or month.replace(day=day_of_month)
+        description = what.format(month=month.month)
+        return self.expense(code, amount, when, payee, description, category, payee_kind)
 
     def voucher(self, when: date) -> tuple[str, str]:
         self.voucher_no += 1
@@ -114,35 +140,38 @@ def _projects(demo: _Demo) -> None:
 
 
 def _donations(demo: _Demo) -> None:
-    app, treasurer = demo.app, demo.actor(TREASURER)
-    receipt_no = 0
-
-    def give(donor_id: str, amount: str, when: date, channel: str, code: str | None) -> str:
-        nonlocal receipt_no
-        receipt_no += 1
-        return app.record_donation(
-            treasurer,
-            donor_id,
-            parse_yuan(amount),
-            when,
-            channel,
-            receipt_no=f"NH{when.year}-{receipt_no:05d}",
-            project_id=demo.projects[code] if code else None,
-        ).id
-
     total_fen = 0
     for name, kind, disclosure, contact, gifts in INSTITUTIONS:
         first_gift_on = gifts[0][1]
-        donor_id = app.register_donor(
-            treasurer, name, kind, disclosure, contact, on=first_gift_on
+        donor_id = demo.app.register_donor(
+            demo.actor(TREASURER), name, kind, disclosure, contact, on=first_gift_on
         ).id
         for amount, when, channel, code in gifts:
-            give(donor_id, amount, when, channel, code)
+            demo.give(donor_id, amount, when, channel, code)
             total_fen += parse_yuan(amount)
+    residents = _residents(demo)
+    # A mistake corrected the way the law asks: 赵先生 gave 5,000.00, keyed as 50,000.00.
+    wrong = demo.give(residents[1], "50000.00", date(2025, 12, 16), "cash", None)
+    demo.app.reverse_donation(
+        demo.actor(COMMITTEE[0]),
+        wrong,
+        "金额录入错误，应为5000.00元 / amount keyed wrongly",
+        on=date(2025, 12, 17),
+    )
+    demo.give(residents[1], "5000.00", date(2025, 12, 16), "cash", None)
+    total_fen += parse_yuan("5000.00")
+    _residents_give(demo, residents, total_fen)
+    # Doctors' equipment given in kind: kept at fair value, out of the cash balances.
+    hospital = demo.app.register_donor(
+        demo.actor(TREASURER), "嘉兴市第一医院", "community_org", "named", on=date(2025, 12, 18)
+    ).id
+    demo.give(hospital, "12800.00", date(2025, 12, 18), "in_kind", "health")
 
-    residents = [
-        app.register_donor(
-            treasurer,
+
+def _residents(demo: _Demo) -> list[str]:
+    return [
+        demo.app.register_donor(
+            demo.actor(TREASURER),
             name,
             "individual",
             disclosure,
@@ -151,18 +180,10 @@ def _donations(demo: _Demo) -> None:
         ).id
         for index, (name, disclosure) in enumerate(RESIDENTS)
     ]
-    # A mistake corrected the way the law asks: 赵先生 gave 5,000.00, keyed as 50,000.00.
-    wrong = give(residents[1], "50000.00", date(2025, 12, 16), "cash", None)
-    app.reverse_donation(
-        demo.actor(COMMITTEE[0]),
-        wrong,
-        "金额录入错误，应为5000.00元 / amount keyed wrongly",
-        on=date(2025, 12, 17),
-    )
-    give(residents[1], "5000.00", date(2025, 12, 16), "cash", None)
-    total_fen += parse_yuan("5000.00")
 
-    # Residents give through the year until the fund reaches exactly ¥3,000,000.00.
+
+def _residents_give(demo: _Demo, residents: list[str], total_fen: int) -> None:
+    """Residents give through the year until the fund reaches exactly ¥3,000,000.00."""
     channels = ["wechat_pay", "alipay", "cash"]
     day = date(2025, 12, 20)
     codes: list[str | None] = [None, None, None, "noodles", "barber", "science"]
@@ -171,7 +192,7 @@ def _donations(demo: _Demo) -> None:
         if TARGET_FEN - total_fen - amount_fen < parse_yuan("100.00"):
             amount_fen = TARGET_FEN - total_fen  # no crumbs left over at the end
         fen, cents = divmod(amount_fen, 100)
-        give(
+        demo.give(
             demo.rng.choice(residents),
             f"{fen}.{cents:02d}",
             day,
@@ -180,12 +201,6 @@ def _donations(demo: _Demo) -> None:
         )
         total_fen += amount_fen
         day = min(day + timedelta(days=demo.rng.randint(1, 4)), YEAR_END)
-
-    # Doctors' equipment given in kind: kept at fair value, out of the cash balances.
-    hospital = app.register_donor(
-        treasurer, "嘉兴市第一医院", "community_org", "named", on=date(2025, 12, 18)
-    ).id
-    give(hospital, "12800.00", date(2025, 12, 18), "in_kind", "health")
 
 
 def _grants(demo: _Demo) -> None:
@@ -259,71 +274,14 @@ def _year(demo: _Demo) -> None:
 
 
 def _month(demo: _Demo, month: date, fridays: list[date]) -> None:
-    rng = demo.rng
-
-    def yuan(low: int, high: int) -> str:
-        return f"{rng.randint(low, high)}.{rng.choice([0, 50, 80])}"
-
-    noodles_day = month.replace(day=15)
-    demo.expense(
-        "noodles", yuan(14000, 17500), noodles_day, "南湖宾馆", f"{month.month}月集体生日长寿面"
-    )
-    clinic_day = month.replace(day=8)
-    demo.expense(
-        "health",
-        yuan(18000, 24000),
-        clinic_day,
-        "嘉兴市第一医院",
-        f"{month.month}月健康小屋义诊耗材与专家交通",
-    )
-    demo.expense(
-        "science",
-        yuan(8000, 11000),
-        month.replace(day=20),
-        "南湖区青少年科技活动中心",
-        f"{month.month}月小小科学家活动",
-    )
-    demo.expense(
-        "pairing",
-        yuan(5000, 7000),
-        month.replace(day=10),
-        "王桂英",
-        "结对帮扶生活补助",
-        payee_kind="individual",
-    )
-    demo.expense(
-        "pairing",
-        yuan(12000, 16000),
-        month.replace(day=10),
-        "南湖街道社会工作站",
-        f"{month.month}月结对帮扶走访与物资",
-    )
-    demo.expense(
-        "stage",
-        yuan(7000, 9000),
-        month.replace(day=25),
-        "南湖未来社区文体队",
-        f"{month.month}月幸福舞台展演",
-    )
+    for plan in MONTHLY:
+        demo.planned(month, plan)
     if month.month in (3, 6, 9) or month == date(2025, 12, 1):
-        demo.expense(
-            "redboat",
-            yuan(25000, 32000),
-            month.replace(day=18),
-            "南湖区文明实践中心",
-            "守护红船季度活动",
-        )
+        demo.planned(month, QUARTERLY)
     for friday in fridays:
-        demo.expense("barber", yuan(450, 700), friday, "嘉兴美发用品商行", "周五理发室工具与耗材")
+        demo.planned(month, FRIDAY_BARBER, friday)
     # Printing the monthly notice is a management cost; the 99 Giving Day poster fundraising.
-    demo.expense(
-        "stage",
-        yuan(300, 500),
-        month.replace(day=28),
-        "南湖印务",
-        f"{month.month}月公示打印",
-        category="management",
-    )
+    demo.planned(month, PRINTING)
     if month.month == 9:
         demo.expense(
             "stage",

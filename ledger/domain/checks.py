@@ -65,3 +65,8 @@ def check_date(field: str, value: object) -> date:
 def check_idempotency_key(key: str | None) -> None:
     if key is not None:
         check_text("Idempotency-Key", key, IDEMPOTENCY_KEY_CHARS_MAX)
+
+
+def check_optional_sha256(field: str, value: object) -> None:
+    if value is not None and not (isinstance(value, str) and SHA256_HEX.match(value)):
+        raise InvalidInput(field, str(value), "must be 64 lower-case hexadecimal digits")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
+from uuid import UUID
 
 from eventsourcing.domain import event
 
-from ledger.domain.base import FundAggregate, Meta, not_before
+from ledger.domain.base import FundAggregate, Meta, created, not_before
 from ledger.domain.errors import WrongState
+from ledger.domain.grants import Grant
 
 
 class Category(StrEnum):
@@ -89,3 +92,38 @@ class Expense(FundAggregate):
         meta: Meta,
     ) -> None:
         self.reversed = True
+
+
+@dataclass(frozen=True)
+class Payment:
+    """What the treasurer says of a payment: how much, to whom, for what, on which voucher.
+
+    ``payee`` is as it goes into the event: an individual's name already sealed.
+    """
+
+    amount_fen: int
+    payee: str
+    payee_kind: str
+    category: str
+    description: str
+    voucher_no: str | None
+    voucher_sha256: str | None
+
+
+def pay_from(grant: Grant, expense_id: UUID, payment: Payment, meta: Meta) -> Expense:
+    """Pay from an approved grant: money restricted to its project first, then the rest."""
+    restricted_fen, unrestricted_fen = grant.split(payment.amount_fen, meta)
+    expense = created(
+        Expense,
+        "Paid",
+        expense_id,
+        grant_id=str(grant.id),
+        project_id=grant.project_id,
+        project_code=grant.project_code,
+        restricted_fen=restricted_fen,
+        unrestricted_fen=unrestricted_fen,
+        meta=meta,
+        **vars(payment),
+    )
+    grant.charge(str(expense.id), restricted_fen, unrestricted_fen, meta)
+    return expense

@@ -100,10 +100,7 @@ class Fund(FundAggregate):
         unrestricted_fen: int,
         meta: Meta,
     ) -> None:
-        self.committed_restricted_fen[project_id] = (
-            self.committed_restricted_fen.get(project_id, 0) + restricted_fen
-        )
-        self.committed_unrestricted_fen += unrestricted_fen
+        self._commitments_change(project_id, restricted_fen, unrestricted_fen)
 
     @event("Released")
     def release(
@@ -114,10 +111,14 @@ class Fund(FundAggregate):
         unrestricted_fen: int,
         meta: Meta,
     ) -> None:
-        self.committed_restricted_fen[project_id] = (
-            self.committed_restricted_fen.get(project_id, 0) - restricted_fen
-        )
-        self.committed_unrestricted_fen -= unrestricted_fen
+        self._commitments_change(project_id, -restricted_fen, -unrestricted_fen)
+
+    def _commitments_change(
+        self, project_id: str, restricted_fen: int, unrestricted_fen: int
+    ) -> None:
+        committed = self.committed_restricted_fen
+        committed[project_id] = committed.get(project_id, 0) + restricted_fen
+        self.committed_unrestricted_fen += unrestricted_fen
 
     def reverse_donation(
         self,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from ledger.domain.books import position_from
 from ledger.domain.money import parse_yuan
@@ -104,71 +105,90 @@ def verify_log(
     except NoteError as error:
         raise VerificationFailed(f"checkpoint: {error}") from None
     trusted = _trusted(trusted_note, verifier, checkpoint, consistency_proof)
-    frontier = MerkleFrontier()
-    balances_fen: defaultdict[str, int] = defaultdict(int)
-    committed_fen = 0
-    last_position = 0
+    replay = _Replay()
     for index, data in enumerate(entries):
         if index >= checkpoint.size:
             break  # entries past the checkpoint are not covered by its signature
-        try:
-            record = loads_canonical(data)
-        except NotJSON:
-            raise VerificationFailed(f"entry {index} is not JSON") from None
-        except NotCanonicalJSON as error:
-            raise VerificationFailed(
-                f"entry {index} is not in canonical form: its bytes were changed ({error})"
-            ) from None
-        if not isinstance(record, dict):
-            raise VerificationFailed(f"entry {index} is not a JSON object")
-        position = record.get("position")
-        if not isinstance(position, int) or position <= last_position:
-            raise VerificationFailed(
-                f"entry {index} has position {position!r} after {last_position}: "
-                "entries were removed, swapped or reordered"
-            )
-        last_position = position
-        frontier.append(leaf_hash(data))
+        replay.add(index, data)
         if (
             trusted is not None
-            and frontier.size == trusted.size
-            and frontier.root() != trusted.root
+            and replay.frontier.size == trusted.size
+            and replay.frontier.root() != trusted.root
         ):
             raise VerificationFailed(
                 f"the first {trusted.size} entries do not give the trusted checkpoint's root: "
                 "a forked or rewritten history"
             )
+    size = replay.frontier.size
+    if size < checkpoint.size:
+        raise VerificationFailed(
+            f"the log has {size} entries but the checkpoint signs {checkpoint.size}: "
+            "entries are missing (truncated)"
+        )
+    if replay.frontier.root() != checkpoint.root:
+        raise VerificationFailed(
+            f"the root of the {size} entries differs from the signed checkpoint's: "
+            "an entry was changed, removed, added or reordered"
+        )
+    summary = position_from(replay.balances_fen, replay.committed_fen, size).as_json()
+    if published_summary is not None:
+        _check_published(published_summary, summary)
+    return Verified(checkpoint, size, summary, trusted.size if trusted else None)
+
+
+@dataclass
+class _Replay:
+    """The Merkle frontier and the balances of the entries read so far."""
+
+    frontier: MerkleFrontier = field(default_factory=MerkleFrontier)
+    balances_fen: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
+    committed_fen: int = 0
+    last_position: int = 0
+
+    def add(self, index: int, data: bytes) -> None:
+        record = _entry(index, data)
+        position = record.get("position")
+        if not isinstance(position, int) or position <= self.last_position:
+            raise VerificationFailed(
+                f"entry {index} has position {position!r} after {self.last_position}: "
+                "entries were removed, swapped or reordered"
+            )
+        self.last_position = position
+        self.frontier.append(leaf_hash(data))
         try:
             postings = [
                 (account, _signed_amount_fen(amount))
                 for account, amount in record.get("postings", [])
             ]
             if "commitment" in record:
-                committed_fen += _signed_amount_fen(record["commitment"])
+                self.committed_fen += _signed_amount_fen(record["commitment"])
         except (ValueError, TypeError) as error:
             raise VerificationFailed(f"entry {index} has a malformed amount: {error}") from None
         if sum(amount_fen for _, amount_fen in postings) != 0:
             raise VerificationFailed(f"entry {index} posts unbalanced amounts")
         for account, amount_fen in postings:
-            balances_fen[account] += amount_fen
-    if frontier.size < checkpoint.size:
+            self.balances_fen[account] += amount_fen
+
+
+def _entry(index: int, data: bytes) -> dict[str, Any]:
+    try:
+        record = loads_canonical(data)
+    except NotJSON:
+        raise VerificationFailed(f"entry {index} is not JSON") from None
+    except NotCanonicalJSON as error:
         raise VerificationFailed(
-            f"the log has {frontier.size} entries but the checkpoint signs {checkpoint.size}: "
-            "entries are missing (truncated)"
-        )
-    if frontier.root() != checkpoint.root:
-        raise VerificationFailed(
-            f"the root of the {frontier.size} entries differs from the signed checkpoint's: "
-            "an entry was changed, removed, added or reordered"
-        )
-    summary = position_from(balances_fen, committed_fen, frontier.size).as_json()
-    if published_summary is not None:
-        for key in SUMMARY_FIELDS:
-            if key not in published_summary:
-                raise VerificationFailed(f"the published summary has no {key}")
-            if published_summary[key] != summary[key]:
-                raise VerificationFailed(
-                    f"the published {key} is {published_summary[key]}, but the entries add up "
-                    f"to {summary[key]}"
-                )
-    return Verified(checkpoint, frontier.size, summary, trusted.size if trusted else None)
+            f"entry {index} is not in canonical form: its bytes were changed ({error})"
+        ) from None
+    if not isinstance(record, dict):
+        raise VerificationFailed(f"entry {index} is not a JSON object")
+    return record
+
+
+def _check_published(published: Mapping[str, object], summary: Mapping[str, object]) -> None:
+    for key in SUMMARY_FIELDS:
+        if key not in published:
+            raise VerificationFailed(f"the published summary has no {key}")
+        if published[key] != summary[key]:
+            raise VerificationFailed(
+                f"the published {key} is {published[key]}, but the entries add up to {summary[key]}"
+            )

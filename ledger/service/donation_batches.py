@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
-from typing import Any
+from typing import Any, Unpack
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -29,18 +29,14 @@ from ledger.domain.donations import new_donation
 from ledger.domain.errors import Duplicate, InvalidInput, LedgerError, NotFound
 from ledger.domain.money import check_amount_fen
 from ledger.service.donations import DonationCommands, made_receipt_no
-from ledger.service.kernel import Actor, Decision, Receipt, permitted
+from ledger.service.kernel import Actor, Decision, Keyed, Receipt, permitted
 from ledger.store import bulk
 
 
 class DonationBatches(DonationCommands):
     @permitted("record_donation")
     def record_donations(
-        self,
-        actor: Actor,
-        items: list[dict[str, Any]],
-        *,
-        idempotency_key: str | None = None,
+        self, actor: Actor, items: list[dict[str, Any]], **options: Unpack[Keyed]
     ) -> Receipt:
         """Record many donations in one transaction: all of them, or none.
 
@@ -73,9 +69,9 @@ class DonationBatches(DonationCommands):
         receipt = self._run(
             actor,
             "record_donation",
-            {"batch": self._blinded_notes(checked, idempotency_key)},
+            {"batch": self._blinded_notes(checked, options.get("idempotency_key"))},
             decide,
-            idempotency_key=idempotency_key,
+            **options,
         )
         ids = receipt.id.split(",")
         return Receipt(ids[0], receipt.position, receipt.replayed, tuple(ids))

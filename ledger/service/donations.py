@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, Unpack
 
 from ledger.domain import Channel, Donation, Donor, Meta, Project
 from ledger.domain.checks import (
@@ -20,7 +21,7 @@ from ledger.domain.checks import (
 from ledger.domain.donations import new_donation
 from ledger.domain.errors import Duplicate
 from ledger.domain.money import check_amount_fen
-from ledger.service.kernel import Actor, Decision, Receipt, permitted
+from ledger.service.kernel import Actor, Decision, Keyed, Options, Receipt, permitted
 from ledger.service.personal import PersonalData
 
 
@@ -67,35 +68,23 @@ class DonationOrder:
         )
 
 
-class DonationCommands(PersonalData):
-    @permitted("record_donation")
-    def record_donation(
-        self,
-        actor: Actor,
-        donor_id: str,
-        amount_fen: int,
-        received_on: date,
-        channel: str,
-        receipt_no: str | None = None,
-        project_id: str | None = None,
-        note: str | None = None,
-        *,
-        idempotency_key: str | None = None,
-    ) -> Receipt:
-        """Record a gift; ``project_id`` restricts it, channel ``in_kind`` records goods."""
-        order = self.donation_order(
-            actor,
-            donor_id,
-            amount_fen,
-            received_on,
-            channel,
-            receipt_no,
-            project_id,
-            note,
-            idempotency_key=idempotency_key,
-        )
-        return self.record_donation_order(order)
+P = ParamSpec("P")
 
+
+def recorded_at_once(
+    make_order: Callable[Concatenate[DonationCommands, P], DonationOrder],
+) -> Callable[Concatenate[DonationCommands, P], Receipt]:
+    """The command taking an order's arguments that records the order at once: one
+    parameter list for both."""
+
+    def record_donation(self: DonationCommands, /, *args: P.args, **kwargs: P.kwargs) -> Receipt:
+        """Record a gift; ``project_id`` restricts it, channel ``in_kind`` records goods."""
+        return self.record_donation_order(make_order(self, *args, **kwargs))
+
+    return record_donation
+
+
+class DonationCommands(PersonalData):
     @permitted("record_donation")
     def donation_order(
         self,
@@ -107,8 +96,7 @@ class DonationCommands(PersonalData):
         receipt_no: str | None = None,
         project_id: str | None = None,
         note: str | None = None,
-        *,
-        idempotency_key: str | None = None,
+        **options: Unpack[Keyed],
     ) -> DonationOrder:
         """A ``record_donation`` command checked for everything that needs no stored state,
         to be run alone or in a group commit (``record_donation_orders``)."""
@@ -117,6 +105,7 @@ class DonationCommands(PersonalData):
         donation_channel = check_choice("channel", channel, Channel)
         check_optional_text("receipt_no", receipt_no, RECEIPT_CHARS_MAX)
         check_optional_text("note", note, TEXT_CHARS_MAX)
+        idempotency_key = options.get("idempotency_key")
         check_idempotency_key(idempotency_key)
         return DonationOrder(
             actor=actor,
@@ -131,6 +120,9 @@ class DonationCommands(PersonalData):
             note=note,
             idempotency_key=idempotency_key,
         )
+
+    # ``donation_order`` run at once in a transaction of its own: the same arguments.
+    record_donation = recorded_at_once(donation_order)
 
     def record_donation_order(self, order: DonationOrder) -> Receipt:
         """One donation in a transaction of its own."""
@@ -158,13 +150,7 @@ class DonationCommands(PersonalData):
 
     @permitted("reverse_donation")
     def reverse_donation(
-        self,
-        actor: Actor,
-        donation_id: str,
-        reason: str,
-        *,
-        on: date | None = None,
-        idempotency_key: str | None = None,
+        self, actor: Actor, donation_id: str, reason: str, **options: Unpack[Options]
     ) -> Receipt:
         check_text("reason", reason, TEXT_CHARS_MAX)
 
@@ -180,6 +166,4 @@ class DonationCommands(PersonalData):
             return donation_id, [donation, fund]
 
         args = {"donation_id": donation_id, "reason": reason}
-        return self._run(
-            actor, "reverse_donation", args, decide, on=on, idempotency_key=idempotency_key
-        )
+        return self._run(actor, "reverse_donation", args, decide, **options)

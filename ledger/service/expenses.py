@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
-from typing import Any
+from typing import Any, Unpack
 from uuid import uuid4
 
 from ledger.domain import Category, Expense, Grant, GrantStatus, Meta, PayeeKind
-from ledger.domain.base import created, derived_id
+from ledger.domain.base import derived_id
 from ledger.domain.checks import (
     NAME_CHARS_MAX,
-    SHA256_HEX,
     TEXT_CHARS_MAX,
     check_choice,
     check_date,
+    check_optional_sha256,
     check_optional_text,
     check_text,
 )
-from ledger.domain.errors import InvalidInput
+from ledger.domain.expenses import Payment, pay_from
 from ledger.domain.money import check_amount_fen
-from ledger.service.kernel import Actor, Decision, Receipt, permitted
+from ledger.service.kernel import Actor, Decision, Keyed, Options, Receipt, permitted
 from ledger.service.personal import PersonalData
 
 VOUCHER_CHARS_MAX = 64
@@ -39,75 +40,48 @@ class ExpenseCommands(PersonalData):
         voucher_no: str | None = None,
         voucher_sha256: str | None = None,
         payee_kind: str = PayeeKind.ORGANISATION.value,
-        *,
-        idempotency_key: str | None = None,
+        **options: Unpack[Keyed],
     ) -> Receipt:
         check_amount_fen(amount_fen)
         check_date("paid_on", paid_on)
         check_text("payee", payee, NAME_CHARS_MAX)
-        expense_category = check_choice("category", category, Category)
-        expense_payee_kind = check_choice("payee_kind", payee_kind, PayeeKind)
-        check_text("description", description, TEXT_CHARS_MAX)
-        check_optional_text("voucher_no", voucher_no, VOUCHER_CHARS_MAX)
-        if voucher_sha256 is not None and not SHA256_HEX.match(voucher_sha256):
-            raise InvalidInput(
-                "voucher_sha256", voucher_sha256, "must be 64 lower-case hexadecimal digits"
-            )
-        expense_id = (
-            derived_id("expense", actor.id, idempotency_key) if idempotency_key else uuid4()
+        payment = Payment(
+            amount_fen=amount_fen,
+            payee=payee,
+            category=check_choice("category", category, Category).value,
+            payee_kind=check_choice("payee_kind", payee_kind, PayeeKind).value,
+            description=check_text("description", description, TEXT_CHARS_MAX),
+            voucher_no=voucher_no,
+            voucher_sha256=voucher_sha256,
         )
+        check_optional_text("voucher_no", voucher_no, VOUCHER_CHARS_MAX)
+        check_optional_sha256("voucher_sha256", voucher_sha256)
+        key = options.get("idempotency_key")
+        expense_id = derived_id("expense", actor.id, key) if key else uuid4()
         # A person paid has no register of their own: the expense is their id.
-        person = str(expense_id) if expense_payee_kind is PayeeKind.INDIVIDUAL else None
+        person = str(expense_id) if payment.payee_kind == PayeeKind.INDIVIDUAL else None
         args: dict[str, Any] = {
+            **vars(payment),
             "grant_id": grant_id,
-            "amount_fen": amount_fen,
             "paid_on": paid_on,
-            "payee": payee if person is None else self._blinded(person, payee, idempotency_key),
+            "payee": payee if person is None else self._blinded(person, payee, key),
             "payee_kind": payee_kind,
             "category": category,
-            "description": description,
-            "voucher_no": voucher_no,
-            "voucher_sha256": voucher_sha256,
         }
 
         def decide(meta: Meta) -> Decision:
             self._open_fund(paid_on)
             grant = self._get(Grant, grant_id, "grant")
-            restricted_fen, unrestricted_fen = grant.split(amount_fen, meta)
-            expense = created(
-                Expense,
-                "Paid",
-                expense_id,
-                grant_id=grant_id,
-                project_id=grant.project_id,
-                project_code=grant.project_code,
-                amount_fen=amount_fen,
-                restricted_fen=restricted_fen,
-                unrestricted_fen=unrestricted_fen,
-                payee=payee if person is None else self._sealed(person, payee),
-                payee_kind=expense_payee_kind.value,
-                category=expense_category.value,
-                description=description,
-                voucher_no=voucher_no,
-                voucher_sha256=voucher_sha256,
-                meta=meta,
+            sealed = (
+                payment if person is None else replace(payment, payee=self._sealed(person, payee))
             )
-            grant.charge(str(expense.id), restricted_fen, unrestricted_fen, meta)
-            return str(expense.id), [grant, expense]
+            return str(expense_id), [grant, pay_from(grant, expense_id, sealed, meta)]
 
-        return self._run(
-            actor, "record_expense", args, decide, on=paid_on, idempotency_key=idempotency_key
-        )
+        return self._run(actor, "record_expense", args, decide, on=paid_on, idempotency_key=key)
 
     @permitted("reverse_expense")
     def reverse_expense(
-        self,
-        actor: Actor,
-        expense_id: str,
-        reason: str,
-        *,
-        on: date | None = None,
-        idempotency_key: str | None = None,
+        self, actor: Actor, expense_id: str, reason: str, **options: Unpack[Options]
     ) -> Receipt:
         check_text("reason", reason, TEXT_CHARS_MAX)
 
@@ -131,6 +105,4 @@ class ExpenseCommands(PersonalData):
             return expense_id, [expense, grant, fund]
 
         args = {"expense_id": expense_id, "reason": reason}
-        return self._run(
-            actor, "reverse_expense", args, decide, on=on, idempotency_key=idempotency_key
-        )
+        return self._run(actor, "reverse_expense", args, decide, **options)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from typing import Unpack
 
-from ledger.domain import Grant, Meta
+from ledger.domain import Fund, Grant, Meta
 from ledger.domain.checks import TEXT_CHARS_MAX, check_text
 from ledger.domain.errors import InsufficientFunds
 from ledger.domain.money import check_amount_fen
-from ledger.service.kernel import Actor, Decision, Kernel, Receipt, permitted
+from ledger.service.kernel import Actor, Decision, Kernel, Options, Receipt, permitted
 
 
 class GrantCommands(Kernel):
@@ -19,9 +19,7 @@ class GrantCommands(Kernel):
         project_id: str,
         amount_fen: int,
         purpose: str,
-        *,
-        on: date | None = None,
-        idempotency_key: str | None = None,
+        **options: Unpack[Options],
     ) -> Receipt:
         check_amount_fen(amount_fen)
         check_text("purpose", purpose, TEXT_CHARS_MAX)
@@ -45,24 +43,14 @@ class GrantCommands(Kernel):
             return str(grant.id), [grant]
 
         args = {"project_id": project_id, "amount_fen": amount_fen, "purpose": purpose}
-        return self._run(
-            actor, "propose_grant", args, decide, on=on, idempotency_key=idempotency_key
-        )
+        return self._run(actor, "propose_grant", args, decide, **options)
 
     @permitted("approve_grant")
-    def approve_grant(
-        self,
-        actor: Actor,
-        grant_id: str,
-        *,
-        on: date | None = None,
-        idempotency_key: str | None = None,
-    ) -> Receipt:
+    def approve_grant(self, actor: Actor, grant_id: str, **options: Unpack[Options]) -> Receipt:
         """Record one member's approval; the quorum's last approval commits the money."""
 
         def decide(meta: Meta) -> Decision:
-            fund = self._open_fund(meta.effective_on)
-            grant = self._get(Grant, grant_id, "grant")
+            fund, grant = self._grant_in_open_month(grant_id, meta)
             grant.approve(actor.id, meta)
             if not grant.reaches(fund.quorum):
                 return grant_id, [grant]
@@ -77,59 +65,32 @@ class GrantCommands(Kernel):
             grant.mark_approved(grant.project_code, restricted_fen, unrestricted_fen, meta)
             return grant_id, [grant, fund]
 
-        return self._run(
-            actor,
-            "approve_grant",
-            {"grant_id": grant_id},
-            decide,
-            on=on,
-            idempotency_key=idempotency_key,
-        )
+        return self._run(actor, "approve_grant", {"grant_id": grant_id}, decide, **options)
 
     @permitted("reject_grant")
     def reject_grant(
-        self,
-        actor: Actor,
-        grant_id: str,
-        reason: str,
-        *,
-        on: date | None = None,
-        idempotency_key: str | None = None,
+        self, actor: Actor, grant_id: str, reason: str, **options: Unpack[Options]
     ) -> Receipt:
         check_text("reason", reason, TEXT_CHARS_MAX)
 
         def decide(meta: Meta) -> Decision:
-            self._open_fund(meta.effective_on)
-            grant = self._get(Grant, grant_id, "grant")
+            _fund, grant = self._grant_in_open_month(grant_id, meta)
             grant.reject(reason, meta)
             return grant_id, [grant]
 
         args = {"grant_id": grant_id, "reason": reason}
-        return self._run(
-            actor, "reject_grant", args, decide, on=on, idempotency_key=idempotency_key
-        )
+        return self._run(actor, "reject_grant", args, decide, **options)
 
     @permitted("close_grant")
-    def close_grant(
-        self,
-        actor: Actor,
-        grant_id: str,
-        *,
-        on: date | None = None,
-        idempotency_key: str | None = None,
-    ) -> Receipt:
+    def close_grant(self, actor: Actor, grant_id: str, **options: Unpack[Options]) -> Receipt:
         def decide(meta: Meta) -> Decision:
-            fund = self._open_fund(meta.effective_on)
-            grant = self._get(Grant, grant_id, "grant")
+            fund, grant = self._grant_in_open_month(grant_id, meta)
             restricted_fen, unrestricted_fen = grant.close(meta)
             fund.release(grant_id, grant.project_id, restricted_fen, unrestricted_fen, meta)
             return grant_id, [grant, fund]
 
-        return self._run(
-            actor,
-            "close_grant",
-            {"grant_id": grant_id},
-            decide,
-            on=on,
-            idempotency_key=idempotency_key,
-        )
+        return self._run(actor, "close_grant", {"grant_id": grant_id}, decide, **options)
+
+    def _grant_in_open_month(self, grant_id: str, meta: Meta) -> tuple[Fund, Grant]:
+        """The Fund, with the command's day checked to be in an open month, and the grant."""
+        return self._open_fund(meta.effective_on), self._get(Grant, grant_id, "grant")

@@ -9,7 +9,7 @@ their own error; the rest are saved together, and nobody is answered before the 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -20,6 +20,8 @@ from ledger.domain.checks import BATCH_SIZE_MAX
 from ledger.domain.errors import Duplicate, IdempotencyConflict, LedgerError, NotFound
 from ledger.service.donations import DonationCommands, DonationOrder
 from ledger.service.kernel import Receipt, fingerprint, uuids
+
+R = TypeVar("R", bound=Aggregate)
 
 
 class _Group:
@@ -132,9 +134,17 @@ class GroupCommits(DonationCommands):
         if record_id is not None and self._replayed_in_group(group, index, record_id):
             return
         group.fund.check_open(order.received_on)
-        donor = group.looked_up(group.donors, order.donor_id, self._donor_in(group))
+        donor = group.looked_up(
+            group.donors,
+            order.donor_id,
+            self._reader(group, Donor, "donor", Donor.check_not_forgotten),
+        )
         project = (
-            group.looked_up(group.projects, order.project_id, self._project_in(group))
+            group.looked_up(
+                group.projects,
+                order.project_id,
+                self._reader(group, Project, "project", Project.check_open),
+            )
             if order.project_id
             else None
         )
@@ -178,19 +188,16 @@ class GroupCommits(DonationCommands):
                 return True
         return False
 
-    def _donor_in(self, group: _Group) -> Callable[[str], Donor]:
-        def find(key: str) -> Donor:
-            donor = self._current(Donor, key, "donor", group.versions)
-            donor.check_not_forgotten()
-            return donor
+    def _reader(
+        self, group: _Group, cls: type[R], what: str, check: Callable[[R], None]
+    ) -> Callable[[str], R]:
+        """Reads an aggregate at the version the batch read, checked (a donor not forgotten,
+        a project still open)."""
 
-        return find
-
-    def _project_in(self, group: _Group) -> Callable[[str], Project]:
-        def find(key: str) -> Project:
-            project = self._current(Project, key, "project", group.versions)
-            project.check_open()
-            return project
+        def find(key: str) -> R:
+            found = self._current(cls, key, what, group.versions)
+            check(found)
+            return found
 
         return find
 

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypedDict, TypeVar, Unpack
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -50,6 +50,18 @@ UNCHANGED_KEPT_MAX = 10_000
 T = TypeVar("T", bound=Aggregate)
 # What a decision returns: the id the command made or acted on, and what it changed.
 Decision = tuple[str, list[Aggregate]]
+
+
+class Keyed(TypedDict, total=False):
+    """What a client may add to any command: a key that makes retrying it safe."""
+
+    idempotency_key: str | None
+
+
+class Options(Keyed, total=False):
+    """... and, for a command that acts in the world on a day, that day (default: today)."""
+
+    on: date | None
 
 
 @dataclass(frozen=True)
@@ -276,15 +288,14 @@ class Kernel(Application[UUID]):
         command: str,
         args: dict[str, Any],
         decide: Callable[[Meta], Decision],
-        *,
-        on: date | None = None,
-        idempotency_key: str | None = None,
+        **options: Unpack[Options],
     ) -> Receipt:
         """Check the actor's right, decide on fresh state, save atomically; retry on conflict.
 
         With an idempotency key the first result is saved in the same transaction as the
         command's events, so a retried command returns it and a different one is refused.
         """
+        on, idempotency_key = options.get("on"), options.get("idempotency_key")
         check_right(actor, command)
         check_idempotency_key(idempotency_key)
         if on is not None:

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date
+from typing import Unpack
 
 from ledger.domain import Grant, Meta, Opinion, Project
 from ledger.domain.checks import OPINION_CHARS_MAX, check_text
 from ledger.domain.errors import NotFound
-from ledger.service.kernel import Actor, Decision, Kernel, Receipt, permitted
+from ledger.service.kernel import Actor, Decision, Kernel, Options, Receipt, permitted
 
 
 class PanelCommands(Kernel):
     @permitted("record_opinion")
     def record_opinion(
-        self,
-        actor: Actor,
-        subject_id: str,
-        text: str,
-        *,
-        on: date | None = None,
-        idempotency_key: str | None = None,
+        self, actor: Actor, subject_id: str, text: str, **options: Unpack[Options]
     ) -> Receipt:
         check_text("text", text, OPINION_CHARS_MAX)
 
@@ -32,9 +26,7 @@ class PanelCommands(Kernel):
             return str(opinion.id), [opinion]
 
         args = {"subject_id": subject_id, "text": text}
-        return self._run(
-            actor, "record_opinion", args, decide, on=on, idempotency_key=idempotency_key
-        )
+        return self._run(actor, "record_opinion", args, decide, **options)
 
     def _subject_kind(self, subject_id: str) -> str:
         try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Unpack
 from uuid import uuid4
 
 from ledger.domain import FUND_ID, Disclosure, DonorKind, Fund, Project
@@ -20,7 +20,7 @@ from ledger.domain.checks import (
 )
 from ledger.domain.errors import Duplicate, InvalidInput, WrongState
 from ledger.domain.people import Donor
-from ledger.service.kernel import Actor, Decision, Receipt, permitted
+from ledger.service.kernel import Actor, Decision, Keyed, Options, Receipt, permitted
 from ledger.service.personal import PersonalData
 
 CONTACT_ENTRIES_MAX = 10
@@ -52,9 +52,7 @@ class SetupCommands(PersonalData):
         kind: str,
         disclosure: str,
         contact: dict[str, str] | None = None,
-        *,
-        on: date | None = None,
-        idempotency_key: str | None = None,
+        **options: Unpack[Options],
     ) -> Receipt:
         check_text("name", name, NAME_CHARS_MAX)
         donor_kind = check_choice("kind", kind, DonorKind)
@@ -68,6 +66,7 @@ class SetupCommands(PersonalData):
             check_text("contact key", contact_key, 50)
             check_text("contact", contact_value, NAME_CHARS_MAX)
         # With an idempotency key a retry names the same donor, so its fingerprint opens alike.
+        idempotency_key = options.get("idempotency_key")
         donor_id = derived_id("donor", actor.id, idempotency_key) if idempotency_key else uuid4()
         person = str(donor_id)
 
@@ -92,9 +91,7 @@ class SetupCommands(PersonalData):
             "disclosure": disclosure,
             "contact": self._blinded(person, contact, idempotency_key),
         }
-        return self._run(
-            actor, "register_donor", args, decide, on=on, idempotency_key=idempotency_key
-        )
+        return self._run(actor, "register_donor", args, decide, **options)
 
     @permitted("open_project")
     def open_project(
@@ -105,9 +102,7 @@ class SetupCommands(PersonalData):
         name_en: str | None = None,
         description: str | None = None,
         organisation: str | None = None,
-        *,
-        on: date | None = None,
-        idempotency_key: str | None = None,
+        **options: Unpack[Options],
     ) -> Receipt:
         if not isinstance(code, str) or not PROJECT_CODE.match(code):
             raise InvalidInput(
@@ -132,34 +127,23 @@ class SetupCommands(PersonalData):
                 raise Duplicate("project", code)
             return str(project_id), [Project(**args, meta=meta)]
 
-        return self._run(
-            actor, "open_project", args, decide, on=on, idempotency_key=idempotency_key
-        )
+        return self._run(actor, "open_project", args, decide, **options)
 
     @permitted("close_project")
-    def close_project(
-        self, actor: Actor, project_id: str, *, idempotency_key: str | None = None
-    ) -> Receipt:
+    def close_project(self, actor: Actor, project_id: str, **options: Unpack[Keyed]) -> Receipt:
         def decide(meta: Meta) -> Decision:
             project = self._get(Project, project_id, "project")
             project.close(meta)
             return project_id, [project]
 
         args = {"project_id": project_id}
-        return self._run(actor, "close_project", args, decide, idempotency_key=idempotency_key)
+        return self._run(actor, "close_project", args, decide, **options)
 
     def project_by_code(self, code: str) -> Project:
         return self._get(Project, Project.create_id(code), "project")
 
     @permitted("close_period")
-    def close_period(
-        self,
-        actor: Actor,
-        month: str,
-        *,
-        on: date | None = None,
-        idempotency_key: str | None = None,
-    ) -> Receipt:
+    def close_period(self, actor: Actor, month: str, **options: Unpack[Options]) -> Receipt:
         match = MONTH.match(month) if isinstance(month, str) else None
         if match is None:
             raise InvalidInput("month", repr(month), "must be YYYY-MM")
@@ -171,6 +155,4 @@ class SetupCommands(PersonalData):
             fund.close_period(month, meta)
             return str(FUND_ID), [fund]
 
-        return self._run(
-            actor, "close_period", {"month": month}, decide, on=on, idempotency_key=idempotency_key
-        )
+        return self._run(actor, "close_period", {"month": month}, decide, **options)
