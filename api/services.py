@@ -6,10 +6,10 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from api.metrics import Metrics
 from ledger.app import DonationOrder, FundLedger, Receipt
 from ledger.log.notes import Signer
 from ledger.service.batching import GroupCommitter
@@ -19,42 +19,6 @@ from projections.runner import LiveRunner, Views, ViewStatus
 
 # Probes in a row that must fail with an error before the store is called down.
 PROBE_ERRORS_MAX = 2
-LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
-
-
-@dataclass
-class Metrics:
-    """Counters for Prometheus' text format; small enough not to need a library."""
-
-    requests: defaultdict[tuple[str, str, int], int] = field(
-        default_factory=lambda: defaultdict(int)
-    )
-    latency_buckets: defaultdict[tuple[str, float], int] = field(
-        default_factory=lambda: defaultdict(int)
-    )
-    latency_sum_s: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
-    latency_count: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
-    view_wait_buckets: defaultdict[float, int] = field(default_factory=lambda: defaultdict(int))
-    view_wait_count: int = 0
-    view_wait_sum_s: float = 0.0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def observe_view_wait(self, seconds: float) -> None:
-        with self.lock:
-            self.view_wait_count += 1
-            self.view_wait_sum_s += seconds
-            for bucket in LATENCY_BUCKETS_S:
-                if seconds <= bucket:
-                    self.view_wait_buckets[bucket] += 1
-
-    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        with self.lock:
-            self.requests[(method, route, status)] += 1
-            self.latency_sum_s[route] += seconds
-            self.latency_count[route] += 1
-            for bucket in LATENCY_BUCKETS_S:
-                if seconds <= bucket:
-                    self.latency_buckets[(route, bucket)] += 1
 
 
 @dataclass

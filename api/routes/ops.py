@@ -6,8 +6,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from api.deps import ServicesDep
+from api.metrics import exposition
 from api.problems import RETRY_AFTER_S, problem
-from api.services import LATENCY_BUCKETS_S
 from ledger.domain import errors
 
 router = APIRouter(tags=["operations 运维"])
@@ -47,83 +47,12 @@ async def healthz(services: ServicesDep) -> JSONResponse:
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
 def metrics(services: ServicesDep) -> str:
-    m = services.metrics
-    lines = [
-        "# HELP fund_ledger_requests_total HTTP requests by method, route and status.",
-        "# TYPE fund_ledger_requests_total counter",
-    ]
-    with m.lock:
-        for (method, route, status), count in sorted(m.requests.items()):
-            lines.append(
-                f'fund_ledger_requests_total{{method="{method}",route="{route}",'
-                f'status="{status}"}} {count}'
-            )
-        lines += [
-            "# HELP fund_ledger_request_seconds Request latency.",
-            "# TYPE fund_ledger_request_seconds histogram",
-        ]
-        for route in sorted(m.latency_count):
-            for bucket in LATENCY_BUCKETS_S:
-                lines.append(
-                    f'fund_ledger_request_seconds_bucket{{route="{route}",le="{bucket}"}} '
-                    f"{m.latency_buckets[(route, bucket)]}"
-                )
-            lines.append(
-                f'fund_ledger_request_seconds_bucket{{route="{route}",le="+Inf"}} '
-                f"{m.latency_count[route]}"
-            )
-            lines.append(
-                f'fund_ledger_request_seconds_sum{{route="{route}"}} {m.latency_sum_s[route]:.6f}'
-            )
-            lines.append(
-                f'fund_ledger_request_seconds_count{{route="{route}"}} {m.latency_count[route]}'
-            )
-        lines += [
-            "# HELP fund_ledger_view_wait_seconds How long writes waited for the views"
-            " to show them (the projection lag each write saw).",
-            "# TYPE fund_ledger_view_wait_seconds histogram",
-            *(
-                f'fund_ledger_view_wait_seconds_bucket{{le="{b}"}} {m.view_wait_buckets[b]}'
-                for b in LATENCY_BUCKETS_S
-            ),
-            f'fund_ledger_view_wait_seconds_bucket{{le="+Inf"}} {m.view_wait_count}',
-            f"fund_ledger_view_wait_seconds_sum {m.view_wait_sum_s:.6f}",
-            f"fund_ledger_view_wait_seconds_count {m.view_wait_count}",
-        ]
-    if services.donations is not None:
-        stats = services.donations.stats
-        with stats.lock:
-            lines += [
-                "# HELP fund_ledger_group_commit_batches_total Transactions that saved single"
-                " donations (a group commit each).",
-                "# TYPE fund_ledger_group_commit_batches_total counter",
-                f"fund_ledger_group_commit_batches_total {stats.batches}",
-                "# HELP fund_ledger_group_commit_commands_total Single donations run in them.",
-                "# TYPE fund_ledger_group_commit_commands_total counter",
-                f"fund_ledger_group_commit_commands_total {stats.commands}",
-                "# HELP fund_ledger_group_commit_batch_size_largest The most in one batch.",
-                "# TYPE fund_ledger_group_commit_batch_size_largest gauge",
-                f"fund_ledger_group_commit_batch_size_largest {stats.batch_size_largest}",
-            ]
     try:
         statuses = services.store_status()
     except Exception:  # the store is down: the metrics say so instead of waiting for it
         statuses = None
-    lines += [
-        "# HELP fund_ledger_store_up Whether the store answered the last probe in time.",
-        "# TYPE fund_ledger_store_up gauge",
-        f"fund_ledger_store_up {int(statuses is not None)}",
-    ]
-    if statuses is not None:
-        lines += [
-            "# HELP fund_ledger_events_written Events in the log.",
-            "# TYPE fund_ledger_events_written gauge",
-            f"fund_ledger_events_written {statuses[0].log_position if statuses else 0}",
-            "# HELP fund_ledger_projection_lag Events not yet applied, per view.",
-            "# TYPE fund_ledger_projection_lag gauge",
-            *(f'fund_ledger_projection_lag{{view="{s.name}"}} {s.lag}' for s in statuses),
-        ]
-    return "\n".join(lines) + "\n"
+    stats = services.donations.stats if services.donations is not None else None
+    return exposition(services.metrics, stats, statuses)
 
 
 def _problem_types() -> dict[str, str]:
