@@ -42,7 +42,7 @@ from ledger.domain.errors import Contention, IdempotencyConflict, NotFound, NotP
 from ledger.service.tally import DonationTally
 from ledger.store import sql, transcodings
 from ledger.store.database import DEFAULT_DATABASE_URL, persistence_env, tune_postgres_pool
-from ledger.store.keyring import Keyring, MemoryKeyring, SQLKeyring
+from ledger.store.keyring import Keyring, keyring_for
 
 RETRIES_MAX = 8
 UNCHANGED_KEPT_MAX = 10_000
@@ -173,11 +173,9 @@ class Kernel(Application[UUID]):
         self._unchanged_lock = threading.Lock()
         # What the command running in this thread has read, for the save to check.
         self._reads = threading.local()
-        datastore = getattr(self.recorder, "datastore", None)
-        self.keyring: Keyring = (
-            MemoryKeyring()
-            if datastore is None
-            else SQLKeyring(datastore, create=env["CREATE_TABLE"].lower() in {"y", "yes", "1"})
+        self.keyring: Keyring = keyring_for(
+            getattr(self.recorder, "datastore", None),
+            create=env["CREATE_TABLE"].lower() in {"y", "yes", "1"},
         )
 
     def construct_factory(self, env: Environment) -> InfrastructureFactory:

@@ -165,3 +165,8 @@ class SQLKeyring(Keyring):
             "SELECT person_id, key_hex, created_at, forgotten_at FROM {table} ORDER BY person_id",
             (),
         )
+
+
+def keyring_for(datastore: Any | None, *, create: bool) -> Keyring:
+    """The keyring beside a store's events: in its database, or in memory for the memory store."""
+    return MemoryKeyring() if datastore is None else SQLKeyring(datastore, create=create)
