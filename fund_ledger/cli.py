@@ -7,10 +7,11 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -26,7 +27,7 @@ from rich.progress import (
 from rich.table import Table
 
 from api.config import Settings
-from ledger.app import OPERATOR, FundLedger
+from ledger.app import OPERATOR, Actor, FundLedger
 from ledger.demo import load_demo
 from ledger.domain import FUND_TZ, today
 from ledger.domain.errors import LedgerError
@@ -38,6 +39,10 @@ from projections.audit import check_store, export_audit_bundle
 from projections.log import InconsistentLog, Log
 from projections.queries import Reader
 from projections.runner import VIEWS, LiveRunner, Views
+
+if TYPE_CHECKING:
+    from fund_ledger.verifying import Result
+    from ledger.formats.donations_csv import Parsed
 
 app = typer.Typer(
     help="fund-ledger: verifiable books for a community fund (共富基金).",
@@ -63,9 +68,36 @@ def open_ledger() -> FundLedger:
     return FundLedger(Settings().database_url)
 
 
-def _fail(error: LedgerError) -> typer.Exit:
-    err.print(f"[red]error:[/red] {error.detail}")
-    return typer.Exit(code=2)
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Say what is wrong in one line on standard error; the caller raises the exit it returns."""
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code=code)
+
+
+@contextmanager
+def failing_on(*errors: type[Exception], prefix: str = "") -> Iterator[None]:
+    """One of these expected errors ends the command with a line naming it, and exit code 2."""
+    try:
+        yield
+    except errors as error:
+        detail = error.detail if isinstance(error, LedgerError) else str(error)
+        raise fail(prefix + detail) from None
+
+
+def progress_bars(label: str = "{task.description}", *, remaining: bool = True) -> Progress:
+    """Bars on standard error: the label, the bar, done of total, the time left (or taken)."""
+    clock = TimeRemainingColumn() if remaining else TimeElapsedColumn()
+    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), clock, console=err)
+
+
+@contextmanager
+def counting(
+    label: str, total: int | None, *, remaining: bool = False
+) -> Iterator[Callable[[int], None]]:
+    """One bar with the time taken (or left); yields the function that advances it."""
+    with progress_bars(label, remaining=remaining) as progress:
+        task = progress.add_task(label, total=total)
+        yield lambda n: progress.advance(task, n)
 
 
 @app.command()
@@ -74,11 +106,8 @@ def init(
     quorum: Annotated[int, typer.Option(help="Approvals by other members a grant needs.")] = 3,
 ) -> None:
     """Establish a fund in the store named by FUND_LEDGER_DATABASE_URL."""
-    ledger = open_ledger()
-    try:
-        ledger.establish_fund(OPERATOR, name, quorum)
-    except LedgerError as error:
-        raise _fail(error) from None
+    with failing_on(LedgerError):
+        open_ledger().establish_fund(OPERATOR, name, quorum)
     err.print(f"established {name} (quorum {quorum})")
 
 
@@ -87,8 +116,7 @@ def demo() -> None:
     """Load the Nanhu demo year into an empty store (deterministic)."""
     ledger = open_ledger()
     if ledger.position():
-        err.print("[red]error:[/red] the store is not empty; the demo loads into an empty one")
-        raise typer.Exit(code=2)
+        raise fail("the store is not empty; the demo loads into an empty one")
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err
     ) as progress:
@@ -110,16 +138,12 @@ def summary(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
 ) -> None:
     """Print the fund's position, from the views (brought up to date first)."""
-    day = _parse(as_of, date.fromisoformat, "--as-of", "a date YYYY-MM-DD")
+    day = _day(as_of, "--as-of")
     moment = _parse(recorded_at, _moment, "--recorded-at", "an ISO date-time")
     ledger = open_ledger()
-    try:
+    with failing_on(LedgerError):
         fund = ledger.fund()
-    except LedgerError as error:
-        raise _fail(error) from None
-    views = open_views(ledger)
-    views.catch_up()
-    position = Reader(views).summary(day, moment)
+    position = Reader(open_views(ledger, caught_up=True)).summary(day, moment)
     if as_json:
         typer.echo(json.dumps(position.as_json(fund.currency), ensure_ascii=False))
         return
@@ -151,8 +175,11 @@ def _parse(value: str | None, parse: Callable[[str], T], option: str, what: str)
     try:
         return parse(value)
     except ValueError:
-        err.print(f"[red]error:[/red] {option} must be {what}, not {value!r}")
-        raise typer.Exit(code=2) from None
+        raise fail(f"{option} must be {what}, not {value!r}") from None
+
+
+def _day(value: str | None, option: str) -> date | None:
+    return _parse(value, date.fromisoformat, option, "a date YYYY-MM-DD")
 
 
 def _moment(value: str) -> datetime:
@@ -160,12 +187,15 @@ def _moment(value: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=FUND_TZ)
 
 
-def open_views(ledger: FundLedger, names: list[str] | None = None) -> Views:
-    try:
-        return Views(ledger, names)
-    except (KeyError, ValueError) as error:
-        err.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(code=2) from None
+def open_views(
+    ledger: FundLedger, names: list[str] | None = None, *, caught_up: bool = False
+) -> Views:
+    """The views of this ledger (these ones, else all), brought up to date if asked."""
+    with failing_on(KeyError, ValueError):
+        views = Views(ledger, names)
+    if caught_up:
+        views.catch_up()
+    return views
 
 
 @users_app.command("add")
@@ -174,11 +204,8 @@ def users_add(
     role: Annotated[str, typer.Option(help="treasurer, committee, adviser or auditor.")],
 ) -> None:
     """Add a person; prints their bearer token alone on standard output."""
-    ledger = open_ledger()
-    try:
-        receipt, token = ledger.add_user(OPERATOR, name, role)
-    except LedgerError as error:
-        raise _fail(error) from None
+    with failing_on(LedgerError):
+        receipt, token = open_ledger().add_user(OPERATOR, name, role)
     err.print(f"added {name} as {role} (id {receipt.id}); the token below is shown only once")
     sys.stdout.write(token + "\n")
 
@@ -186,10 +213,8 @@ def users_add(
 @users_app.command("revoke")
 def users_revoke(name: Annotated[str, typer.Option(help="The person's name.")]) -> None:
     """Revoke a person's token."""
-    try:
+    with failing_on(LedgerError):
         open_ledger().revoke_user(OPERATOR, name)
-    except LedgerError as error:
-        raise _fail(error) from None
     err.print(f"revoked {name}")
 
 
@@ -209,11 +234,9 @@ def forget(
     contact details and notes read as erased everywhere. Doing it twice changes nothing.
     """
     ledger = open_ledger()
-    try:
+    with failing_on(LedgerError):
         actor = ledger.actor_named(as_user) if as_user else OPERATOR
         receipt = ledger.forget_person(actor, person_id)
-    except LedgerError as error:
-        raise _fail(error) from None
     done = "forgotten" if receipt.position else "already forgotten"
     err.print(f"{person_id}: {done}; their key is destroyed")
 
@@ -281,13 +304,7 @@ def projections_rebuild(
     total = ledger.position()
     names = [s.name for s in views.specs]
     groups = groups_for(names, jobs if ledger.imports_atomically else 1)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-    ) as progress:
+    with progress_bars() as progress:
         tasks = {name: progress.add_task(name, total=total) for name in names}
         advance = lambda name, n: progress.advance(tasks[name], n)  # noqa: E731
         if len(groups) == 1:
@@ -297,8 +314,7 @@ def projections_rebuild(
             try:
                 rebuild_in_processes(Settings().database_url, groups, advance)
             except RebuildFailed as error:
-                err.print(f"[red]error:[/red] the rebuild failed: {error}")
-                raise typer.Exit(code=1) from None
+                raise fail(f"the rebuild failed: {error}", code=1) from None
     err.print(f"rebuilt {', '.join(names)} to position {total}")
 
 
@@ -348,14 +364,11 @@ def export(
     from projections import exports
 
     if format_name not in EXPORT_FORMATS:
-        err.print(f"[red]error:[/red] FORMAT must be one of {', '.join(EXPORT_FORMATS)}")
-        raise typer.Exit(code=2)
-    ledger = open_ledger()
-    views = open_views(ledger)
+        raise fail(f"FORMAT must be one of {', '.join(EXPORT_FORMATS)}")
+    views = open_views(open_ledger())
     if format_name == "audit-bundle":
         if folder is None:
-            err.print("[red]error:[/red] audit-bundle needs a folder: export audit-bundle DIR")
-            raise typer.Exit(code=2)
+            raise fail("audit-bundle needs a folder: export audit-bundle DIR")
         signer = _signer(Settings())
         bundle = export_audit_bundle(views, _log(views, signer), signer, folder)
         err.print(f"wrote the audit bundle to {bundle.path} ({bundle.size} entries)")
@@ -398,16 +411,11 @@ def report(
 ) -> None:
     """Print a statement or report as JSON."""
     if name not in REPORTS:
-        err.print(f"[red]error:[/red] NAME must be one of {', '.join(REPORTS)}")
-        raise typer.Exit(code=2)
-    day = _parse(as_of, date.fromisoformat, "--as-of", "a date YYYY-MM-DD")
-    first = _parse(since, date.fromisoformat, "--from", "a date YYYY-MM-DD") or date(
-        today().year, 1, 1
-    )
-    last = _parse(until, date.fromisoformat, "--to", "a date YYYY-MM-DD") or today()
-    views = open_views(open_ledger())
-    views.catch_up()
-    reader = Reader(views)
+        raise fail(f"NAME must be one of {', '.join(REPORTS)}")
+    day = _day(as_of, "--as-of")
+    first = _day(since, "--from") or date(today().year, 1, 1)
+    last = _day(until, "--to") or today()
+    reader = Reader(open_views(open_ledger(), caught_up=True))
     result: object
     if name == "trial-balance":
         result = reader.trial_balance(day)
@@ -434,13 +442,9 @@ def db_grant_readonly(
     ] = False,
 ) -> None:
     """Give a PostgreSQL role read access to the views, for the panel's own SQL tools."""
-    ledger = open_ledger()
-    views = open_views(ledger)
-    try:
+    views = open_views(open_ledger())
+    with failing_on(ValueError):
         statements = grant_readonly_statements(views, role, with_contacts=with_contacts)
-    except ValueError as error:
-        err.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(code=2) from None
     with views.view("registers").cursor(commit=True) as cursor:
         for statement in statements:
             cursor.execute(statement)
@@ -468,8 +472,7 @@ def serve(
     import uvicorn
 
     if log_level not in LOG_LEVELS:
-        err.print(f"[red]error:[/red] --log-level is one of {', '.join(LOG_LEVELS)}")
-        raise typer.Exit(code=2)
+        raise fail(f"--log-level is one of {', '.join(LOG_LEVELS)}")
     logging.basicConfig(
         level=log_level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s %(message)s"
     )
@@ -481,8 +484,7 @@ def serve(
     key_file = Path(settings.signing_key_file)
     if with_demo and not key_file.exists():
         signer = Signer.generate("fund-ledger.local/nanhu-demo")
-        key_file.touch(mode=0o600)
-        key_file.write_text(signer.encode() + "\n")
+        _write_secret(key_file, signer.encode())
         err.print(f"made a demo signing key in {key_file}; public key: {signer.verifier.encode()}")
     if with_demo:
         if ledger.position():
@@ -505,15 +507,18 @@ app.add_typer(log_app, name="log")
 def _signer(settings: Settings) -> Signer:
     path = Path(settings.signing_key_file)
     if not path.exists():
-        err.print(
-            f"[red]error:[/red] no signing key at {path}; make one with fund-ledger keys init"
-        )
-        raise typer.Exit(code=2)
+        raise fail(f"no signing key at {path}; make one with fund-ledger keys init")
     return Signer.decode(path.read_text())
 
 
 def _log(views: Views, signer: Signer | None) -> Log:
     return Log(views.view("log"), origin=signer.name if signer else "unsigned")
+
+
+def _write_secret(path: Path, text: str) -> None:
+    """A file only its owner may read, made so before the secret goes in."""
+    path.touch(mode=0o600)
+    path.write_text(text + "\n")
 
 
 @keys_app.command("init")
@@ -528,15 +533,10 @@ def keys_init(
     """Make the Ed25519 key that signs checkpoints; prints the public key on standard output."""
     path = Path(Settings().signing_key_file)
     if path.exists() and not force:
-        err.print(f"[red]error:[/red] {path} exists; the log's history is signed with it")
-        raise typer.Exit(code=2)
-    try:
+        raise fail(f"{path} exists; the log's history is signed with it")
+    with failing_on(NoteError):
         signer = Signer.generate(origin)
-    except NoteError as error:
-        err.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(code=2) from None
-    path.touch(mode=0o600)
-    path.write_text(signer.encode() + "\n")
+    _write_secret(path, signer.encode())
     path.with_suffix(".pub").write_text(signer.verifier.encode() + "\n")
     err.print(f"wrote {path} (keep it secret, out of the database) and {path.with_suffix('.pub')}")
     typer.echo(signer.verifier.encode())
@@ -546,14 +546,13 @@ def keys_init(
 def log_checkpoint() -> None:
     """Bring the log up to date and sign a checkpoint if it grew."""
     signer = _signer(Settings())
-    views = open_views(open_ledger())
-    views.catch_up()
+    # Named, not inlined: the log writes through the views' connections, which go with them.
+    views = open_views(open_ledger(), caught_up=True)
     log = _log(views, signer)
     try:
         signed = log.sign(signer)
     except InconsistentLog as error:
-        err.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(code=1) from None
+        raise fail(str(error), code=1) from None
     checkpoint = signed or log.checkpoint()
     if checkpoint is None:
         err.print("the log is empty")
@@ -586,11 +585,8 @@ def _verifier(key: str | None, settings: Settings) -> Verifier:
     if key is None:
         return _signer(settings).verifier
     text = Path(key).read_text() if Path(key).exists() else key
-    try:
+    with failing_on(NoteError, prefix="--key: "):
         return Verifier.decode(text)
-    except NoteError as error:
-        err.print(f"[red]error:[/red] --key: {error}")
-        raise typer.Exit(code=2) from None
 
 
 @app.command()
@@ -614,30 +610,10 @@ def verify(
     try:
         trusted_note = _read(trusted) if trusted else None
         if store:
-            ledger = open_ledger()
-            views = open_views(ledger)
-            views.catch_up()
-            verifier = _verifier(key, settings)
-            count = check_store(ledger, _log(views, None), verifier)
-            typer.echo(f"ok: the store's {count} events match their log entries and checkpoints")
+            typer.echo(_self_check(key, settings))
             return
         if bundle is not None:
-            if key is None:
-                # A bundle's own key proves only that the bundle is self-consistent: whoever
-                # forged the entries could sign them with a key of their own.
-                err.print(
-                    "[yellow]warning:[/yellow] no --key given: using the bundle's own key.pub; "
-                    "get the fund's public key from the fund (its notice or web page) and pass "
-                    "--key to know these books are the fund's"
-                )
-            key = key or str(bundle / "key.pub")
-            result = verifying.verify_files(
-                bundle / "entries.jsonl",
-                _read(bundle / "checkpoint"),
-                _verifier(key, settings),
-                trusted_note,
-                _summary(bundle / "summary.json"),
-            )
+            result = _verify_bundle(bundle, key, trusted_note, settings)
         elif url is not None:
             result = verifying.verify_url(url, _verifier(key, settings), trusted_note)
         elif entries is not None and checkpoint is not None:
@@ -645,13 +621,45 @@ def verify(
                 entries, _read(checkpoint), _verifier(key, settings), trusted_note, None
             )
         else:
-            err.print(
-                "[red]error:[/red] give --bundle, --url, --store, or --entries with --checkpoint"
-            )
-            raise typer.Exit(code=2)
+            raise fail("give --bundle, --url, --store, or --entries with --checkpoint")
     except VerificationFailed as error:
         err.print(f"[red]FAILED:[/red] {error}")
         raise typer.Exit(code=1) from None
+    typer.echo(_verified(result))
+
+
+def _self_check(key: str | None, settings: Settings) -> str:
+    """The server's check of its own store: each event against its log entry and checkpoints."""
+    ledger = open_ledger()
+    views = open_views(ledger, caught_up=True)
+    verifier = _verifier(key, settings)
+    count = check_store(ledger, _log(views, None), verifier)
+    return f"ok: the store's {count} events match their log entries and checkpoints"
+
+
+def _verify_bundle(
+    bundle: Path, key: str | None, trusted_note: str | None, settings: Settings
+) -> Result:
+    from fund_ledger import verifying
+
+    if key is None:
+        # A bundle's own key proves only that the bundle is self-consistent: whoever
+        # forged the entries could sign them with a key of their own.
+        err.print(
+            "[yellow]warning:[/yellow] no --key given: using the bundle's own key.pub; "
+            "get the fund's public key from the fund (its notice or web page) and pass "
+            "--key to know these books are the fund's"
+        )
+    return verifying.verify_files(
+        bundle / "entries.jsonl",
+        _read(bundle / "checkpoint"),
+        _verifier(key or str(bundle / "key.pub"), settings),
+        trusted_note,
+        _summary(bundle / "summary.json"),
+    )
+
+
+def _verified(result: Result) -> str:
     message = (
         f"ok: {result.entries} entries verify against the checkpoint signed by "
         f"{result.checkpoint.origin}"
@@ -660,7 +668,7 @@ def verify(
         message += f", extending the trusted checkpoint of {result.trusted_size} entries"
     if result.summary_checked:
         message += "; the replayed balances equal the published figures"
-    typer.echo(message)
+    return message
 
 
 import_app = typer.Typer(help="Bring records in from files.", no_args_is_help=True)
@@ -686,24 +694,13 @@ def import_donations(
 ) -> None:
     """Import donations from a bank statement or spreadsheet, reporting every rejected row."""
     from ledger.domain.money import parse_yuan
-    from ledger.formats.donations_csv import BadRow, decode, parse_donations
+    from ledger.formats.donations_csv import decode, parse_donations
 
     ledger = open_ledger()
-    try:
+    with failing_on(LedgerError):
         actor = ledger.actor_named(as_user)
         parsed = parse_donations(decode(file.read_bytes()), amount_fen_max=parse_yuan(max_amount))
-    except LedgerError as error:
-        raise _fail(error) from None
-    try:
-        bad_rows = parsed.bad + [
-            BadRow(parsed.items[index]["line"], problem)
-            for index, problem in ledger.preflight_donations(parsed.items)
-        ]
-    except LedgerError as error:
-        raise _fail(error) from None
-    bad_lines = {bad.line for bad in bad_rows}
-    parsed.items = [item for item in parsed.items if item["line"] not in bad_lines]
-    parsed.bad = sorted(bad_rows, key=lambda bad: bad.line)
+        _set_aside_refused(ledger, parsed)
     for bad in parsed.bad:
         err.print(f"line {bad.line}: {bad.problem}")
     if parsed.bad and not partial:
@@ -711,37 +708,42 @@ def import_donations(
             f"[red]{len(parsed.bad)} bad rows: nothing imported[/red] (--partial imports the rest)"
         )
         raise typer.Exit(code=1)
-    with Progress(
-        TextColumn("importing"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-    ) as progress:
-        task = progress.add_task("import", total=len(parsed.items))
-        sent = [0]
-
-        def advance(done: int) -> None:
-            sent[0] += done
-            progress.advance(task, done)
-
-        try:
-            imported = ledger.import_donations(
-                actor,
-                ({k: v for k, v in i.items() if k != "line"} for i in parsed.items),
-                progress=advance,
-            )
-        except LedgerError as error:
-            kept = 0 if ledger.imports_atomically else sent[0]
-            err.print(f"[red]error[/red]: {error.detail}; {kept} donations were imported")
-            raise typer.Exit(code=1) from None
+    imported = _import(ledger, actor, parsed.items)
     err.print(f"imported {imported} donations; {len(parsed.bad)} rows rejected")
 
 
-def _counting(label: str, total: int | None) -> Progress:
-    return Progress(
-        TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
-    )
+def _set_aside_refused(ledger: FundLedger, parsed: Parsed) -> None:
+    """Move the rows the ledger would refuse to the bad ones, in line order."""
+    from ledger.formats.donations_csv import BadRow
+
+    bad_rows = parsed.bad + [
+        BadRow(parsed.items[index]["line"], problem)
+        for index, problem in ledger.preflight_donations(parsed.items)
+    ]
+    bad_lines = {bad.line for bad in bad_rows}
+    parsed.items = [item for item in parsed.items if item["line"] not in bad_lines]
+    parsed.bad = sorted(bad_rows, key=lambda bad: bad.line)
+
+
+def _import(ledger: FundLedger, actor: Actor, items: list[dict[str, Any]]) -> int:
+    """Record the rows with a progress bar; a refusal says how many were kept."""
+    sent = 0
+    with counting("importing", len(items), remaining=True) as advance:
+
+        def advancing(done: int) -> None:
+            nonlocal sent
+            sent += done
+            advance(done)
+
+        try:
+            return ledger.import_donations(
+                actor,
+                ({k: v for k, v in i.items() if k != "line"} for i in items),
+                progress=advancing,
+            )
+        except LedgerError as error:
+            kept = 0 if ledger.imports_atomically else sent
+            raise fail(f"{error.detail}; {kept} donations were imported", code=1) from None
 
 
 @app.command("backup")
@@ -753,9 +755,8 @@ def backup_command(
 
     ledger = open_ledger()
     views = open_views(ledger)
-    with _counting("backing up", ledger.position()) as progress:
-        task = progress.add_task("backup", total=ledger.position())
-        count = backup(ledger, views, file, lambda n: progress.advance(task, n))
+    with counting("backing up", ledger.position()) as advance:
+        count = backup(ledger, views, file, advance)
     err.print(f"backed up {count} events to {file}")
 
 
@@ -771,13 +772,8 @@ def _restore_into(ledger: FundLedger, file: Path) -> None:
     from projections.backup import restore
 
     views = open_views(ledger)
-    try:
-        with _counting("restoring", None) as progress:
-            task = progress.add_task("restore", total=None)
-            count = restore(ledger, views, file, lambda n: progress.advance(task, n))
-    except (ValueError, OSError) as error:
-        err.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(code=2) from None
+    with failing_on(ValueError, OSError), counting("restoring", None) as advance:
+        count = restore(ledger, views, file, advance)
     err.print(f"restored {count} events and rebuilt the views")
 
 
@@ -794,9 +790,7 @@ def migrate_command(
     with tempfile.TemporaryDirectory() as folder:
         file = Path(folder) / "migration.jsonl"
         backup(source, open_views(source), file, lambda _n: None)
-        try:
+        with failing_on(LedgerError):
             target = FundLedger(to)
-        except LedgerError as error:
-            raise _fail(error) from None
         _restore_into(target, file)
     err.print(f"migrated to {to.split('@')[-1]}")
