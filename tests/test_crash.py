@@ -35,7 +35,7 @@ from helpers import DAY, World, build_world, stored_events
 from test_projections import snapshot
 from typer.testing import CliRunner
 
-from fund_ledger import cli
+from fund_ledger import cli, common
 from ledger.app import OPERATOR, FundLedger
 from ledger.domain.money import parse_yuan
 from ledger.domain.yuan import format_yuan
@@ -382,7 +382,7 @@ def test_a_server_killed_under_load_loses_and_doubles_nothing(
     public_key = tmp_path / "signing.pub"
     public_key.write_text(signer.verifier.encode() + "\n")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(cli, "open_ledger", lambda: ledger)  # the fixture closes it
+        patch.setattr(common, "open_ledger", lambda: ledger)  # the fixture closes it
         verified = CliRunner().invoke(cli.app, ["verify", "--store", "--key", str(public_key)])
     assert verified.exit_code == 0, verified.output
     assert f"the store's {len(events)} events match" in verified.stdout

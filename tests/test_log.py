@@ -29,7 +29,7 @@ from typer.testing import CliRunner
 
 from api.app import create_app
 from api.config import Settings
-from fund_ledger import cli, verifying
+from fund_ledger import cli, common, verifying
 from ledger.app import FundLedger
 from ledger.demo import TREASURER, DemoUsers, load_demo
 from ledger.domain import today
@@ -592,7 +592,7 @@ def bundle(store: Store, tmp_path_factory: pytest.TempPathFactory) -> BundleFile
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FUND_LEDGER_DATABASE_URL", store.url)
         patch.setenv("FUND_LEDGER_SIGNING_KEY_FILE", str(key_file))
-        patch.setattr(cli, "open_ledger", lambda: store.ledger)  # the fixture closes it
+        patch.setattr(common, "open_ledger", lambda: store.ledger)  # the fixture closes it
         result = CliRunner().invoke(cli.app, ["export", "audit-bundle", str(folder)])
         assert result.exit_code == 0, result.output
         checkpoint = CliRunner().invoke(cli.app, ["log", "checkpoint"])
@@ -1028,7 +1028,7 @@ def test_verify_store_on_the_command_line(
     key_file.write_text(store.signer.encode())
     monkeypatch.setenv("FUND_LEDGER_DATABASE_URL", store.url)
     monkeypatch.setenv("FUND_LEDGER_SIGNING_KEY_FILE", str(key_file))
-    monkeypatch.setattr(cli, "open_ledger", lambda: store.ledger)
+    monkeypatch.setattr(common, "open_ledger", lambda: store.ledger)
     size = store.signed().size
     assert verify("--store") == (
         0,

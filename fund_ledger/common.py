@@ -1,0 +1,76 @@
+"""What the command modules share: opening the ledger and its views, one-line failures, bars."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from api.config import Settings
+from ledger.app import FundLedger
+from ledger.domain.errors import LedgerError
+from projections.runner import Views
+
+# soft_wrap: messages keep their words whole (paths, ids) whatever the terminal width.
+err = Console(stderr=True, soft_wrap=True)
+
+
+def open_ledger() -> FundLedger:
+    """The ledger FUND_LEDGER_DATABASE_URL names.
+
+    Commands call it as ``common.open_ledger()``: the one place a test hands them its own.
+    """
+    return FundLedger(Settings().database_url)
+
+
+def open_views(
+    ledger: FundLedger, names: list[str] | None = None, *, caught_up: bool = False
+) -> Views:
+    """The views of this ledger (these ones, else all), brought up to date if asked."""
+    with failing_on(KeyError, ValueError):
+        views = Views(ledger, names)
+    if caught_up:
+        views.catch_up()
+    return views
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Say what is wrong in one line on standard error; the caller raises the exit it returns."""
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code=code)
+
+
+@contextmanager
+def failing_on(*errors: type[Exception], prefix: str = "") -> Iterator[None]:
+    """One of these expected errors ends the command with a line naming it, and exit code 2."""
+    try:
+        yield
+    except errors as error:
+        detail = error.detail if isinstance(error, LedgerError) else str(error)
+        raise fail(prefix + detail) from None
+
+
+def progress_bars(label: str = "{task.description}", *, remaining: bool = True) -> Progress:
+    """Bars on standard error: the label, the bar, done of total, the time left (or taken)."""
+    clock = TimeRemainingColumn() if remaining else TimeElapsedColumn()
+    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), clock, console=err)
+
+
+@contextmanager
+def counting(
+    label: str, total: int | None, *, remaining: bool = False
+) -> Iterator[Callable[[int], None]]:
+    """One bar with the time taken (or left); yields the function that advances it."""
+    with progress_bars(label, remaining=remaining) as progress:
+        task = progress.add_task(label, total=total)
+        yield lambda n: progress.advance(task, n)

@@ -1,0 +1,158 @@
+"""The store's data: import records, back up, restore, migrate, and forget a person."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from fund_ledger import common
+from fund_ledger.common import counting, err, fail, failing_on, open_views
+from ledger.app import OPERATOR, Actor, FundLedger
+from ledger.domain.errors import LedgerError
+
+if TYPE_CHECKING:
+    from ledger.formats.donations_csv import Parsed
+
+import_app = typer.Typer(help="Bring records in from files.", no_args_is_help=True)
+
+
+@import_app.command("donations")
+def import_donations(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV, UTF-8: donor_id, amount, received_on, "
+            "channel[, receipt_no, project_id, note]."
+        ),
+    ],
+    as_user: Annotated[str, typer.Option("--as", help="The treasurer recording them.")],
+    partial: Annotated[
+        bool, typer.Option(help="Import the good rows even if some are bad.")
+    ] = False,
+    max_amount: Annotated[
+        str, typer.Option(help="Refuse single gifts above this many yuan (typos).")
+    ] = "1000000.00",
+) -> None:
+    """Import donations from a bank statement or spreadsheet, reporting every rejected row."""
+    from ledger.domain.money import parse_yuan
+    from ledger.formats.donations_csv import decode, parse_donations
+
+    ledger = common.open_ledger()
+    with failing_on(LedgerError):
+        actor = ledger.actor_named(as_user)
+        parsed = parse_donations(decode(file.read_bytes()), amount_fen_max=parse_yuan(max_amount))
+        _set_aside_refused(ledger, parsed)
+    for bad in parsed.bad:
+        err.print(f"line {bad.line}: {bad.problem}")
+    if parsed.bad and not partial:
+        err.print(
+            f"[red]{len(parsed.bad)} bad rows: nothing imported[/red] (--partial imports the rest)"
+        )
+        raise typer.Exit(code=1)
+    imported = _import(ledger, actor, parsed.items)
+    err.print(f"imported {imported} donations; {len(parsed.bad)} rows rejected")
+
+
+def _set_aside_refused(ledger: FundLedger, parsed: Parsed) -> None:
+    """Move the rows the ledger would refuse to the bad ones, in line order."""
+    from ledger.formats.donations_csv import BadRow
+
+    bad_rows = parsed.bad + [
+        BadRow(parsed.items[index]["line"], problem)
+        for index, problem in ledger.preflight_donations(parsed.items)
+    ]
+    bad_lines = {bad.line for bad in bad_rows}
+    parsed.items = [item for item in parsed.items if item["line"] not in bad_lines]
+    parsed.bad = sorted(bad_rows, key=lambda bad: bad.line)
+
+
+def _import(ledger: FundLedger, actor: Actor, items: list[dict[str, Any]]) -> int:
+    """Record the rows with a progress bar; a refusal says how many were kept."""
+    sent = 0
+    with counting("importing", len(items), remaining=True) as advance:
+
+        def advancing(done: int) -> None:
+            nonlocal sent
+            sent += done
+            advance(done)
+
+        try:
+            return ledger.import_donations(
+                actor,
+                ({k: v for k, v in i.items() if k != "line"} for i in items),
+                progress=advancing,
+            )
+        except LedgerError as error:
+            kept = 0 if ledger.imports_atomically else sent
+            raise fail(f"{error.detail}; {kept} donations were imported", code=1) from None
+
+
+def forget(
+    person_id: Annotated[
+        str, typer.Argument(help="A donor's id, or an individual payee's expense id.")
+    ],
+    as_user: Annotated[
+        str | None,
+        typer.Option("--as", help="The committee member recording the decision (else: operator)."),
+    ] = None,
+) -> None:
+    """Erase a person's data for good (PIPL right to erasure): their key is destroyed.
+
+    Amounts, balances and the transparency log stay as they are and keep verifying; the name,
+    contact details and notes read as erased everywhere. Doing it twice changes nothing.
+    """
+    ledger = common.open_ledger()
+    with failing_on(LedgerError):
+        actor = ledger.actor_named(as_user) if as_user else OPERATOR
+        receipt = ledger.forget_person(actor, person_id)
+    done = "forgotten" if receipt.position else "already forgotten"
+    err.print(f"{person_id}: {done}; their key is destroyed")
+
+
+def backup_command(
+    file: Annotated[Path, typer.Argument(help="Where to write it (.gz to compress).")],
+) -> None:
+    """Back up the store: every event byte for byte, with the log's salts and checkpoints."""
+    from projections.backup import backup
+
+    ledger = common.open_ledger()
+    views = open_views(ledger)
+    with counting("backing up", ledger.position()) as advance:
+        count = backup(ledger, views, file, advance)
+    err.print(f"backed up {count} events to {file}")
+
+
+def restore_command(
+    file: Annotated[Path, typer.Argument(help="A file from fund-ledger backup.")],
+) -> None:
+    """Restore a backup into an empty store, then rebuild the views."""
+    _restore_into(common.open_ledger(), file)
+
+
+def _restore_into(ledger: FundLedger, file: Path) -> None:
+    from projections.backup import restore
+
+    views = open_views(ledger)
+    with failing_on(ValueError, OSError), counting("restoring", None) as advance:
+        count = restore(ledger, views, file, advance)
+    err.print(f"restored {count} events and rebuilt the views")
+
+
+def migrate_command(
+    to: Annotated[str, typer.Option("--to", help="The empty store to copy into (a URL).")],
+) -> None:
+    """Copy the whole store into another (e.g. SQLite to PostgreSQL), positions and all."""
+    import tempfile
+
+    from projections.backup import backup
+
+    source = common.open_ledger()
+    with tempfile.TemporaryDirectory() as folder:
+        file = Path(folder) / "migration.jsonl"
+        backup(source, open_views(source), file, lambda _n: None)
+        with failing_on(LedgerError):
+            target = FundLedger(to)
+        _restore_into(target, file)
+    err.print(f"migrated to {to.split('@')[-1]}")

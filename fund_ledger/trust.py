@@ -1,0 +1,192 @@
+"""What lets anyone trust the books: the signing key, the log's checkpoints, and ``verify``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from api.config import Settings
+from fund_ledger import common
+from fund_ledger.common import err, fail, failing_on, open_views
+from ledger.log.notes import NoteError, Signer, Verifier
+from ledger.log.verify import VerificationFailed
+from projections.audit import check_store
+from projections.log import InconsistentLog, Log
+from projections.runner import Views
+
+if TYPE_CHECKING:
+    from fund_ledger.verifying import Result
+
+keys_app = typer.Typer(help="The key that signs the log's checkpoints.", no_args_is_help=True)
+log_app = typer.Typer(help="The transparency log.", no_args_is_help=True)
+
+
+def read_signer(settings: Settings) -> Signer:
+    """The key that signs checkpoints, from its file; none there ends the command."""
+    path = Path(settings.signing_key_file)
+    if not path.exists():
+        raise fail(f"no signing key at {path}; make one with fund-ledger keys init")
+    return Signer.decode(path.read_text())
+
+
+def open_log(views: Views, signer: Signer | None) -> Log:
+    """The transparency log kept in the views, named as the signer names it."""
+    return Log(views.view("log"), origin=signer.name if signer else "unsigned")
+
+
+def write_secret(path: Path, text: str) -> None:
+    """A file only its owner may read, made so before the secret goes in."""
+    path.touch(mode=0o600)
+    path.write_text(text + "\n")
+
+
+@keys_app.command("init")
+def keys_init(
+    origin: Annotated[
+        str, typer.Option(help="The log's name in its checkpoints, e.g. nanhu.example/fund.")
+    ] = "fund-ledger.local/nanhu-common-prosperity-fund",
+    force: Annotated[
+        bool, typer.Option(help="Replace an existing key (old ones stay valid).")
+    ] = False,
+) -> None:
+    """Make the Ed25519 key that signs checkpoints; prints the public key on standard output."""
+    path = Path(Settings().signing_key_file)
+    if path.exists() and not force:
+        raise fail(f"{path} exists; the log's history is signed with it")
+    with failing_on(NoteError):
+        signer = Signer.generate(origin)
+    write_secret(path, signer.encode())
+    path.with_suffix(".pub").write_text(signer.verifier.encode() + "\n")
+    err.print(f"wrote {path} (keep it secret, out of the database) and {path.with_suffix('.pub')}")
+    typer.echo(signer.verifier.encode())
+
+
+@log_app.command("checkpoint")
+def log_checkpoint() -> None:
+    """Bring the log up to date and sign a checkpoint if it grew."""
+    signer = read_signer(Settings())
+    # Named, not inlined: the log writes through the views' connections, which go with them.
+    views = open_views(common.open_ledger(), caught_up=True)
+    log = open_log(views, signer)
+    try:
+        signed = log.sign(signer)
+    except InconsistentLog as error:
+        raise fail(str(error), code=1) from None
+    checkpoint = signed or log.checkpoint()
+    if checkpoint is None:
+        err.print("the log is empty")
+        return
+    typer.echo(checkpoint.note, nl=False)
+
+
+def _read(path: Path) -> str:
+    """A file the verifier needs; a missing or unreadable one is a failure that names it."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        msg = f"{path}: {error}"
+        raise VerificationFailed(msg) from None
+
+
+def _summary(path: Path) -> dict[str, object]:
+    try:
+        summary = json.loads(_read(path))
+    except ValueError as error:
+        msg = f"{path} is not JSON: {error}"
+        raise VerificationFailed(msg) from None
+    if not isinstance(summary, dict):
+        msg = f"{path} is not a JSON object"
+        raise VerificationFailed(msg)
+    return summary
+
+
+def _verifier(key: str | None, settings: Settings) -> Verifier:
+    if key is None:
+        return read_signer(settings).verifier
+    text = Path(key).read_text() if Path(key).exists() else key
+    with failing_on(NoteError, prefix="--key: "):
+        return Verifier.decode(text)
+
+
+def verify(
+    entries: Annotated[Path | None, typer.Option(help="Entries: one leaf per line.")] = None,
+    checkpoint: Annotated[Path | None, typer.Option(help="A signed checkpoint file.")] = None,
+    key: Annotated[str | None, typer.Option(help="The public key, or a file holding it.")] = None,
+    trusted: Annotated[
+        Path | None, typer.Option(help="An older checkpoint you trust: the log must extend it.")
+    ] = None,
+    url: Annotated[str | None, typer.Option(help="Verify a live service at this address.")] = None,
+    bundle: Annotated[Path | None, typer.Option(help="An audit bundle folder.")] = None,
+    store: Annotated[
+        bool, typer.Option("--store", help="The server's self-check of its own database.")
+    ] = False,
+) -> None:
+    """Check the books without trusting the server; exits non-zero naming the first problem."""
+    from fund_ledger import verifying
+
+    settings = Settings()
+    try:
+        trusted_note = _read(trusted) if trusted else None
+        if store:
+            typer.echo(_self_check(key, settings))
+            return
+        if bundle is not None:
+            result = _verify_bundle(bundle, key, trusted_note, settings)
+        elif url is not None:
+            result = verifying.verify_url(url, _verifier(key, settings), trusted_note)
+        elif entries is not None and checkpoint is not None:
+            result = verifying.verify_files(
+                entries, _read(checkpoint), _verifier(key, settings), trusted_note, None
+            )
+        else:
+            raise fail("give --bundle, --url, --store, or --entries with --checkpoint")
+    except VerificationFailed as error:
+        err.print(f"[red]FAILED:[/red] {error}")
+        raise typer.Exit(code=1) from None
+    typer.echo(_verified(result))
+
+
+def _self_check(key: str | None, settings: Settings) -> str:
+    """The server's check of its own store: each event against its log entry and checkpoints."""
+    ledger = common.open_ledger()
+    views = open_views(ledger, caught_up=True)
+    verifier = _verifier(key, settings)
+    count = check_store(ledger, open_log(views, None), verifier)
+    return f"ok: the store's {count} events match their log entries and checkpoints"
+
+
+def _verify_bundle(
+    bundle: Path, key: str | None, trusted_note: str | None, settings: Settings
+) -> Result:
+    from fund_ledger import verifying
+
+    if key is None:
+        # A bundle's own key proves only that the bundle is self-consistent: whoever
+        # forged the entries could sign them with a key of their own.
+        err.print(
+            "[yellow]warning:[/yellow] no --key given: using the bundle's own key.pub; "
+            "get the fund's public key from the fund (its notice or web page) and pass "
+            "--key to know these books are the fund's"
+        )
+    return verifying.verify_files(
+        bundle / "entries.jsonl",
+        _read(bundle / "checkpoint"),
+        _verifier(key or str(bundle / "key.pub"), settings),
+        trusted_note,
+        _summary(bundle / "summary.json"),
+    )
+
+
+def _verified(result: Result) -> str:
+    message = (
+        f"ok: {result.entries} entries verify against the checkpoint signed by "
+        f"{result.checkpoint.origin}"
+    )
+    if result.trusted_size:
+        message += f", extending the trusted checkpoint of {result.trusted_size} entries"
+    if result.summary_checked:
+        message += "; the replayed balances equal the published figures"
+    return message
