@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from projections.runner import Views
-from projections.sqlview import PostgresView, table_names
+from projections.sqlview.base import table_names
+from projections.sqlview.postgres import PostgresView
 
 _ROLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 PERSONAL_TABLES = frozenset({"fl_donor_contacts"})

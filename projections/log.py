@@ -27,7 +27,10 @@ from ledger.log.merkle import (
     verify_consistency,
 )
 from ledger.log.notes import Checkpoint, Signer
-from projections.sqlview import Cursor, PostgresView, SQLiteView, SQLView
+from projections.sqlview.base import SQLView
+from projections.sqlview.postgres import PostgresView
+from projections.sqlview.sqlite import SQLiteView
+from projections.sqlview.writes import Cursor
 from projections.views import ViewProjection, Write
 
 ENTRIES_PAGE_MAX = 1000

@@ -9,7 +9,7 @@ from typing import Any
 from ledger.domain.accounts import project_component
 from ledger.domain.books import position_from, total_fen
 from ledger.domain.yuan import format_yuan
-from projections.sqlview import Cursor
+from projections.sqlview.writes import Cursor
 
 
 def _balances(c: Cursor, month: str, *, inclusive: bool) -> dict[str, int]:

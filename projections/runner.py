@@ -18,7 +18,7 @@ from eventsourcing.projection import ApplicationSubscription
 
 from ledger.app import FundLedger
 from projections.log import LogPostgres, LogProjection, LogSQLite
-from projections.sqlview import SQLView, ViewMoved
+from projections.sqlview.base import SQLView, ViewMoved
 from projections.views import (
     BooksPostgres,
     BooksProjection,

@@ -19,7 +19,10 @@ from ledger.domain.accounts import commitment_change_fen, event_name, postings_f
 from ledger.domain.disclosure import public_name
 from ledger.domain.sealing import is_sealed
 from projections.reports import freeze_months_through
-from projections.sqlview import Add, Cursor, PostgresView, Reads, SQLiteView, SQLView
+from projections.sqlview.base import SQLView
+from projections.sqlview.postgres import PostgresView
+from projections.sqlview.sqlite import SQLiteView
+from projections.sqlview.writes import Add, Cursor, Reads
 
 # A write: an SQL statement with its parameters, an additive upsert (summed per batch), a
 # statement that reads other tables, or a function of the cursor for writes that must read

@@ -50,7 +50,8 @@ from ledger.log.verify import VerificationFailed, verify_log
 from projections.audit import check_store, export_audit_bundle
 from projections.log import InconsistentLog, Log
 from projections.runner import Views
-from projections.sqlview import Cursor, SQLView
+from projections.sqlview.base import SQLView
+from projections.sqlview.writes import Cursor
 
 ORIGIN = "test.example/fund"
 Row = dict[str, Any]

@@ -22,7 +22,7 @@ from ledger.domain.errors import LedgerError
 from ledger.domain.money import parse_yuan
 from projections.queries import Reader
 from projections.runner import VIEWS, LiveRunner, Views
-from projections.sqlview import table_names
+from projections.sqlview.base import table_names
 
 
 def snapshot(views: Views) -> dict[str, list[tuple[Any, ...]]]:

@@ -1,0 +1,5 @@
+"""What every view is built on: its writes, and its tables beside its tracking row.
+
+``writes`` says what a view's write is and how a batch of them reaches the database;
+``base`` is a view whichever database holds it, ``sqlite`` and ``postgres`` what each needs.
+"""

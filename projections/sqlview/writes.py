@@ -1,0 +1,88 @@
+"""What a view writes, and how a batch of writes goes to the database together.
+
+The SQL of a view is written once with ``%s`` placeholders and ``{t}`` as the table prefix;
+the cursors of ``sqlite`` and ``postgres`` adapt it to each database.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+Row = dict[str, Any]
+
+_TARGET = re.compile(r"^(?:INSERT INTO|UPDATE|DELETE FROM) (\S+)")
+
+
+@dataclass(frozen=True)
+class Add:
+    """An additive upsert: ``amounts`` added to the row with ``key`` (inserted if missing).
+
+    ``sql`` takes the key's columns then the amounts as parameters. Additions commute, so a
+    batch sums those with the same statement and key first and writes each row once: a
+    rebuild touches a day's balance once per batch, not once per event.
+    """
+
+    sql: str
+    key: tuple[Any, ...]
+    amounts: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Reads:
+    """A write that reads other tables the same batch writes: everything before it is
+    written first (plain writes are otherwise grouped by table)."""
+
+    sql: str
+    params: Sequence[Any]
+
+
+class Cursor(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
+    def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> None: ...
+    def fetchall(self) -> list[Row]: ...
+    def fetchone(self) -> Row | None: ...
+
+
+class Pending:
+    """Writes held back to go to the database together: plain writes grouped by table (in
+    order within a table; tables are independent of each other), additions summed by key."""
+
+    def __init__(self) -> None:
+        self.by_table: dict[str, list[tuple[str, Sequence[Any]]]] = {}
+        self.sums: dict[tuple[str, tuple[Any, ...]], list[int]] = {}
+
+    def plain(self, sql: str, params: Sequence[Any]) -> None:
+        target = _TARGET.match(sql)
+        table = target.group(1) if target else sql
+        self.by_table.setdefault(table, []).append((sql, params))
+
+    def add(self, write: Add) -> None:
+        held = self.sums.get((write.sql, write.key))
+        if held is None:
+            self.sums[(write.sql, write.key)] = list(write.amounts)
+        else:
+            for i, amount in enumerate(write.amounts):
+                held[i] += amount
+
+    def flush(self, c: Cursor) -> None:
+        for runs in self.by_table.values():
+            current: str | None = None
+            rows: list[Sequence[Any]] = []
+            for sql, params in runs:
+                if sql != current and current is not None:
+                    c.executemany(current, rows)
+                    rows = []
+                current = sql
+                rows.append(params)
+            if current is not None:
+                c.executemany(current, rows)
+        by_sql: dict[str, list[Sequence[Any]]] = {}
+        for (sql, key), amounts in self.sums.items():
+            by_sql.setdefault(sql, []).append((*key, *amounts))
+        for sql, rows in by_sql.items():
+            c.executemany(sql, rows)
+        self.by_table = {}
+        self.sums = {}
