@@ -22,7 +22,7 @@ from api.services import AuthThrottle, Services
 from ledger.app import FundLedger
 from ledger.log.notes import Signer
 from ledger.service.batching import GroupCommitter
-from projections.log import Log
+from projections.log.queries import Log
 from projections.queries import Reader
 from projections.runner import LiveRunner, Views
 

@@ -13,7 +13,7 @@ from api.metrics import Metrics
 from ledger.app import DonationOrder, FundLedger, Receipt
 from ledger.log.notes import Signer
 from ledger.service.batching import GroupCommitter
-from projections.log import Log
+from projections.log.queries import Log
 from projections.queries import Reader
 from projections.runner import LiveRunner, Views, ViewStatus
 

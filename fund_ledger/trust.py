@@ -14,7 +14,7 @@ from fund_ledger.common import err, fail, failing_on, open_views
 from ledger.log.notes import NoteError, Signer, Verifier
 from ledger.log.verify import VerificationFailed
 from projections.audit import check_store
-from projections.log import InconsistentLog, Log
+from projections.log.queries import InconsistentLog, Log
 from projections.runner import Views
 
 if TYPE_CHECKING:

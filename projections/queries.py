@@ -17,7 +17,7 @@ from ledger.domain.disclosure import public_name
 from ledger.domain.errors import InvalidInput
 from ledger.domain.sealing import ERASED, is_sealed
 from ledger.domain.yuan import format_yuan
-from projections.reports import monthly_report
+from projections.monthly.reports import monthly_report
 from projections.runner import Views
 
 PAGE_SIZE_MAX = 500

@@ -17,20 +17,16 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.projection import ApplicationSubscription
 
 from ledger.app import FundLedger
-from projections.log import LogPostgres, LogProjection, LogSQLite
+from projections.books.tables import BooksPostgres, BooksSQLite
+from projections.books.writes import BooksProjection
+from projections.log.tables import LogPostgres, LogSQLite
+from projections.log.writes import LogProjection
+from projections.monthly.tables import MonthlyPostgres, MonthlySQLite
+from projections.monthly.writes import MonthlyProjection
+from projections.registers.tables import RegistersPostgres, RegistersSQLite
+from projections.registers.writes import RegistersProjection
 from projections.sqlview.base import SQLView, ViewMoved
-from projections.views import (
-    BooksPostgres,
-    BooksProjection,
-    BooksSQLite,
-    MonthlyPostgres,
-    MonthlyProjection,
-    MonthlySQLite,
-    RegistersPostgres,
-    RegistersProjection,
-    RegistersSQLite,
-    ViewProjection,
-)
+from projections.sqlview.projection import ViewProjection
 
 BATCH_SIZE_MAX = 5000
 # Events per transaction when keeping up; a rebuild takes the largest batches.

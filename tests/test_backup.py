@@ -12,7 +12,7 @@ from ledger.app import FundLedger
 from ledger.demo import load_demo
 from ledger.log.notes import Signer
 from projections.audit import check_store
-from projections.log import Log
+from projections.log.queries import Log
 from projections.queries import Reader
 from projections.runner import Views
 

@@ -41,7 +41,7 @@ from ledger.domain.money import parse_yuan
 from ledger.domain.yuan import format_yuan
 from ledger.log.notes import Signer
 from projections.audit import check_store
-from projections.log import Log
+from projections.log.queries import Log
 from projections.queries import Reader
 from projections.runner import Views
 

@@ -33,7 +33,7 @@ from ledger.domain.sealing import ERASED, is_sealed
 from ledger.log.notes import Signer
 from projections.audit import check_store, export_audit_bundle
 from projections.exports import export_360giving, export_beancount, export_csv
-from projections.log import Log
+from projections.log.queries import Log
 from projections.queries import Reader
 from projections.runner import Views
 

@@ -48,7 +48,7 @@ from ledger.log.merkle import (
 from ledger.log.notes import Checkpoint, Signer, Verifier, open_checkpoint
 from ledger.log.verify import VerificationFailed, verify_log
 from projections.audit import check_store, export_audit_bundle
-from projections.log import InconsistentLog, Log
+from projections.log.queries import InconsistentLog, Log
 from projections.runner import Views
 from projections.sqlview.base import SQLView
 from projections.sqlview.writes import Cursor

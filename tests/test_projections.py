@@ -105,7 +105,7 @@ def test_a_batch_refused_by_its_own_view_fails_the_catch_up_instead_of_spinning(
 ) -> None:
     import threading
 
-    from projections.views import RegistersProjection
+    from projections.registers.writes import RegistersProjection
 
     ledger = FundLedger(store_url)
     ledger.establish_fund(OPERATOR, "fund")
@@ -456,7 +456,7 @@ def test_a_view_whose_tables_changed_is_made_anew_and_caught_up(
 ) -> None:
     """An upgrade that changes a view's tables (a new table, a new column) must not leave the
     old ones in place, silently incomplete: the view starts again from the first event."""
-    from projections.views import RegistersTables
+    from projections.registers.tables import RegistersTables
 
     ledger = FundLedger(store_url)
     load_demo(ledger)

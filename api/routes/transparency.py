@@ -11,7 +11,7 @@ from fastapi.responses import PlainTextResponse
 from api.deps import ServicesDep
 from api.models import PROBLEM_RESPONSES
 from api.problems import ApiProblem
-from projections.log import ENTRIES_PAGE_MAX
+from projections.log.queries import ENTRIES_PAGE_MAX
 
 router = APIRouter(prefix="/v1", tags=["verifiable log 可验证日志"], responses=PROBLEM_RESPONSES)
 

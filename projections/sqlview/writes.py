@@ -7,7 +7,7 @@ the cursors of ``sqlite`` and ``postgres`` adapt it to each database.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -44,6 +44,26 @@ class Cursor(Protocol):
     def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> None: ...
     def fetchall(self) -> list[Row]: ...
     def fetchone(self) -> Row | None: ...
+
+
+# A write: an SQL statement with its parameters, an additive upsert (summed per batch), a
+# statement that reads other tables, or a function of the cursor for writes that must read
+# what the same transaction has written (freezing a monthly report).
+Write = tuple[str, Sequence[Any]] | Add | Reads | Callable[[Cursor], None]
+
+
+def day_of(domain_event: Any) -> str:
+    """The day an event took effect, as the views store it."""
+    return str(domain_event.meta.effective_on.isoformat())
+
+
+def moment_of(domain_event: Any) -> str:
+    """When the ledger recorded an event, as the views store it."""
+    return str(domain_event.timestamp.isoformat())
+
+
+def id_of(domain_event: Any) -> str:
+    return str(domain_event.originator_id)
 
 
 class Pending:

@@ -1,0 +1,48 @@
+"""The books view's tables: the journal, and sums by day for balances on any date."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from projections.sqlview.postgres import PostgresView
+from projections.sqlview.sqlite import SQLiteView
+
+BOOKS_DDL = (
+    "CREATE TABLE IF NOT EXISTS {t}fl_entries ("
+    " position BIGINT PRIMARY KEY, event_id TEXT NOT NULL, event_type TEXT NOT NULL,"
+    " effective_on {date} NOT NULL, recorded_at {ts} NOT NULL, narration TEXT NOT NULL,"
+    " project_code TEXT)",
+    "CREATE TABLE IF NOT EXISTS {t}fl_journal ("
+    " position BIGINT NOT NULL, line INTEGER NOT NULL, effective_on {date} NOT NULL,"
+    " recorded_at {ts} NOT NULL, account TEXT NOT NULL, amount_fen BIGINT NOT NULL,"
+    " PRIMARY KEY (position, line))",
+    "CREATE TABLE IF NOT EXISTS {t}fl_account_days ("
+    " account TEXT NOT NULL, effective_on {date} NOT NULL, amount_fen BIGINT NOT NULL,"
+    " PRIMARY KEY (account, effective_on))",
+    "CREATE TABLE IF NOT EXISTS {t}fl_commitment_days ("
+    " effective_on {date} PRIMARY KEY, amount_fen BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS {t}fl_event_days ("
+    " effective_on {date} PRIMARY KEY, events BIGINT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS fl_journal_recorded_at ON {t}fl_journal (recorded_at)",
+    # One row per event and per commitment change, for "as recorded at" questions.
+    "CREATE TABLE IF NOT EXISTS {t}fl_event_log ("
+    " position BIGINT PRIMARY KEY, event_type TEXT NOT NULL, effective_on {date} NOT NULL,"
+    " recorded_at {ts} NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS fl_event_log_recorded_at ON {t}fl_event_log (recorded_at)",
+    "CREATE TABLE IF NOT EXISTS {t}fl_commitment_changes ("
+    " position BIGINT PRIMARY KEY, effective_on {date} NOT NULL, recorded_at {ts} NOT NULL,"
+    " amount_fen BIGINT NOT NULL)",
+)
+
+
+class BooksTables:
+    view_name: ClassVar[str] = "books"
+    ddl: ClassVar[tuple[str, ...]] = BOOKS_DDL
+
+
+class BooksSQLite(BooksTables, SQLiteView):
+    pass
+
+
+class BooksPostgres(BooksTables, PostgresView):
+    pass

@@ -1,0 +1,105 @@
+"""How each event changes the books view: its entry and journal lines, and the day sums."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ledger.domain.accounts import commitment_change_fen, event_name, postings_for
+from projections.sqlview.projection import ViewProjection
+from projections.sqlview.writes import Add, Write, day_of, id_of, moment_of
+
+_ADD_ACCOUNT_DAY = (
+    "INSERT INTO {t}fl_account_days (account, effective_on, amount_fen) VALUES (%s, %s, %s)"
+    " ON CONFLICT (account, effective_on)"
+    " DO UPDATE SET amount_fen = fl_account_days.amount_fen + excluded.amount_fen"
+)
+_ADD_COMMITMENT_DAY = (
+    "INSERT INTO {t}fl_commitment_days (effective_on, amount_fen) VALUES (%s, %s)"
+    " ON CONFLICT (effective_on)"
+    " DO UPDATE SET amount_fen = fl_commitment_days.amount_fen + excluded.amount_fen"
+)
+_ADD_EVENT_DAY = (
+    "INSERT INTO {t}fl_event_days (effective_on, events) VALUES (%s, %s)"
+    " ON CONFLICT (effective_on) DO UPDATE SET events = fl_event_days.events + excluded.events"
+)
+
+
+def narration(domain_event: Any) -> str:
+    """A line for the journal that names no person: receipts, projects, organisations."""
+    name = event_name(domain_event)
+    e = domain_event
+    if name == "Donation.Received":
+        kind = "实物捐赠 in-kind gift" if e.in_kind else "捐赠收入 donation"
+        scope = f"限定 restricted to {e.project_code}" if e.project_code else "非限定 unrestricted"
+        return f"{kind} {e.receipt_no}, {scope}"
+    if name == "Donation.Reversed":
+        return f"冲销捐赠 donation reversed: {e.reason}"
+    if name == "Grant.Approved":
+        return f"资助批准 grant approved for {e.project_code}"
+    if name == "Grant.Closed":
+        return f"资助结项 grant closed for {e.project_code}, leftover released"
+    if name == "Expense.Paid":
+        payee = e.payee if e.payee_kind == "organisation" else "个人 individual"
+        voucher = f" [{e.voucher_no}]" if e.voucher_no else ""
+        return f"{e.category} {e.project_code}: {e.description} / {payee}{voucher}"
+    if name == "Expense.Reversed":
+        return f"冲销支出 expense reversed: {e.reason}"
+    return name
+
+
+def books_writes(position: int, domain_event: Any) -> list[Write]:
+    day = day_of(domain_event)
+    recorded_at = moment_of(domain_event)
+    writes: list[Write] = [
+        Add(_ADD_EVENT_DAY, (day,), (1,)),
+        (
+            "INSERT INTO {t}fl_event_log (position, event_type, effective_on, recorded_at)"
+            " VALUES (%s, %s, %s, %s)",
+            (position, event_name(domain_event), day, recorded_at),
+        ),
+    ]
+    postings = postings_for(domain_event)
+    if postings:
+        writes.append(
+            (
+                "INSERT INTO {t}fl_entries (position, event_id, event_type, effective_on,"
+                " recorded_at, narration, project_code) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                (
+                    position,
+                    id_of(domain_event),
+                    event_name(domain_event),
+                    day,
+                    recorded_at,
+                    narration(domain_event),
+                    getattr(domain_event, "project_code", None),
+                ),
+            )
+        )
+        for line, posting in enumerate(postings):
+            writes.append(
+                (
+                    "INSERT INTO {t}fl_journal (position, line, effective_on, recorded_at,"
+                    " account, amount_fen) VALUES (%s, %s, %s, %s, %s, %s)",
+                    (position, line, day, recorded_at, posting.account, posting.amount_fen),
+                )
+            )
+        for posting in postings:
+            writes.append(Add(_ADD_ACCOUNT_DAY, (posting.account, day), (posting.amount_fen,)))
+    commitment_fen = commitment_change_fen(domain_event)
+    if commitment_fen:
+        writes.append(Add(_ADD_COMMITMENT_DAY, (day,), (commitment_fen,)))
+        writes.append(
+            (
+                "INSERT INTO {t}fl_commitment_changes (position, effective_on, recorded_at,"
+                " amount_fen) VALUES (%s, %s, %s, %s)",
+                (position, day, recorded_at, commitment_fen),
+            )
+        )
+    return writes
+
+
+class BooksProjection(ViewProjection):
+    name = "books"
+
+    def writes_for(self, position: int, domain_event: Any) -> list[Write]:
+        return books_writes(position, domain_event)

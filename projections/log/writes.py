@@ -1,0 +1,84 @@
+"""How each event changes the log: a salted leaf, and the subtree hashes it completes."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+
+from ledger.log.leaves import canonical, leaf_record
+from ledger.log.merkle import leaf_hash
+from projections.log.tree import frontier, size_of
+from projections.sqlview.projection import ViewProjection
+from projections.sqlview.writes import Cursor, Write
+
+SALTS_PER_QUERY = 500
+
+
+def _kept_salts(c: Cursor, subjects: list[str]) -> dict[str, bytes]:
+    """The salts already kept for these subjects, a query per few hundred, not one each."""
+    found: dict[str, bytes] = {}
+    for start in range(0, len(subjects), SALTS_PER_QUERY):
+        chunk = subjects[start : start + SALTS_PER_QUERY]
+        c.execute(
+            "SELECT subject, salt FROM {t}fl_log_salts"
+            f" WHERE subject IN ({', '.join(['%s'] * len(chunk))})",
+            chunk,
+        )
+        found.update((row["subject"], bytes.fromhex(row["salt"])) for row in c.fetchall())
+    return found
+
+
+def _append(c: Cursor, batch: Sequence[tuple[int, Any]]) -> None:
+    tree = frontier(c, size_of(c))
+    # A leaf's salts are its event's own (by originator) or a user's: read them for the batch
+    # at once; a subject looked up and not found gets a new salt without asking again.
+    looked_up = {str(e.originator_id) for _, e in batch}
+    looked_up.update(str(e.user_id) for _, e in batch if getattr(e, "user_id", None))
+    salts = _kept_salts(c, sorted(looked_up))
+    new_salts: list[tuple[str, str]] = []
+
+    def salt_for(subject: str) -> bytes:
+        if subject not in salts:
+            row = None
+            if subject not in looked_up:
+                c.execute("SELECT salt FROM {t}fl_log_salts WHERE subject = %s", (subject,))
+                row = c.fetchone()
+            if row is None:
+                salts[subject] = secrets.token_bytes(32)
+                new_salts.append((subject, salts[subject].hex()))
+            else:
+                salts[subject] = bytes.fromhex(row["salt"])
+        return salts[subject]
+
+    leaves: list[tuple[int, int, str, str]] = []
+    nodes: list[tuple[int, int, str]] = []
+    for position, domain_event in batch:
+        data = canonical(leaf_record(position, domain_event, salt_for))
+        hashed = leaf_hash(data)
+        leaves.append((tree.size, position, hashed.hex(), data.decode()))
+        nodes.extend((level, index, h.hex()) for level, index, h in tree.append(hashed))
+    if new_salts:
+        c.executemany("INSERT INTO {t}fl_log_salts (subject, salt) VALUES (%s, %s)", new_salts)
+    c.executemany(
+        "INSERT INTO {t}fl_log_leaves (leaf_index, position, leaf_hash, data)"
+        " VALUES (%s, %s, %s, %s)",
+        leaves,
+    )
+    if nodes:
+        c.executemany("INSERT INTO {t}fl_log_nodes (level, idx, hash) VALUES (%s, %s, %s)", nodes)
+
+
+class LogProjection(ViewProjection):
+    name = "log"
+
+    def writes_for(self, position: int, domain_event: Any) -> list[Write]:
+        return [lambda c: _append(c, [(position, domain_event)])]
+
+    def process_batch(
+        self, batch: Sequence[tuple[int, Any]], tracking: Tracking, *, after: int
+    ) -> None:
+        # One pass for the whole batch: the frontier is read once, not once per event.
+        self.view.write([lambda c: _append(c, batch)], tracking, after=after)
