@@ -23,7 +23,7 @@ from ledger.app import FundLedger
 from ledger.log.notes import Signer
 from ledger.service.batching import GroupCommitter
 from projections.log.queries import Log
-from projections.queries import Reader
+from projections.reader import Reader
 from projections.runner import LiveRunner, Views
 
 log = logging.getLogger("fund_ledger.api")

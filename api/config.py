@@ -8,7 +8,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ledger.store.database import DEFAULT_DATABASE_URL
-from projections.queries import Thresholds
+from projections.books.statements import Thresholds
 
 
 class Settings(BaseSettings):

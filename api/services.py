@@ -14,7 +14,7 @@ from ledger.app import DonationOrder, FundLedger, Receipt
 from ledger.log.notes import Signer
 from ledger.service.batching import GroupCommitter
 from projections.log.queries import Log
-from projections.queries import Reader
+from projections.reader import Reader
 from projections.runner import LiveRunner, Views, ViewStatus
 
 # Probes in a row that must fail with an error before the store is called down.

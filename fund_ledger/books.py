@@ -24,7 +24,7 @@ from ledger.domain import FUND_TZ, today
 from ledger.domain.errors import LedgerError
 from ledger.domain.yuan import format_yuan_grouped
 from projections.audit import export_audit_bundle
-from projections.queries import Reader
+from projections.reader import Reader
 
 EXPORT_FORMATS = (
     "beancount",

@@ -14,7 +14,7 @@ from ledger.log.notes import NoteError, Signer, Verifier, open_checkpoint
 from ledger.log.verify import VerificationFailed
 from projections.exports import export_beancount
 from projections.log.queries import ENTRIES_PAGE_MAX, Log
-from projections.queries import Reader
+from projections.reader import Reader
 from projections.runner import Views
 
 ATTEMPTS_MAX = 5

@@ -17,7 +17,9 @@ from typing import Any
 from ledger.domain.accounts import ACCOUNT_NAMES_ZH
 from ledger.domain.disclosure import ORGANISATION_KINDS
 from ledger.domain.yuan import FEN_PER_YUAN, format_yuan
-from projections.queries import PAGE_SIZE_MAX, Page, Reader
+from projections.reader import Reader
+from projections.registers.listings import Page
+from projections.sqlview.reading import PAGE_SIZE_MAX
 
 CURRENCY_DEFAULT = "CNY"
 # A live runner may apply events while an export reads; a journal read across such a commit

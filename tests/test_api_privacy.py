@@ -27,7 +27,7 @@ from api.config import Settings
 from ledger.app import FundLedger
 from ledger.demo import AUDITOR, load_demo
 from ledger.log.notes import Signer
-from projections.queries import Reader
+from projections.reader import Reader
 
 # Documentation is built from the code, not from the books; its examples are made up (the
 # phone number in DonorCreate's example happens to be the demo's first resident's).

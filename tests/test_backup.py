@@ -13,7 +13,7 @@ from ledger.demo import load_demo
 from ledger.log.notes import Signer
 from projections.audit import check_store
 from projections.log.queries import Log
-from projections.queries import Reader
+from projections.reader import Reader
 from projections.runner import Views
 
 

@@ -42,7 +42,7 @@ from ledger.domain.yuan import format_yuan
 from ledger.log.notes import Signer
 from projections.audit import check_store
 from projections.log.queries import Log
-from projections.queries import Reader
+from projections.reader import Reader
 from projections.runner import Views
 
 pytestmark = pytest.mark.postgres

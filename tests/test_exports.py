@@ -31,7 +31,7 @@ from ledger.domain.disclosure import ANONYMOUS_ZH
 from ledger.domain.money import parse_yuan
 from ledger.domain.yuan import format_yuan
 from projections.exports import ExportMoved, export_360giving, export_beancount, export_csv
-from projections.queries import Reader
+from projections.reader import Reader
 from projections.runner import Views
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "360giving"

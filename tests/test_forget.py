@@ -34,7 +34,7 @@ from ledger.log.notes import Signer
 from projections.audit import check_store, export_audit_bundle
 from projections.exports import export_360giving, export_beancount, export_csv
 from projections.log.queries import Log
-from projections.queries import Reader
+from projections.reader import Reader
 from projections.runner import Views
 
 NAME = "司马青云"

@@ -20,7 +20,7 @@ from ledger.domain.accounts import postings_for
 from ledger.domain.books import fold
 from ledger.domain.errors import LedgerError
 from ledger.domain.money import parse_yuan
-from projections.queries import Reader
+from projections.reader import Reader
 from projections.runner import VIEWS, LiveRunner, Views
 from projections.sqlview.base import table_names
 

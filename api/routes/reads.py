@@ -15,7 +15,7 @@ from api.models import PROBLEM_RESPONSES, Listing, Summary
 from api.problems import ApiProblem
 from ledger.domain.money import parse_yuan
 from ledger.domain.yuan import format_yuan
-from projections.queries import Page
+from projections.registers.listings import Page
 
 router = APIRouter(prefix="/v1", tags=["read 查询"], responses=PROBLEM_RESPONSES)
 

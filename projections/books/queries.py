@@ -1,0 +1,102 @@
+"""Balances and positions read from the books view, on any date or as recorded at any moment.
+
+Every figure comes from indexed queries over the view, never from a replay of the log.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from ledger.domain.accounts import project_component
+from ledger.domain.books import Position, position_from
+from ledger.domain.yuan import format_yuan
+from projections.sqlview.reading import Queries, ViewSet, iso_day
+
+
+class BooksQueries(Queries):
+    def __init__(self, views: ViewSet) -> None:
+        super().__init__(views)
+        self.books_view = views.view("books")
+
+    def balances(self, as_of: date | None = None, since: date | None = None) -> dict[str, int]:
+        """Account balances from fl_account_days, optionally only movements since a date."""
+        sql = "SELECT account, SUM(amount_fen) AS amount_fen FROM {t}fl_account_days WHERE 1=1"
+        params: list[Any] = []
+        if as_of is not None:
+            sql += " AND effective_on <= %s"
+            params.append(as_of.isoformat())
+        if since is not None:
+            sql += " AND effective_on >= %s"
+            params.append(since.isoformat())
+        rows = self.books_view.query(sql + " GROUP BY account ORDER BY account", params)
+        return {row["account"]: int(row["amount_fen"]) for row in rows if row["amount_fen"]}
+
+    def _sum(self, table: str, column: str, as_of: date | None) -> int:
+        sql = f"SELECT SUM({column}) AS total FROM {{t}}{table}"
+        params: list[Any] = []
+        if as_of is not None:
+            sql += " WHERE effective_on <= %s"
+            params.append(as_of.isoformat())
+        rows = self.books_view.query(sql, params)
+        return int(rows[0]["total"] or 0) if rows else 0
+
+    def summary(self, as_of: date | None = None, recorded_at: datetime | None = None) -> Position:
+        """The position on an effective date, or as the books stood at a past moment."""
+        if recorded_at is not None:
+            return self._summary_as_recorded(as_of, recorded_at)
+        return position_from(
+            self.balances(as_of),
+            self._sum("fl_commitment_days", "amount_fen", as_of),
+            self._sum("fl_event_days", "events", as_of),
+        )
+
+    def _summary_as_recorded(self, as_of: date | None, recorded_at: datetime) -> Position:
+        # What the books said then: only what had been recorded by that moment.
+        moment = recorded_at.isoformat()
+        day = (as_of or date.max).isoformat()
+        rows = self.books_view.query(
+            "SELECT account, SUM(amount_fen) AS amount_fen FROM {t}fl_journal"
+            " WHERE recorded_at <= %s AND effective_on <= %s GROUP BY account",
+            [moment, day],
+        )
+        committed = self.books_view.query(
+            "SELECT SUM(amount_fen) AS total FROM {t}fl_commitment_changes"
+            " WHERE recorded_at <= %s AND effective_on <= %s",
+            [moment, day],
+        )
+        events = self.books_view.query(
+            "SELECT COUNT(*) AS total FROM {t}fl_event_log"
+            " WHERE recorded_at <= %s AND effective_on <= %s",
+            [moment, day],
+        )
+        return position_from(
+            {row["account"]: int(row["amount_fen"]) for row in rows},
+            int(committed[0]["total"] or 0),
+            int(events[0]["total"] or 0),
+        )
+
+    def _opening(self, since: date) -> dict[str, int]:
+        """Balances at the end of the day before ``since``; none before the first day."""
+        if since == date.min:
+            return {}
+        return self.balances(date.fromordinal(since.toordinal() - 1))
+
+    def project_spending_by_month(self, code: str) -> list[dict[str, str]]:
+        """A project's spending per month and category, in yuan."""
+        component = project_component(code)
+        spending = self.books_view.query(
+            "SELECT account, effective_on, amount_fen FROM {t}fl_account_days"
+            " WHERE account LIKE %s ORDER BY effective_on",
+            [f"Expenses:%:{component}"],
+        )
+        by_month: dict[str, dict[str, int]] = {}
+        for row in spending:
+            month = str(iso_day(row["effective_on"]))[:7]
+            category = row["account"].split(":")[1].lower()
+            cell = by_month.setdefault(month, {})
+            cell[category] = cell.get(category, 0) + int(row["amount_fen"])
+        return [
+            {"month": m, **{c: format_yuan(v) for c, v in sorted(cells.items())}}
+            for m, cells in sorted(by_month.items())
+        ]

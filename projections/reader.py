@@ -1,0 +1,29 @@
+"""The one object api/ and the command line read the views through.
+
+It answers no question itself: each view's queries live beside its tables (``books``,
+``registers``, ``monthly``); this class only puts them together over the views of one store.
+"""
+
+from __future__ import annotations
+
+from projections.books.statements import Statements
+from projections.monthly.queries import MonthlyQueries
+from projections.registers.donors import DonorQueries
+from projections.registers.grouped import GroupedQueries
+from projections.registers.projects import ProjectQueries
+from projections.runner import Views
+
+
+class Reader(
+    Statements,  # with BooksQueries: balances, positions, the journal
+    ProjectQueries,
+    DonorQueries,
+    GroupedQueries,  # each with Listings: the paged registers
+    MonthlyQueries,
+):
+    """Read-only queries over the views of one store."""
+
+    views: Views
+
+    def __init__(self, views: Views) -> None:
+        super().__init__(views)

@@ -1,0 +1,227 @@
+"""The registers as listings: donations, grants, expenses, opinions and corrections, paged by
+log position, with personal data opened for those who may read it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from ledger.domain.disclosure import public_name
+from ledger.domain.sealing import ERASED, is_sealed
+from projections.sqlview.reading import PAGE_SIZE_MAX, Queries, ViewSet, clean
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    next_after: int | None
+
+
+class Listings(Queries):
+    def __init__(self, views: ViewSet) -> None:
+        super().__init__(views)
+        self.registers_view = views.view("registers")
+
+    def fund(self) -> dict[str, Any] | None:
+        rows = self.registers_view.query("SELECT * FROM {t}fl_fund")
+        return rows[0] if rows else None
+
+    def _listing(
+        self,
+        table: str,
+        date_column: str,
+        filters: dict[str, Any],
+        after: int,
+        limit: int,
+    ) -> Page:
+        """Keyset paging by log position: stable while new rows are added."""
+        limit = max(1, min(limit, PAGE_SIZE_MAX))
+        sql = f"SELECT * FROM {{t}}{table} WHERE position > %s"
+        params: list[Any] = [after]
+        for key, value in filters.items():
+            if value is None:
+                continue
+            if key == "since":
+                sql += f" AND {date_column} >= %s"
+                params.append(value.isoformat())
+            elif key == "until":
+                sql += f" AND {date_column} <= %s"
+                params.append(value.isoformat())
+            elif key == "min_fen":
+                sql += " AND amount_fen >= %s"
+                params.append(value)
+            elif key == "max_fen":
+                sql += " AND amount_fen <= %s"
+                params.append(value)
+            else:
+                sql += f" AND {key} = %s"
+                params.append(value)
+        rows = self.registers_view.query(sql + " ORDER BY position LIMIT %s", [*params, limit + 1])
+        next_after = rows[limit - 1]["position"] if len(rows) > limit else None
+        return Page([clean(r) for r in rows[:limit]], next_after)
+
+    def donations(
+        self,
+        *,
+        since: date | None = None,
+        until: date | None = None,
+        project: str | None = None,
+        donor_kind: str | None = None,
+        donor_id: str | None = None,
+        receipt_no: str | None = None,
+        min_fen: int | None = None,
+        max_fen: int | None = None,
+        after: int = 0,
+        limit: int = 100,
+    ) -> Page:
+        filters = {
+            "since": since,
+            "until": until,
+            "project_code": project,
+            "donor_kind": donor_kind,
+            "donor_id": donor_id,
+            "receipt_no": receipt_no,
+            "min_fen": min_fen,
+            "max_fen": max_fen,
+        }
+        page = self._listing("fl_donations", "received_on", filters, after, limit)
+        self._with_donors(page.items)
+        return page
+
+    def _with_donors(self, items: list[dict[str, Any]]) -> None:
+        """Add each donation's donor: the real name and the name that may be published."""
+        donors = self._donors({item["donor_id"] for item in items})
+        self.open_sealed(items, ("note",))
+        for item in items:
+            donor = donors.get(item["donor_id"], {})
+            item["donor_name"] = donor.get("name")
+            item["donor_public_name"] = donor.get("public_name")
+            item["donor_public_name_en"] = donor.get("public_name_en")
+            item["disclosure"] = donor.get("disclosure")
+
+    def _donors(self, donor_ids: set[str]) -> dict[str, dict[str, Any]]:
+        if not donor_ids:
+            return {}
+        marks = ", ".join(["%s"] * len(donor_ids))
+        rows = self.registers_view.query(
+            f"SELECT * FROM {{t}}fl_donors WHERE donor_id IN ({marks})", sorted(donor_ids)
+        )
+        self.open_sealed(rows, ("name",))
+        for row in rows:
+            for column, lang in (("public_name", "zh"), ("public_name_en", "en")):
+                if is_sealed(row[column]):
+                    # Masked (or shown whole) from the opened name; the forgotten stay erased.
+                    erased = row["name"] == ERASED
+                    shown = public_name(row["name"], row["kind"], row["disclosure"], lang=lang)
+                    row[column] = ERASED if erased else shown
+        return {row["donor_id"]: row for row in rows}
+
+    def open_sealed(self, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
+        """Open the sealed personal data in these columns, in place; ERASED for the forgotten."""
+        cells = [(row, column) for row in rows for column in columns if is_sealed(row.get(column))]
+        if not cells:
+            return
+        opened = self.views.ledger.keyring.reveal([row[column] for row, column in cells])
+        for (row, column), value in zip(cells, opened, strict=True):
+            row[column] = value
+
+    def grants(
+        self,
+        *,
+        project: str | None = None,
+        status: str | None = None,
+        since: date | None = None,
+        until: date | None = None,
+        min_fen: int | None = None,
+        max_fen: int | None = None,
+        after: int = 0,
+        limit: int = 100,
+    ) -> Page:
+        filters = {
+            "project_code": project,
+            "status": status,
+            "since": since,
+            "until": until,
+            "min_fen": min_fen,
+            "max_fen": max_fen,
+        }
+        page = self._listing("fl_grants", "proposed_on", filters, after, limit)
+        approvals: dict[str, list[dict[str, Any]]] = {}
+        if page.items:
+            marks = ", ".join(["%s"] * len(page.items))
+            for row in self.registers_view.query(
+                "SELECT a.grant_id, a.member_id, a.approved_on, p.name"
+                " FROM {t}fl_grant_approvals a LEFT JOIN {t}fl_people p ON p.user_id = a.member_id"
+                f" WHERE a.grant_id IN ({marks}) ORDER BY a.position",
+                [item["grant_id"] for item in page.items],
+            ):
+                approvals.setdefault(row.pop("grant_id"), []).append(clean(row))
+        for item in page.items:
+            item["approvals_by"] = approvals.get(item["grant_id"], [])
+            item["remaining_fen"] = item["amount_fen"] - item["spent_fen"]
+        return page
+
+    def expenses(
+        self,
+        *,
+        project: str | None = None,
+        category: str | None = None,
+        grant_id: str | None = None,
+        since: date | None = None,
+        until: date | None = None,
+        min_fen: int | None = None,
+        max_fen: int | None = None,
+        after: int = 0,
+        limit: int = 100,
+    ) -> Page:
+        filters = {
+            "project_code": project,
+            "category": category,
+            "grant_id": grant_id,
+            "since": since,
+            "until": until,
+            "min_fen": min_fen,
+            "max_fen": max_fen,
+        }
+        page = self._listing("fl_expenses", "paid_on", filters, after, limit)
+        self.open_sealed(page.items, ("payee",))
+        return page
+
+    def latest(self, table: str, limit: int = 10) -> list[dict[str, Any]]:
+        """The newest rows of fl_donations or fl_expenses, newest first."""
+        if table not in {"fl_donations", "fl_expenses"}:
+            msg = f"no listing {table}"
+            raise ValueError(msg)
+        rows = self.registers_view.query(
+            f"SELECT * FROM {{t}}{table} ORDER BY position DESC LIMIT %s",
+            [max(1, min(limit, PAGE_SIZE_MAX))],
+        )
+        items = [clean(r) for r in rows]
+        if table == "fl_donations":
+            self._with_donors(items)
+        else:
+            self.open_sealed(items, ("payee",))
+        return items
+
+    def opinions(self, *, subject_id: str | None = None, after: int = 0, limit: int = 100) -> Page:
+        return self._listing("fl_opinions", "recorded_on", {"subject_id": subject_id}, after, limit)
+
+    def corrections(self, limit: int = PAGE_SIZE_MAX) -> list[tuple[str, dict[str, Any]]]:
+        """Every reversal, newest first, with its reason (published as 更正说明)."""
+        limit = max(1, min(limit, PAGE_SIZE_MAX))
+        donations = self.registers_view.query(
+            "SELECT donation_id AS id, amount_fen, received_on AS original_on, reversed_on,"
+            " reversal_reason, reversed_position FROM {t}fl_donations"
+            " WHERE reversed_position IS NOT NULL ORDER BY reversed_position DESC LIMIT %s",
+            [limit],
+        )
+        expenses = self.registers_view.query(
+            "SELECT expense_id AS id, amount_fen, paid_on AS original_on, reversed_on,"
+            " reversal_reason, reversed_position FROM {t}fl_expenses"
+            " WHERE reversed_position IS NOT NULL ORDER BY reversed_position DESC LIMIT %s",
+            [limit],
+        )
+        rows = [("donation", r) for r in donations] + [("expense", r) for r in expenses]
+        rows.sort(key=lambda kind_row: -int(kind_row[1]["reversed_position"]))
+        return rows[:limit]
