@@ -12,7 +12,7 @@ from ledger.log.leaves import canonical, leaf_record
 from ledger.log.merkle import MerkleFrontier, leaf_hash
 from ledger.log.notes import NoteError, Signer, Verifier, open_checkpoint
 from ledger.log.verify import VerificationFailed
-from projections.exports import export_beancount
+from projections.exports.journal_beancount import export_beancount
 from projections.log.queries import ENTRIES_PAGE_MAX, Log
 from projections.reader import Reader
 from projections.runner import Views

@@ -5,13 +5,25 @@ Every figure comes from indexed queries over the view, never from a replay of th
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from ledger.domain.accounts import project_component
 from ledger.domain.books import Position, position_from
 from ledger.domain.yuan import format_yuan
-from projections.sqlview.reading import Queries, ViewSet, iso_day
+from projections.sqlview.reading import PAGE_SIZE_MAX, Queries, ViewSet, as_date, iso_day
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """An event that posts money, with its journal lines (account, amount in fen)."""
+
+    position: int
+    event_id: str
+    effective_on: date
+    narration: str
+    lines: tuple[tuple[str, int], ...]
 
 
 class BooksQueries(Queries):
@@ -100,3 +112,39 @@ class BooksQueries(Queries):
             {"month": m, **{c: format_yuan(v) for c, v in sorted(cells.items())}}
             for m, cells in sorted(by_month.items())
         ]
+
+    def journal_entries(self) -> list[JournalEntry]:
+        """Every entry of the journal with its lines, in log order, read a page at a time."""
+        view = self.books_view
+        entries: list[JournalEntry] = []
+        after = 0
+        while True:
+            rows = view.query(
+                "SELECT position, event_id, effective_on, narration FROM {t}fl_entries"
+                " WHERE position > %s ORDER BY position LIMIT %s",
+                [after, PAGE_SIZE_MAX],
+            )
+            if not rows:
+                return entries
+            last = int(rows[-1]["position"])
+            lines: dict[int, list[tuple[str, int]]] = {}
+            for line in view.query(
+                "SELECT position, account, amount_fen FROM {t}fl_journal"
+                " WHERE position > %s AND position <= %s ORDER BY position, line",
+                [after, last],
+            ):
+                lines.setdefault(int(line["position"]), []).append(
+                    (str(line["account"]), int(line["amount_fen"]))
+                )
+            for row in rows:
+                position = int(row["position"])
+                entries.append(
+                    JournalEntry(
+                        position,
+                        str(row["event_id"]),
+                        as_date(row["effective_on"]),
+                        str(row["narration"]),
+                        tuple(lines.get(position, ())),
+                    )
+                )
+            after = last

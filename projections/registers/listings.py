@@ -27,6 +27,11 @@ class Listings(Queries):
         rows = self.registers_view.query("SELECT * FROM {t}fl_fund")
         return rows[0] if rows else None
 
+    def people_names(self) -> dict[str, str]:
+        """Each user's name by user id."""
+        rows = self.registers_view.query("SELECT user_id, name FROM {t}fl_people")
+        return {row["user_id"]: row["name"] for row in rows}
+
     def _listing(
         self,
         table: str,

@@ -20,6 +20,14 @@ class ProjectQueries(Listings, BooksQueries):
             for row in self.registers_view.query("SELECT * FROM {t}fl_projects ORDER BY position")
         ]
 
+    def projects_by_code(self) -> dict[str, dict[str, Any]]:
+        """Each project's names and description by code, without the totals of ``projects``."""
+        rows = self.registers_view.query(
+            "SELECT code, project_id, name, name_en, description, organisation"
+            " FROM {t}fl_projects ORDER BY position"
+        )
+        return {row["code"]: row for row in rows}
+
     def _project_row(self, row: dict[str, Any]) -> dict[str, Any]:
         totals = self.registers_view.query(
             "SELECT"

@@ -39,6 +39,15 @@ def iso_day(value: object) -> str | None:
     return value.isoformat() if isinstance(value, date | datetime) else str(value)
 
 
+def as_date(value: object) -> date:
+    """PostgreSQL answers with date objects and SQLite with ISO strings."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
 def clean(row: dict[str, Any]) -> dict[str, Any]:
     """Dates as ISO strings, booleans as booleans, whichever database answered."""
     out: dict[str, Any] = {}

@@ -1,0 +1,188 @@
+"""A register as CSV for Excel: donations, grants or expenses, full or public."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ledger.domain.disclosure import ORGANISATION_KINDS
+from ledger.domain.yuan import format_yuan
+from projections.exports.rows import every_row, pages, text_of
+from projections.reader import Reader
+from projections.sqlview.reading import PAGE_SIZE_MAX
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Column:
+    zh: str
+    en: str
+    value: Callable[[Row], object]
+    audience: str = "both"  # "public", "full" or "both"
+
+    def shown(self, public: bool) -> bool:
+        return self.audience in ("both", "public" if public else "full")
+
+    @property
+    def header(self) -> str:
+        return f"{self.zh} / {self.en}"
+
+
+def _yes_no(value: object) -> str:
+    return "是" if value else "否"
+
+
+def _yuan(key: str) -> Callable[[Row], str]:
+    return lambda row: format_yuan(int(row[key])) if row.get(key) is not None else ""
+
+
+def _field(key: str) -> Callable[[Row], object]:
+    return lambda row: row.get(key)
+
+
+def _contact_text(contact_json: str | None) -> str:
+    contact = json.loads(contact_json) if contact_json else {}
+    if isinstance(contact, str):  # a forgotten donor's: the ERASED mark
+        return contact
+    return "; ".join(f"{key}: {value}" for key, value in sorted(contact.items()))
+
+
+def _public_donor_id(row: Row) -> str:
+    # Ids of people would let the public link one person's gifts; organisations' may be shown.
+    if row["donor_kind"] in ORGANISATION_KINDS and row.get("disclosure") != "anonymous":
+        return str(row["donor_id"])
+    return ""
+
+
+DONATION_COLUMNS = (
+    _Column("收据编号", "receipt_no", _field("receipt_no")),
+    _Column("捐赠日期", "received_on", _field("received_on")),
+    _Column("捐赠人", "donor", _field("donor_public_name"), "public"),
+    _Column("捐赠人", "donor", _field("donor_name"), "full"),
+    _Column("公开名称", "public_name", _field("donor_public_name"), "full"),
+    _Column("披露方式", "disclosure", _field("disclosure"), "full"),
+    _Column("捐赠人类型", "donor_kind", _field("donor_kind")),
+    _Column("捐赠人编号", "donor_id", _public_donor_id, "public"),
+    _Column("捐赠人编号", "donor_id", _field("donor_id"), "full"),
+    _Column("联系方式", "contact", lambda row: _contact_text(row.get("contact_json")), "full"),
+    _Column("金额（元）", "amount_yuan", _yuan("amount_fen")),
+    _Column("渠道", "channel", _field("channel")),
+    _Column("限定项目", "restricted_to_project", _field("project_code")),
+    _Column("实物", "in_kind", lambda row: _yes_no(row["in_kind"])),
+    _Column("冲销日期", "reversed_on", _field("reversed_on")),
+    _Column("冲销原因", "reversal_reason", _field("reversal_reason")),
+    _Column("备注", "note", _field("note"), "full"),
+    _Column("捐赠编号", "donation_id", _field("donation_id"), "full"),
+    _Column("记录时间", "recorded_at", _field("recorded_at"), "full"),
+)
+
+GRANT_COLUMNS = (
+    _Column("资助编号", "grant_id", _field("grant_id")),
+    _Column("项目", "project", _field("project_code")),
+    _Column("项目名称", "project_name", _field("project_name")),
+    _Column("用途", "purpose", _field("purpose")),
+    _Column("金额（元）", "amount_yuan", _yuan("amount_fen")),
+    _Column("状态", "status", _field("status")),
+    _Column("提出日期", "proposed_on", _field("proposed_on")),
+    _Column("提议人", "proposed_by", _field("proposer_name"), "full"),
+    _Column("批准票数", "approvals", _field("approvals")),
+    _Column("批准人", "approved_by", _field("approvers"), "full"),
+    _Column("决定日期", "decided_on", _field("decided_on")),
+    _Column("决定理由", "decision_reason", _field("decision_reason")),
+    _Column("限定性资金（元）", "restricted_yuan", _yuan("restricted_fen")),
+    _Column("非限定性资金（元）", "unrestricted_yuan", _yuan("unrestricted_fen")),
+    _Column("已支出（元）", "spent_yuan", _yuan("spent_fen")),
+    _Column("结项释放（元）", "released_yuan", _yuan("released_fen")),
+    _Column("结项日期", "closed_on", _field("closed_on")),
+)
+
+
+def _public_payee(row: Row) -> str:
+    return str(row["payee"]) if row["payee_kind"] == "organisation" else "个人 individual"
+
+
+EXPENSE_COLUMNS = (
+    _Column("支出编号", "expense_id", _field("expense_id")),
+    _Column("支付日期", "paid_on", _field("paid_on")),
+    _Column("项目", "project", _field("project_code")),
+    _Column("资助编号", "grant_id", _field("grant_id")),
+    _Column("类别", "category", _field("category")),
+    _Column("用途", "description", _field("description")),
+    _Column("收款方", "payee", _public_payee, "public"),
+    _Column("收款方", "payee", _field("payee"), "full"),
+    _Column("收款方类型", "payee_kind", _field("payee_kind")),
+    _Column("金额（元）", "amount_yuan", _yuan("amount_fen")),
+    _Column("限定性部分（元）", "restricted_yuan", _yuan("restricted_fen")),
+    _Column("非限定性部分（元）", "unrestricted_yuan", _yuan("unrestricted_fen")),
+    _Column("凭证号", "voucher_no", _field("voucher_no")),
+    _Column("凭证哈希", "voucher_sha256", _field("voucher_sha256"), "full"),
+    _Column("冲销日期", "reversed_on", _field("reversed_on")),
+    _Column("冲销原因", "reversal_reason", _field("reversal_reason")),
+    _Column("记录时间", "recorded_at", _field("recorded_at"), "full"),
+)
+
+
+def _donation_rows(reader: Reader, public: bool) -> Iterator[Row]:
+    for page in pages(lambda after: reader.donations(after=after, limit=PAGE_SIZE_MAX)):
+        if not public:
+            # Contacts are read only for the full variant, so the public one cannot leak them.
+            contacts = reader.donor_contacts({item["donor_id"] for item in page})
+            for item in page:
+                item["contact_json"] = contacts.get(item["donor_id"])
+        yield from page
+
+
+def _grant_rows(reader: Reader, public: bool) -> Iterator[Row]:
+    projects = reader.projects_by_code()
+    people = {} if public else reader.people_names()
+    for grant in every_row(lambda after: reader.grants(after=after, limit=PAGE_SIZE_MAX)):
+        grant["project_name"] = projects.get(grant["project_code"], {}).get("name")
+        if not public:
+            grant["proposer_name"] = people.get(grant["proposer_id"], grant["proposer_id"])
+            grant["approvers"] = "; ".join(
+                f"{a.get('name') or a['member_id']} {text_of(a['approved_on'])}"
+                for a in grant["approvals_by"]
+            )
+        yield grant
+
+
+def _expense_rows(reader: Reader, public: bool) -> Iterator[Row]:
+    return every_row(lambda after: reader.expenses(after=after, limit=PAGE_SIZE_MAX))
+
+
+_KINDS: dict[str, tuple[tuple[_Column, ...], Callable[[Reader, bool], Iterator[Row]]]] = {
+    "donations": (DONATION_COLUMNS, _donation_rows),
+    "grants": (GRANT_COLUMNS, _grant_rows),
+    "expenses": (EXPENSE_COLUMNS, _expense_rows),
+}
+CSV_KINDS = tuple(_KINDS)
+
+
+def _cell(value: object) -> str:
+    text = text_of(value)
+    # Spreadsheets run a cell that starts like a formula; free text must stay text.
+    return "'" + text if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else text
+
+
+def export_csv(reader: Reader, kind: str, *, public: bool) -> bytes:
+    """A register as CSV for Excel: UTF-8 with a BOM, a header of Chinese and English names.
+
+    ``public`` follows the disclosure rules: donors under their public names, no contact
+    details, no ids of people, payees only when organisations, no voucher hashes.
+    """
+    if kind not in _KINDS:
+        msg = f"unknown export {kind!r}: expected one of {', '.join(CSV_KINDS)}"
+        raise ValueError(msg)
+    columns, rows = _KINDS[kind]
+    shown = [column for column in columns if column.shown(public)]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([column.header for column in shown])
+    for row in rows(reader, public):
+        writer.writerow([_cell(column.value(row)) for column in shown])
+    return buffer.getvalue().encode("utf-8-sig")
