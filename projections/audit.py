@@ -91,11 +91,7 @@ def check_store(ledger: FundLedger, log: Log, verifier: Verifier) -> int:
 
     Returns the number of entries checked; raises VerificationFailed naming the first problem.
     """
-    view = log.view
-    salts = {
-        row["subject"]: bytes.fromhex(row["salt"])
-        for row in view.query("SELECT subject, salt FROM {t}fl_log_salts")
-    }
+    salts = log.salts()
 
     def salt_for(subject: str) -> bytes:
         if subject not in salts:
@@ -104,13 +100,10 @@ def check_store(ledger: FundLedger, log: Log, verifier: Verifier) -> int:
         return salts[subject]
 
     checkpoints = {c.size: c for c in log.checkpoints()}
-    nodes = {
-        (int(row["level"]), int(row["idx"])): bytes.fromhex(row["hash"])
-        for row in view.query("SELECT level, idx, hash FROM {t}fl_log_nodes")
-    }
+    nodes = log.nodes()
     frontier = MerkleFrontier()
     size = log.size()
-    leaves = _stored_leaves(log, size)
+    leaves = log.stored_leaves(size)
     events = ledger.iter_events()
     while True:
         try:
@@ -180,22 +173,6 @@ def _append_checked(
                 "proofs served from it would not verify"
             )
             raise VerificationFailed(msg)
-
-
-def _stored_leaves(log: Log, size: int) -> Iterator[tuple[int, int, bytes, bytes]]:
-    for start in range(0, size, ENTRIES_PAGE_MAX):
-        rows = log.view.query(
-            "SELECT leaf_index, position, data, leaf_hash FROM {t}fl_log_leaves"
-            " WHERE leaf_index >= %s AND leaf_index < %s ORDER BY leaf_index",
-            [start, min(size, start + ENTRIES_PAGE_MAX)],
-        )
-        for row in rows:
-            yield (
-                int(row["leaf_index"]),
-                int(row["position"]),
-                row["data"].encode(),
-                bytes.fromhex(row["leaf_hash"]),
-            )
 
 
 def _check_checkpoint(stored: object, frontier: MerkleFrontier, verifier: Verifier) -> None:

@@ -18,6 +18,7 @@ from uuid import UUID
 
 from ledger.app import FundLedger
 from ledger.store.keyring import StoredKey
+from projections.log.kept import kept_records, restore_kept
 from projections.runner import Views
 
 FORMAT = "fund-ledger/backup/v1"
@@ -46,18 +47,7 @@ def records(ledger: FundLedger, views: Views) -> Iterator[dict[str, Any]]:
             }
             count += 1
         after = notifications[-1].id
-    log_view = views.view("log")
-    for row in log_view.query("SELECT subject, salt FROM {t}fl_log_salts ORDER BY subject"):
-        yield {"salt": row["subject"], "value": row["salt"]}
-    for row in log_view.query(
-        "SELECT tree_size, root, note, signed_at FROM {t}fl_log_checkpoints ORDER BY tree_size"
-    ):
-        yield {
-            "checkpoint": int(row["tree_size"]),
-            "root": row["root"],
-            "note": row["note"],
-            "signed_at": str(row["signed_at"]),
-        }
+    yield from kept_records(views.view("log"))
     for key in ledger.keyring.all():
         yield {
             "person_key": key.person_id,
@@ -112,7 +102,7 @@ def restore(ledger: FundLedger, views: Views, path: Path, progress: Callable[[in
         for r in kept
         if "person_key" in r
     )
-    _restore_log(views, kept)
+    restore_kept(views.view("log"), kept)
     views.rebuild()
     return count
 
@@ -170,19 +160,3 @@ def _insert(ledger: FundLedger, events: list[dict[str, Any]]) -> int:
                 [(p, o.hex, v, t, s) for o, v, t, s, p in rows],
             )
     return len(rows)
-
-
-def _restore_log(views: Views, kept: list[dict[str, Any]]) -> None:
-    with views.view("log").cursor(commit=True) as c:
-        for record in kept:
-            if "salt" in record:
-                c.execute(
-                    "INSERT INTO {t}fl_log_salts (subject, salt) VALUES (%s, %s)",
-                    (record["salt"], record["value"]),
-                )
-            elif "checkpoint" in record:
-                c.execute(
-                    "INSERT INTO {t}fl_log_checkpoints (tree_size, root, note, signed_at)"
-                    " VALUES (%s, %s, %s, %s)",
-                    (record["checkpoint"], record["root"], record["note"], record["signed_at"]),
-                )

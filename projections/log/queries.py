@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +68,36 @@ class Log:
             [position],
         )
         return rows[0] if rows else None
+
+    def stored_leaves(self, size: int) -> Iterator[tuple[int, int, bytes, bytes]]:
+        """The first ``size`` leaves as stored (index, position, data, hash), a page a query."""
+        for start in range(0, size, ENTRIES_PAGE_MAX):
+            rows = self.view.query(
+                "SELECT leaf_index, position, data, leaf_hash FROM {t}fl_log_leaves"
+                " WHERE leaf_index >= %s AND leaf_index < %s ORDER BY leaf_index",
+                [start, min(size, start + ENTRIES_PAGE_MAX)],
+            )
+            for row in rows:
+                yield (
+                    int(row["leaf_index"]),
+                    int(row["position"]),
+                    row["data"].encode(),
+                    bytes.fromhex(row["leaf_hash"]),
+                )
+
+    def salts(self) -> dict[str, bytes]:
+        """Every salt kept, by subject."""
+        return {
+            row["subject"]: bytes.fromhex(row["salt"])
+            for row in self.view.query("SELECT subject, salt FROM {t}fl_log_salts")
+        }
+
+    def nodes(self) -> dict[tuple[int, int], bytes]:
+        """Every stored subtree hash, by level and index."""
+        return {
+            (int(row["level"]), int(row["idx"])): bytes.fromhex(row["hash"])
+            for row in self.view.query("SELECT level, idx, hash FROM {t}fl_log_nodes")
+        }
 
     def inclusion_proof(self, index: int, tree_size: int) -> list[bytes]:
         with self.view.cursor(commit=False) as c:
