@@ -32,6 +32,10 @@ class StoredCheckpoint:
     root: bytes
     note: str
 
+    @classmethod
+    def of_row(cls, row: dict[str, Any]) -> StoredCheckpoint:
+        return cls(int(row["tree_size"]), bytes.fromhex(row["root"]), row["note"])
+
 
 class Log:
     """Reading the log: entries, proofs, checkpoints; and signing new checkpoints."""
@@ -118,16 +122,13 @@ class Log:
         rows = self.view.query(sql, params)
         if not rows:
             return None
-        row = rows[0]
-        return StoredCheckpoint(int(row["tree_size"]), bytes.fromhex(row["root"]), row["note"])
+        return StoredCheckpoint.of_row(rows[0])
 
     def checkpoints(self) -> list[StoredCheckpoint]:
         rows = self.view.query(
             "SELECT tree_size, root, note FROM {t}fl_log_checkpoints ORDER BY tree_size"
         )
-        return [
-            StoredCheckpoint(int(r["tree_size"]), bytes.fromhex(r["root"]), r["note"]) for r in rows
-        ]
+        return [StoredCheckpoint.of_row(row) for row in rows]
 
     def sign(self, signer: Signer) -> StoredCheckpoint | None:
         """Sign the stored tree if it grew, after checking it extends the last checkpoint."""

@@ -41,6 +41,15 @@ def _position_json(c: Cursor, month: str, *, inclusive: bool) -> dict[str, objec
     return position_from(_balances(c, month, inclusive=inclusive), committed_fen, events).as_json()
 
 
+def _spent_fen(balances: dict[str, int], component: str) -> int:
+    """What a project (by its account component) spent, from these balances or movements."""
+    return sum(
+        amount
+        for account, amount in balances.items()
+        if account.startswith("Expenses:") and account.endswith(":" + component)
+    )
+
+
 def monthly_report(c: Cursor, month: str) -> dict[str, Any]:
     """Income, spending, balances and each project's progress for one month."""
     c.execute(
@@ -48,8 +57,8 @@ def monthly_report(c: Cursor, month: str) -> dict[str, Any]:
         (month,),
     )
     moves = {row["account"]: int(row["amount_fen"]) for row in c.fetchall()}
-    income = {
-        account: format_yuan(-amount)
+    income_fen = {
+        account: -amount
         for account, amount in moves.items()
         if account.startswith("Income:") and "ReleasedFromRestriction" not in account
     }
@@ -67,16 +76,8 @@ def monthly_report(c: Cursor, month: str) -> dict[str, Any]:
     projects = []
     for row in c.fetchall():
         component = project_component(row["project_code"])
-        spent_to_date_fen = sum(
-            amount
-            for account, amount in to_date.items()
-            if account.startswith("Expenses:") and account.endswith(":" + component)
-        )
-        spent_in_month_fen = sum(
-            amount
-            for account, amount in moves.items()
-            if account.startswith("Expenses:") and account.endswith(":" + component)
-        )
+        spent_to_date_fen = _spent_fen(to_date, component)
+        spent_in_month_fen = _spent_fen(moves, component)
         projects.append(
             {
                 "project": row["project_code"],
@@ -91,14 +92,8 @@ def monthly_report(c: Cursor, month: str) -> dict[str, Any]:
         "month": month,
         "opening": _position_json(c, month, inclusive=False),
         "closing": _position_json(c, month, inclusive=True),
-        "income": income,
-        "income_total": format_yuan(
-            -sum(
-                a
-                for k, a in moves.items()
-                if k.startswith("Income:") and "ReleasedFromRestriction" not in k
-            )
-        ),
+        "income": {account: format_yuan(fen) for account, fen in income_fen.items()},
+        "income_total": format_yuan(sum(income_fen.values())),
         "spending_by_category": {
             k: format_yuan(v) for k, v in sorted(spending_by_category.items())
         },

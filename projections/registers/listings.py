@@ -215,18 +215,17 @@ class Listings(Queries):
     def corrections(self, limit: int = PAGE_SIZE_MAX) -> list[tuple[str, dict[str, Any]]]:
         """Every reversal, newest first, with its reason (published as 更正说明)."""
         limit = max(1, min(limit, PAGE_SIZE_MAX))
-        donations = self.registers_view.query(
-            "SELECT donation_id AS id, amount_fen, received_on AS original_on, reversed_on,"
-            " reversal_reason, reversed_position FROM {t}fl_donations"
-            " WHERE reversed_position IS NOT NULL ORDER BY reversed_position DESC LIMIT %s",
-            [limit],
-        )
-        expenses = self.registers_view.query(
-            "SELECT expense_id AS id, amount_fen, paid_on AS original_on, reversed_on,"
-            " reversal_reason, reversed_position FROM {t}fl_expenses"
-            " WHERE reversed_position IS NOT NULL ORDER BY reversed_position DESC LIMIT %s",
-            [limit],
-        )
-        rows = [("donation", r) for r in donations] + [("expense", r) for r in expenses]
+        rows: list[tuple[str, dict[str, Any]]] = []
+        for kind, table, key, day in (
+            ("donation", "fl_donations", "donation_id", "received_on"),
+            ("expense", "fl_expenses", "expense_id", "paid_on"),
+        ):
+            reversed_rows = self.registers_view.query(
+                f"SELECT {key} AS id, amount_fen, {day} AS original_on, reversed_on,"
+                f" reversal_reason, reversed_position FROM {{t}}{table}"
+                " WHERE reversed_position IS NOT NULL ORDER BY reversed_position DESC LIMIT %s",
+                [limit],
+            )
+            rows.extend((kind, r) for r in reversed_rows)
         rows.sort(key=lambda kind_row: -int(kind_row[1]["reversed_position"]))
         return rows[:limit]

@@ -140,6 +140,19 @@ class ViewMoved(Exception):
         self.actual = actual
 
 
+class DictRows:
+    """A cursor's answers as dicts of column to value, on either database."""
+
+    _inner: Any
+
+    def fetchall(self) -> list[Row]:
+        return [dict(row) for row in self._inner.fetchall()]
+
+    def fetchone(self) -> Row | None:
+        row = self._inner.fetchone()
+        return dict(row) if row is not None else None
+
+
 def with_types(statement: str, types: dict[str, str]) -> str:
     for placeholder, replacement in types.items():
         statement = statement.replace(placeholder, replacement)

@@ -11,8 +11,8 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from psycopg.sql import SQL
 
-from projections.sqlview.base import SQLView, table_names, with_types
-from projections.sqlview.writes import Cursor, Row
+from projections.sqlview.base import DictRows, SQLView, table_names, with_types
+from projections.sqlview.writes import Cursor
 
 # Rows per multi-row upsert on PostgreSQL (it takes at most 65,535 parameters a statement).
 ROWS_PER_STATEMENT_MAX = 1000
@@ -23,7 +23,7 @@ _INSERT = re.compile(
 )
 
 
-class _PostgresCursor:
+class _PostgresCursor(DictRows):
     def __init__(self, inner: Any, prefix: str) -> None:
         self._inner = inner
         self._prefix = prefix
@@ -59,13 +59,6 @@ class _PostgresCursor:
                 values = ", ".join([marks] * len(chunk))
                 flat = [value for row in chunk for value in row]
                 self.fresh().execute(head + values + insert["tail"], flat, prepare=False)
-
-    def fetchall(self) -> list[Row]:
-        return [dict(row) for row in self._inner.fetchall()]
-
-    def fetchone(self) -> Row | None:
-        row = self._inner.fetchone()
-        return dict(row) if row is not None else None
 
 
 class PostgresView(PostgresTrackingRecorder, SQLView):

@@ -9,11 +9,11 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
-from projections.sqlview.base import SQLView, table_names, with_types
-from projections.sqlview.writes import Cursor, Row
+from projections.sqlview.base import DictRows, SQLView, table_names, with_types
+from projections.sqlview.writes import Cursor
 
 
-class _SQLiteCursor:
+class _SQLiteCursor(DictRows):
     def __init__(self, outer: Any) -> None:
         self.outer = outer
         self._inner = outer.sqlite_cursor
@@ -27,13 +27,6 @@ class _SQLiteCursor:
 
     def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> None:
         self._inner.executemany(self._sql(sql), [tuple(p) for p in params])
-
-    def fetchall(self) -> list[Row]:
-        return [dict(row) for row in self._inner.fetchall()]
-
-    def fetchone(self) -> Row | None:
-        row = self._inner.fetchone()
-        return dict(row) if row is not None else None
 
 
 class SQLiteView(SQLiteTrackingRecorder, SQLView):
