@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
@@ -211,17 +211,8 @@ def reports_page(request: Request, services: ServicesDep, lang: Lang = "zh") -> 
     reader = services.reader
     months = reader.months()
     fund = reader.fund() or {}
-    projects = [
-        (p["code"], date.fromisoformat(str(p["opened_on"])[:10]))
-        for p in reader.registers_view.query("SELECT code, opened_on FROM {t}fl_projects")
-    ]
-    first = reader.registers_view.query("SELECT MIN(received_on) AS first FROM {t}fl_donations")
-    first_day = first[0]["first"] if first and first[0]["first"] else None
     dues = calendar(
-        projects,
-        date.fromisoformat(str(first_day)[:10]) if first_day else None,
-        fund.get("closed_through"),
-        today(),
+        reader.projects_opened(), reader.first_gift_on(), fund.get("closed_through"), today()
     )
     years = sorted({m["month"][:4] for m in months}, reverse=True)
     return _render(

@@ -60,12 +60,7 @@ def projects(services: ServicesDep) -> list[dict[str, Any]]:
 
 @router.get("/projects/{project}", summary="One project, by id or code 项目详情")
 def project(project: str, services: ServicesDep, actor: CurrentActor) -> dict[str, Any]:
-    code = project
-    if len(project) > 32:
-        rows = services.reader.registers_view.query(
-            "SELECT code FROM {t}fl_projects WHERE project_id = %s", [project]
-        )
-        code = rows[0]["code"] if rows else ""
+    code = services.reader.project_code(project) if len(project) > 32 else project
     found = services.reader.project(code) if code else None
     if found is None:
         raise ApiProblem(404, "not-found", f"no project {project}", what="project", key=project)

@@ -89,12 +89,10 @@ def consistency(services: ServicesDep, first: Size, second: Size) -> dict[str, A
 @router.get("/donations/{donation_id}/receipt", summary="A donor's proof bundle 捐赠凭证")
 def receipt(donation_id: str, services: ServicesDep) -> dict[str, Any]:
     """The gift's log entry, its inclusion proof, and the signed checkpoint it verifies against."""
-    rows = services.reader.registers_view.query(
-        "SELECT position FROM {t}fl_donations WHERE donation_id = %s", [donation_id]
-    )
-    if not rows:
+    position = services.reader.donation_position(donation_id)
+    if position is None:
         raise ApiProblem(404, "not-found", f"no donation {donation_id}", what="donation")
-    leaf = services.log.leaf_for_position(int(rows[0]["position"]))
+    leaf = services.log.leaf_for_position(position)
     checkpoint = services.log.checkpoint()
     if leaf is None or checkpoint is None or int(leaf["leaf_index"]) >= checkpoint.size:
         raise ApiProblem(

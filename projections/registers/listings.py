@@ -122,6 +122,19 @@ class Listings(Queries):
                     row[column] = ERASED if erased else shown
         return {row["donor_id"]: row for row in rows}
 
+    def donation_position(self, donation_id: str) -> int | None:
+        """Where in the log the gift with this id was recorded."""
+        rows = self.registers_view.query(
+            "SELECT position FROM {t}fl_donations WHERE donation_id = %s", [donation_id]
+        )
+        return int(rows[0]["position"]) if rows else None
+
+    def first_gift_on(self) -> date | None:
+        """The day of the first gift received, if any."""
+        rows = self.registers_view.query("SELECT MIN(received_on) AS first FROM {t}fl_donations")
+        first = rows[0]["first"] if rows else None
+        return date.fromisoformat(str(first)[:10]) if first else None
+
     def open_sealed(self, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
         """Open the sealed personal data in these columns, in place; ERASED for the forgotten."""
         cells = [(row, column) for row in rows for column in columns if is_sealed(row.get(column))]

@@ -5,6 +5,7 @@ A project's page reads the registers and, for its spending by month, the books v
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from ledger.domain.yuan import format_yuan
@@ -27,6 +28,20 @@ class ProjectQueries(Listings, BooksQueries):
             " FROM {t}fl_projects ORDER BY position"
         )
         return {row["code"]: row for row in rows}
+
+    def project_code(self, project_id: str) -> str | None:
+        """The code of the project with this id."""
+        rows = self.registers_view.query(
+            "SELECT code FROM {t}fl_projects WHERE project_id = %s", [project_id]
+        )
+        return str(rows[0]["code"]) if rows else None
+
+    def projects_opened(self) -> list[tuple[str, date]]:
+        """Each project's code and the day it opened, for the disclosure calendar."""
+        return [
+            (p["code"], date.fromisoformat(str(p["opened_on"])[:10]))
+            for p in self.registers_view.query("SELECT code, opened_on FROM {t}fl_projects")
+        ]
 
     def _project_row(self, row: dict[str, Any]) -> dict[str, Any]:
         totals = self.registers_view.query(
