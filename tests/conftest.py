@@ -14,15 +14,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from databases import PG_ADMIN_URL, REQUIRE_POSTGRES, new_postgres_url
 
 # The API's throttle on failed authentications is tested on its own; the many deliberate bad
 # tokens of the other tests all come from one test client.
 os.environ.setdefault("FUND_LEDGER_AUTH_FAILURES_MAX", "1000000")
-
-PG_ADMIN_URL = os.environ.get(
-    "FUND_LEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
-REQUIRE_POSTGRES = os.environ.get("FUND_LEDGER_REQUIRE_POSTGRES") == "1"
 
 
 @pytest.fixture(scope="session")
@@ -43,15 +39,6 @@ def postgres_database() -> Iterator[str]:
     finally:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def new_postgres_url(database_url: str) -> str:
-    """A new, empty schema in the test database, as a store URL."""
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    # Small pools: a test run holds many stores at once, and the server allows 100 connections.
-    return f"{database_url}?schema={schema}&pool_size=1&max_overflow=4"
 
 
 @pytest.fixture

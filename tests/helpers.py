@@ -21,6 +21,8 @@ from ledger.domain.books import Books, fold
 from ledger.domain.errors import LedgerError
 from ledger.domain.money import parse_yuan
 from ledger.domain.sealing import is_sealed
+from projections.runner import Views
+from projections.sqlview.base import table_names
 
 # An ordinary day in a month that has long ended; helpers date everything on it unless told.
 DAY = date(2025, 3, 10)
@@ -245,3 +247,14 @@ def refused(
 def aggregate(app: FundLedger, aggregate_id: str) -> Any:
     """The current state of one aggregate, by the id a command returned."""
     return app.repository.get(UUID(aggregate_id))
+
+
+def snapshot(views: Views) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every view table, in a stable order."""
+    tables: dict[str, list[tuple[Any, ...]]] = {}
+    for spec in views.specs:
+        view = views.view(spec.name)
+        for table in table_names(view.ddl):
+            rows = view.query(f"SELECT * FROM {table}")
+            tables[table] = sorted((tuple(str(v) for v in row.values()) for row in rows), key=repr)
+    return tables

@@ -31,8 +31,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from helpers import DAY, World, build_world, stored_events
-from test_projections import snapshot
+from helpers import DAY, World, build_world, snapshot, stored_events
 from typer.testing import CliRunner
 
 from fund_ledger import cli, common
@@ -47,7 +46,7 @@ from projections.runner import Views
 
 pytestmark = pytest.mark.postgres
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FIGURES_FILE = ROOT / "build" / "reliability" / "crash.json"
 SEED = int(os.environ.get("FUND_LEDGER_CRASH_SEED", "8001"))
 KILLS = 3
@@ -393,7 +392,7 @@ def test_a_server_killed_under_load_loses_and_doubles_nothing(
     record_figures(
         "server",
         {
-            "test": "tests/test_crash.py::"
+            "test": "tests/system/test_crash.py::"
             "test_a_server_killed_under_load_loses_and_doubles_nothing",
             "seed": SEED,
             "clients": CLIENTS,
@@ -547,7 +546,7 @@ def test_a_projection_worker_killed_mid_batch_applies_everything_once(
     record_figures(
         "worker",
         {
-            "test": "tests/test_crash.py::"
+            "test": "tests/system/test_crash.py::"
             "test_a_projection_worker_killed_mid_batch_applies_everything_once",
             "seed": SEED + 1,
             "events": events,

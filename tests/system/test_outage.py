@@ -35,7 +35,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
-from conftest import new_postgres_url
+from databases import new_postgres_url
 from tcpproxy import TcpProxy
 
 from api.services import Services

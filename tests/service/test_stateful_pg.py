@@ -18,7 +18,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from conftest import new_postgres_url
+from databases import new_postgres_url
 from helpers import DAY, aggregate, build_world, stored_events
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st

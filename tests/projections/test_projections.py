@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import new_postgres_url
+from databases import new_postgres_url
 from eventsourcing.persistence import IntegrityError, Tracking
+from helpers import snapshot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,18 +23,6 @@ from ledger.domain.errors import LedgerError
 from ledger.domain.money import parse_yuan
 from projections.reader import Reader
 from projections.runner import VIEWS, LiveRunner, Views
-from projections.sqlview.base import table_names
-
-
-def snapshot(views: Views) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every view table, in a stable order."""
-    tables: dict[str, list[tuple[Any, ...]]] = {}
-    for spec in views.specs:
-        view = views.view(spec.name)
-        for table in table_names(view.ddl):
-            rows = view.query(f"SELECT * FROM {table}")
-            tables[table] = sorted((tuple(str(v) for v in row.values()) for row in rows), key=repr)
-    return tables
 
 
 @pytest.fixture(scope="module")

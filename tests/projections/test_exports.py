@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from beancount import loader
 from beancount.core import data, realization
-from conftest import new_postgres_url
+from databases import new_postgres_url
 from helpers import opened
 from jsonschema import Draft202012Validator
 from referencing import Registry
@@ -34,7 +34,7 @@ from projections.exports import ExportMoved, export_360giving, export_beancount,
 from projections.reader import Reader
 from projections.runner import Views
 
-SCHEMAS = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "360giving"
+SCHEMAS = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "360giving"
 BEAN_CHECK = Path(sys.executable).parent / "bean-check"
 PUBLISHED_ON = date(2026, 11, 30)
 BOM = "\ufeff".encode()
