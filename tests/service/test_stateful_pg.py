@@ -22,13 +22,7 @@ from databases import new_postgres_url
 from helpers import DAY, aggregate, build_world, stored_events
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import (
-    initialize,
-    invariant,
-    precondition,
-    rule,
-    run_state_machine_as_test,
-)
+from hypothesis.stateful import initialize, invariant, precondition, rule, run_state_machine_as_test
 from test_properties import (
     CODES,
     MEMBERS,
