@@ -16,9 +16,9 @@ from typing import Any
 
 import fastapi.routing
 import pytest
+from api_calls import MUTATIONS, concrete
 from fastapi.testclient import TestClient
 from starlette.routing import Mount
-from test_api import MUTATIONS, concrete
 
 from api.access import PUBLIC, ROUTE_ACCESS, TOKEN_ROLES, Access
 from api.app import create_app
