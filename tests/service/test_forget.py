@@ -3,32 +3,31 @@ sealed data, what forgetting erases, what it refuses, and the books and the log 
 """
 
 from __future__ import annotations
-import base64
-import hashlib
+
 import json
-import re
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-import pytest
-from fastapi.testclient import TestClient
-from helpers import DAY, World, build_world, events_named, fen, refused
-from typer.testing import CliRunner
-from api.app import create_app
-from api.config import Settings
+
+from forgetting import (
+    NAME,
+    NOBODY,
+    NOTE,
+    OTHER_NAME,
+    OTHER_PHONE,
+    PAYEE,
+    PHONE,
+    Fund,
+    holding,
+    store_text,
+)
+from helpers import DAY, build_world, fen, refused
+
 from fund_ledger import verifying
-from fund_ledger.cli import app as cli
 from ledger.app import OPERATOR, FundLedger
-from ledger.domain.errors import IdempotencyConflict, NotFound, NotPermitted, WrongState
+from ledger.domain.errors import NotFound, NotPermitted, WrongState
 from ledger.domain.sealing import ERASED, is_sealed
-from ledger.log.notes import Signer
 from projections.audit import check_store, export_audit_bundle
 from projections.exports import export_360giving, export_beancount, export_csv
-from projections.log.queries import Log
 from projections.reader import Reader
-from projections.runner import Views
-from forgetting import Fund, NAME, NOBODY, NOTE, OTHER_NAME, OTHER_PHONE, PAYEE, PHONE, SECRETS, forms, holding, store_text
 
 
 def exports(reader: Reader) -> dict[str, str]:
