@@ -1,5 +1,5 @@
 """The funds the service tests start from: one on the memory store for each test of the fund's
-rules, and one holding a person to forget.
+rules, one holding a person to forget, and one served by several ledger instances to race.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from forgetting import NAME, NOTE, OTHER_NAME, OTHER_PHONE, PAYEE, PHONE, Fund
 from helpers import DAY, World, build_world, fen
+from racing import INSTANCES, Racing
 
 from ledger.app import FundLedger
 from ledger.log.notes import Signer
@@ -52,3 +53,13 @@ def fund(store_url: str) -> Iterator[Fund]:
     log = Log(views.view("log"), signer.name)
     yield Fund(world, views, log, Reader(views), signer, donor_id, other_id, expense_id)
     app.close()
+
+
+@pytest.fixture
+def racing(postgres_url: str) -> Iterator[Racing]:
+    instances = [FundLedger(postgres_url) for _ in range(INSTANCES)]
+    try:
+        yield Racing(build_world(instances[0], quorum=2), instances)
+    finally:
+        for ledger in instances:
+            ledger.close()
