@@ -19,20 +19,12 @@ from typing import Any
 import psycopg
 import pytest
 from databases import new_postgres_url
+from fund_machine import FundMachine
+from fund_model import CODES, MEMBERS, QUORUM, ExpenseModel, gifts_fen, picks, projects
 from helpers import DAY, aggregate, build_world, stored_events
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, invariant, precondition, rule, run_state_machine_as_test
-from test_properties import (
-    CODES,
-    MEMBERS,
-    QUORUM,
-    ExpenseModel,
-    FundMachine,
-    gifts_fen,
-    picks,
-    projects,
-)
 
 from ledger.app import FundLedger, Receipt
 from ledger.domain import month_of
