@@ -1,73 +1,36 @@
-"""Exports: bean-check agrees with the views, 360Giving validates, CSVs show only what they may."""
+"""Exports, Beancount: bean-check agrees with the views and the summary, a tampered journal fails,
+a journal is read again while the books move; and what a new store exports.
+"""
 
 from __future__ import annotations
 
-import copy
-import csv
-import io
 import itertools
-import json
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 from beancount import loader
 from beancount.core import data, realization
-from databases import new_postgres_url
-from helpers import opened
-from jsonschema import Draft202012Validator
-from referencing import Registry
-from referencing.jsonschema import DRAFT202012
+from exporting import PUBLISHED_ON, read_csv
 
 from ledger.app import OPERATOR, FundLedger
-from ledger.demo import load_demo
-from ledger.domain.disclosure import ANONYMOUS_ZH
 from ledger.domain.money import parse_yuan
 from ledger.domain.yuan import format_yuan
 from projections.exports import ExportMoved, export_360giving, export_beancount, export_csv
 from projections.reader import Reader
 from projections.runner import Views
 
-SCHEMAS = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "360giving"
 BEAN_CHECK = Path(sys.executable).parent / "bean-check"
-PUBLISHED_ON = date(2026, 11, 30)
-BOM = "\ufeff".encode()
-YUAN = re.compile(r"^\d+\.\d{2}$")
-
-
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
-def reader(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Reader]:
-    """The demo year, loaded once per store for the whole module: the exports only read."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('exports') / 'demo.sqlite3'}"
-    else:
-        url = new_postgres_url(str(request.getfixturevalue("postgres_database")))
-    ledger = FundLedger(url)
-    load_demo(ledger)
-    views = Views(ledger)
-    views.catch_up()
-    yield Reader(views)
-    views.close()
-    ledger.close()
 
 
 @pytest.fixture(scope="module")
 def journal(reader: Reader) -> str:
     return export_beancount(reader)
-
-
-def registers(reader: Reader, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
-    return opened(reader.views.ledger, reader.registers_view.query(sql, params or []))
 
 
 def bean_check(path: Path) -> subprocess.CompletedProcess[str]:
@@ -196,231 +159,6 @@ def test_the_journal_is_read_again_while_the_books_move(
     monkeypatch.setattr(reader.views, "position", lambda name: next(ever))
     with pytest.raises(ExportMoved):
         export_beancount(reader)
-
-
-# -- 360Giving ---------------------------------------------------------------------------------
-
-
-def package_validator() -> Draft202012Validator:
-    """The package schema with its grant schema, offline, as fixtures/360giving/SOURCE.md says."""
-    checker = Draft202012Validator.FORMAT_CHECKER
-    # Without a date-time checker a plain date matches both branches of the dates' oneOf.
-    assert "date-time" in checker.checkers, "install jsonschema[format-nongpl]"
-    grant = json.loads((SCHEMAS / "360-giving-schema.json").read_text(encoding="utf-8"))
-    package = json.loads((SCHEMAS / "360-giving-package-schema.json").read_text(encoding="utf-8"))
-    grant_resource = DRAFT202012.create_resource(grant)
-    registry: Registry[Any] = Registry().with_resources(
-        [
-            (grant["$id"], grant_resource),
-            # The package refers to the grant schema by its 1.4.2 address.
-            (package["properties"]["grants"]["items"]["$ref"], grant_resource),
-            (package["$id"], DRAFT202012.create_resource(package)),
-        ]
-    )
-    return Draft202012Validator(package, registry=registry, format_checker=checker)
-
-
-def problems(package: dict[str, Any]) -> list[str]:
-    messages = [
-        f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
-        for e in package_validator().iter_errors(package)
-    ]
-    # The schema says a missing recipient only as a vague oneOf failure: say it plainly.
-    messages.extend(
-        f"grant {g.get('id')} has no recipient"
-        for g in package.get("grants", [])
-        if not (g.get("recipientOrganization") or g.get("recipientIndividual"))
-    )
-    return messages
-
-
-def test_the_360giving_package_validates_and_holds_every_awarded_grant(reader: Reader) -> None:
-    package = export_360giving(reader, published_on=PUBLISHED_ON)
-    assert problems(package) == []
-    awarded = registers(
-        reader,
-        "SELECT grant_id, amount_fen, project_code FROM {t}fl_grants"
-        " WHERE status IN ('approved', 'closed')",
-    )
-    grants = package["grants"]
-    assert len(grants) == len(awarded) == 7
-    assert sorted(g["id"].rsplit("-", 5)[-5:] for g in grants) == sorted(
-        a["grant_id"].split("-") for a in awarded
-    )
-    assert {g["currency"] for g in grants} == {"CNY"}
-    assert all(isinstance(g["amountAwarded"], int | float) for g in grants)
-    assert sum(Decimal(str(g["amountAwarded"])) for g in grants) == Decimal(
-        format_yuan(sum(int(a["amount_fen"]) for a in awarded))
-    )
-    organisations = {p["organisation"] for p in reader.projects()}
-    assert {g["recipientOrganization"][0]["name"] for g in grants} == organisations
-    ids = [g["id"] for g in grants] + [
-        o["id"] for g in grants for o in g["recipientOrganization"] + g["fundingOrganization"]
-    ]
-    assert all(i.startswith("360G-") for i in ids)
-    # Derived from names, so the same in every store and in every export.
-    assert export_360giving(reader, published_on=PUBLISHED_ON) == package
-
-    text = json.dumps(package, ensure_ascii=False)
-    people = [r["name"] for r in registers(reader, "SELECT name FROM {t}fl_people")]
-    individuals = [
-        r["name"]
-        for r in registers(reader, "SELECT name FROM {t}fl_donors WHERE kind = 'individual'")
-    ]
-    payees = [
-        r["payee"]
-        for r in registers(
-            reader, "SELECT DISTINCT payee FROM {t}fl_expenses WHERE payee_kind <> 'organisation'"
-        )
-    ]
-    assert people
-    assert individuals
-    assert payees
-    assert [name for name in people + individuals + payees if name in text] == []
-
-
-def _amount_as_string(package: dict[str, Any]) -> None:
-    grant = package["grants"][0]
-    grant["amountAwarded"] = str(grant["amountAwarded"])
-
-
-def _no_id(package: dict[str, Any]) -> None:
-    del package["grants"][0]["id"]
-
-
-def _unknown_currency(package: dict[str, Any]) -> None:
-    package["grants"][0]["currency"] = "RMB"
-
-
-def _day_first_date(package: dict[str, Any]) -> None:
-    package["grants"][0]["awardDate"] = "22/12/2025"
-
-
-def _no_recipient(package: dict[str, Any]) -> None:
-    del package["grants"][0]["recipientOrganization"]
-
-
-def _no_grants(package: dict[str, Any]) -> None:
-    package["grants"] = []
-
-
-@pytest.mark.parametrize(
-    "spoil",
-    [_amount_as_string, _no_id, _unknown_currency, _day_first_date, _no_recipient, _no_grants],
-)
-def test_an_invalid_360giving_package_fails_validation(
-    reader: Reader, spoil: Callable[[dict[str, Any]], None]
-) -> None:
-    package = copy.deepcopy(export_360giving(reader, published_on=PUBLISHED_ON))
-    spoil(package)
-    assert problems(package) != []
-
-
-# -- CSV ---------------------------------------------------------------------------------------
-
-
-def read_csv(content: bytes) -> list[dict[str, str]]:
-    assert content.startswith(BOM)
-    return list(csv.DictReader(io.StringIO(content.decode("utf-8-sig"), newline="")))
-
-
-@pytest.mark.parametrize("public", [True, False], ids=["public", "full"])
-@pytest.mark.parametrize("kind", ["donations", "grants", "expenses"])
-def test_csv_opens_in_excel_and_sums_to_the_summary(
-    reader: Reader, kind: str, public: bool
-) -> None:
-    rows = read_csv(export_csv(reader, kind, public=public))
-    header = list(rows[0])
-    assert all(re.fullmatch(r"[^\x00-\x7f]+ / [a-z0-9_]+", name) for name in header), header
-    assert len(header) == len(set(header))
-    amount = "金额（元） / amount_yuan"
-    assert all(YUAN.fullmatch(row[amount]) for row in rows)
-    table = {"donations": "fl_donations", "grants": "fl_grants", "expenses": "fl_expenses"}[kind]
-    assert len(rows) == int(registers(reader, f"SELECT COUNT(*) AS n FROM {{t}}{table}")[0]["n"])
-    position = reader.summary()
-    if kind == "donations":
-        cash = [r for r in rows if not r["冲销日期 / reversed_on"] and r["实物 / in_kind"] == "否"]
-        assert sum(parse_yuan(r[amount]) for r in cash) == position.received_total_fen
-        assert len(cash) < len(rows)  # the reversed gift and the gift in kind are listed too
-    elif kind == "expenses":
-        kept = [r for r in rows if not r["冲销日期 / reversed_on"]]
-        assert sum(parse_yuan(r[amount]) for r in kept) == position.spent_total_fen
-        assert len(kept) == len(rows) - 1  # the supplies bill keyed twice
-    else:
-        spent = sum(parse_yuan(r["已支出（元） / spent_yuan"], allow_zero=True) for r in rows)
-        assert spent == position.spent_total_fen
-
-
-def test_unknown_csv_kind_is_refused(reader: Reader) -> None:
-    with pytest.raises(ValueError, match="unknown export 'donors'"):
-        export_csv(reader, "donors", public=True)
-
-
-def _contact_values(reader: Reader, donor_ids: set[str] | None = None) -> list[str]:
-    values = []
-    for row in registers(reader, "SELECT donor_id, contact_json FROM {t}fl_donor_contacts"):
-        if donor_ids is None or row["donor_id"] in donor_ids:
-            values.extend(str(v) for v in json.loads(row["contact_json"]).values())
-    return values
-
-
-def test_the_public_donations_csv_names_no_one_who_asked_not_to_be_named(reader: Reader) -> None:
-    public = export_csv(reader, "donations", public=True)
-    full = export_csv(reader, "donations", public=False)
-    public_text, full_text = public.decode("utf-8-sig"), full.decode("utf-8-sig")
-    donors = registers(reader, "SELECT donor_id, name, kind, disclosure FROM {t}fl_donors")
-    giving = {r["donor_id"] for r in registers(reader, "SELECT donor_id FROM {t}fl_donations")}
-    hidden = [d for d in donors if d["disclosure"] != "named"]
-    contacts = _contact_values(reader)
-    individual_ids = [d["donor_id"] for d in donors if d["kind"] == "individual"]
-    assert hidden
-    assert contacts
-    leaks = [
-        value
-        for value in [d["name"] for d in hidden] + contacts + individual_ids
-        if value.encode() in public or value in public_text
-    ]
-    assert leaks == []
-    assert ANONYMOUS_ZH in public_text
-    assert "赵**" in public_text  # the masked form is what the public sees
-
-    # The full register is the one that must carry them all.
-    shown = [d["name"] for d in hidden if d["donor_id"] in giving]
-    shown += _contact_values(reader, giving) + [i for i in individual_ids if i in giving]
-    assert shown
-    assert [value for value in shown if value not in full_text] == []
-
-
-def test_the_public_expenses_csv_shows_organisations_only_and_no_voucher_hashes(
-    reader: Reader,
-) -> None:
-    public = export_csv(reader, "expenses", public=True).decode("utf-8-sig")
-    full = export_csv(reader, "expenses", public=False).decode("utf-8-sig")
-    expenses = registers(
-        reader, "SELECT payee, payee_kind, voucher_no, voucher_sha256 FROM {t}fl_expenses"
-    )
-    people = {e["payee"] for e in expenses if e["payee_kind"] != "organisation"}
-    organisations = {e["payee"] for e in expenses if e["payee_kind"] == "organisation"}
-    hashes = {e["voucher_sha256"] for e in expenses if e["voucher_sha256"]}
-    assert people
-    assert hashes
-    assert [v for v in people | hashes if v in public] == []
-    assert [v for v in people | hashes | organisations if v not in full] == []
-    rows = read_csv(public.encode("utf-8-sig"))
-    assert {r["收款方 / payee"] for r in rows} == organisations | {"个人 individual"}
-    assert {r["凭证号 / voucher_no"] for r in rows} == {e["voucher_no"] for e in expenses}
-
-
-def test_the_public_grants_csv_names_no_committee_member(reader: Reader) -> None:
-    public = export_csv(reader, "grants", public=True).decode("utf-8-sig")
-    full = export_csv(reader, "grants", public=False).decode("utf-8-sig")
-    committee = [
-        r["name"]
-        for r in registers(reader, "SELECT name FROM {t}fl_people WHERE role = 'committee'")
-    ]
-    assert committee
-    assert [name for name in committee if name in public] == []
-    assert [name for name in committee if name not in full] == []
 
 
 def test_a_new_store_exports_an_empty_journal_odd_text_and_no_empty_package(
