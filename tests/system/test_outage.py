@@ -13,29 +13,42 @@ swallows everything (a silent network) for a few seconds. The promises checked:
   ``RECOVERY_S``, everything after that succeeds, the views catch up, and the live runner's
   subscription is back (a write from another process shows without a poll);
 * every write acknowledged, or retried with its key after a 503, is in the books exactly once.
+
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import socket
 import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from databases import new_postgres_url
+from outage_load import (
+    ANSWER_S_MAX,
+    DEADLINE_S,
+    FAST_S,
+    KNOWN_DOWN_S,
+    OUTAGE_S,
+    POLL_INTERVAL_S,
+    PROBE_TIMEOUT_S,
+    PROBLEM_JSON,
+    RECOVERY_S,
+    Answer,
+    Load,
+    Server,
+    _free_port,
+    _healthy,
+    _through,
+)
 from tcpproxy import TcpProxy
 
 from api.services import Services
@@ -43,62 +56,9 @@ from ledger.app import OPERATOR, FundLedger
 from ledger.domain import Donation
 
 pytestmark = pytest.mark.postgres
+
+
 log = logging.getLogger(__name__)
-
-# The server's own limits, set short so that a few seconds of outage exercise them.
-DEADLINE_S = 2.5  # request_deadline_s: no answer later than this (the default is 8 s)
-PROBE_TIMEOUT_S = 1.0  # store_probe_timeout_s: /healthz says "down" after this
-POLL_INTERVAL_S = 10.0  # so slow that only the subscription can show another process's write
-# The test's bounds.
-ANSWER_S_MAX = DEADLINE_S + 1.0  # the longest any answer may take, transport included
-OUTAGE_S = 4.0  # longer than the deadline, so that requests caught in it must be cut short
-KNOWN_DOWN_S = 2.0  # by then the server knows the store is down...
-FAST_S = 0.5  # ...and answers 503 within this
-RECOVERY_S = 2.5  # writes succeed and /healthz is 200 within this after the database is back
-ARRIVALS_PER_S = 20  # requests of each kind (donation, read, health check)
-PROBLEM_JSON = "application/problem+json"
-
-
-@dataclass
-class Answer:
-    kind: str  # "write", "read" or "health"
-    started: float
-    ended: float
-    status: int | None  # None when the transport failed (a timeout, a reset)
-    headers: dict[str, str]
-    body: Any
-    key: str | None = None
-    error: str | None = None
-
-    @property
-    def took_s(self) -> float:
-        return self.ended - self.started
-
-
-@dataclass
-class Server:
-    base: str
-    proxy: TcpProxy
-    direct_url: str  # the same store, bypassing the proxy
-    token: str
-    donor_id: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    def log_tail(self) -> str:
-        return self.log_path.read_text(errors="replace")[-3000:]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _through(url: str, port: int) -> str:
-    parts = urlsplit(url)
-    netloc = f"{parts.username}@{parts.hostname}:{port}" if parts.username else f"127.0.0.1:{port}"
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 @pytest.fixture(scope="module")
@@ -151,107 +111,6 @@ def server(postgres_database: str, tmp_path_factory: pytest.TempPathFactory) -> 
             process.kill()
             process.wait(timeout=10)
         proxy.close()
-
-
-def _healthy(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-# -- the load --------------------------------------------------------------------------------
-
-
-@dataclass
-class Load:
-    """Donations, reads and health checks arriving at a steady rate, whatever the answers.
-
-    Arrivals do not wait for earlier answers, as callers on the internet do not: that is what
-    makes requests pile up when a server holds them.
-    """
-
-    server: Server
-    tag: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
-    answers: list[Answer] = field(default_factory=list)
-    bodies: dict[str, dict[str, Any]] = field(default_factory=dict)
-    _serial: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _stop: threading.Event = field(default_factory=threading.Event)
-
-    def __post_init__(self) -> None:
-        self.client = httpx.Client(
-            base_url=self.server.base,
-            timeout=ANSWER_S_MAX + 10,  # the test measures; the client only must not hang
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
-        )
-        self.pool = ThreadPoolExecutor(max_workers=48, thread_name_prefix="load")
-        self.clock = threading.Thread(target=self._arrivals, daemon=True)
-
-    def __enter__(self) -> Load:
-        self.clock.start()
-        return self
-
-    def stop(self) -> None:
-        """No more arrivals; returns once every request sent has its answer."""
-        self._stop.set()
-        self.clock.join(timeout=5)
-        self.pool.shutdown(wait=True)
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-        self.client.close()
-
-    def _arrivals(self) -> None:
-        interval_s = 1.0 / ARRIVALS_PER_S
-        while not self._stop.wait(interval_s):
-            self.pool.submit(self.donate)
-            self.pool.submit(self.ask, "read", "/v1/donations", {"limit": 5})
-            self.pool.submit(self.ask, "health", "/healthz", None)
-
-    def new_donation(self) -> tuple[str, dict[str, Any]]:
-        with self._lock:
-            self._serial += 1
-            key = f"outage-{self.tag}-{self._serial:05d}"
-        body = {
-            "donor_id": self.server.donor_id,
-            "amount": "10.00",
-            "received_on": "2026-03-10",
-            "channel": "cash",
-            "receipt_no": key,
-        }
-        self.bodies[key] = body
-        return key, body
-
-    def donate(self, key: str | None = None) -> Answer:
-        if key is None:
-            key, body = self.new_donation()
-        else:
-            body = self.bodies[key]
-        headers = {"Authorization": f"Bearer {self.server.token}", "Idempotency-Key": key}
-        return self._send("write", "POST", "/v1/donations", key, json=body, headers=headers)
-
-    def ask(self, kind: str, path: str, params: dict[str, Any] | None) -> Answer:
-        return self._send(kind, "GET", path, None, params=params)
-
-    def _send(self, kind: str, method: str, path: str, key: str | None, **kw: Any) -> Answer:
-        started = time.monotonic()
-        try:
-            response = self.client.request(method, path, **kw)
-        except httpx.HTTPError as error:
-            answer = Answer(kind, started, time.monotonic(), None, {}, None, key, repr(error))
-        else:
-            try:
-                body = response.json()
-            except ValueError:
-                body = response.text
-            headers = {k.lower(): v for k, v in response.headers.items()}
-            answer = Answer(
-                kind, started, time.monotonic(), response.status_code, headers, body, key
-            )
-        with self._lock:
-            self.answers.append(answer)
-        return answer
 
 
 def _figures(answers: list[Answer], t_stop: float, t_start: float) -> str:
@@ -308,7 +167,14 @@ def _check(
     seen = _show(answers, t_stop)
     # The figures in docs/reliability.md: pytest --log-cli-level=INFO shows them.
     log.info("%s outage: %s", mode, _figures(answers, t_stop, t_start))
+    _check_no_500_and_no_wait(answers, t_stop)
+    _check_503s_while_down(answers, t_stop, t_start, seen)
+    _check_back_without_a_restart(answers, t_stop, t_start, seen)
+    position = _check_every_write_stored_once(server, load, answers)
+    _check_views_and_subscription_back(server, position)
 
+
+def _check_no_500_and_no_wait(answers: list[Answer], t_stop: float) -> None:
     # No 500, no lost answer, no other status; each 503 a problem telling when to retry.
     assert answers, "no load ran"
     odd = [a for a in answers if a.status not in {200, 201, 503}]
@@ -323,6 +189,8 @@ def _check(
     slow = [a for a in answers if a.took_s > ANSWER_S_MAX]
     assert not slow, f"{len(slow)} answers took over {ANSWER_S_MAX} s:\n{_show(slow, t_stop)}"
 
+
+def _check_503s_while_down(answers: list[Answer], t_stop: float, t_start: float, seen: str) -> None:
     # While the database is away, every answer is a 503; once that is known, an immediate one.
     during = [a for a in answers if t_stop + 0.2 < a.ended < t_start]
     assert during, seen
@@ -335,6 +203,10 @@ def _check(
     assert health_down, seen
     assert all(a.body.get("store") == "down" for a in health_down), _show(health_down, t_stop)
 
+
+def _check_back_without_a_restart(
+    answers: list[Answer], t_stop: float, t_start: float, seen: str
+) -> None:
     # Back without a restart: writes and /healthz succeed soon, then everything does.
     after = [a for a in answers if a.started >= t_start]
     first_write = min((a.ended for a in after if a.kind == "write" and a.status == 201), default=0)
@@ -346,6 +218,9 @@ def _check(
     late = [a for a in after if a.started > t_start + RECOVERY_S and a.status not in {200, 201}]
     assert not late, f"failures after recovery:\n{_show(late, t_stop)}"
 
+
+def _check_every_write_stored_once(server: Server, load: Load, answers: list[Answer]) -> int:
+    """Every write in once, after the 503s are retried; the log's position after one more."""
     # A write refused with 503 is retried with its key, as the answer asks: then all are in.
     refused = {a.key for a in answers if a.kind == "write" and a.status == 503}
     for key in sorted(refused):
@@ -372,6 +247,10 @@ def _check(
         position = ledger.position()
     finally:
         ledger.close()
+    return position
+
+
+def _check_views_and_subscription_back(server: Server, position: int) -> None:
     deadline = time.monotonic() + 1.5
     health: dict[str, Any] = {}
     while time.monotonic() < deadline:
