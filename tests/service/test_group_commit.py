@@ -6,9 +6,7 @@ events are durable, and one bad order never fails the others in its batch.
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
@@ -16,12 +14,13 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from committing import DAY, WAIT_S, Fund, Held
 from eventsourcing.persistence import OperationalError
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.config import Settings
-from ledger.app import OPERATOR, Actor, DonationOrder, FundLedger, Receipt
+from ledger.app import OPERATOR, Actor, FundLedger, Receipt
 from ledger.domain import Donation
 from ledger.domain.errors import (
     Duplicate,
@@ -31,55 +30,8 @@ from ledger.domain.errors import (
     PeriodClosed,
     WrongState,
 )
-from ledger.service.batching import GroupCommitter
 
-DAY = date(2025, 3, 10)
 NOBODY = "00000000-0000-4000-8000-000000000000"
-WAIT_S = 20.0
-
-
-class Fund:
-    """A fund with a treasurer, a donor and a closed project, and a count of insert transactions."""
-
-    def __init__(self, store_url: str) -> None:
-        self.ledger = FundLedger(store_url)
-        self.ledger.establish_fund(OPERATOR, "测试共富基金", quorum=1)
-        _, self.token = self.ledger.add_user(OPERATOR, "出纳", "treasurer")
-        self.treasurer = self.ledger.actor_named("出纳")
-        donor = self.ledger.register_donor(self.treasurer, "南湖宾馆", "enterprise", "named")
-        self.donor = donor.id
-        self.ledger.add_user(OPERATOR, "委员", "committee")
-        closed = self.ledger.open_project(self.treasurer, "closed", "已结项目").id
-        self.ledger.close_project(self.ledger.actor_named("委员"), closed)
-        self.closed_project = closed
-        self.open_project = self.ledger.open_project(self.treasurer, "open", "在办项目").id
-        self.inserts = 0
-        insert_events = self.ledger.recorder.insert_events
-
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            self.inserts += 1  # one call is one transaction of the events table
-            return insert_events(*args, **kwargs)
-
-        self.ledger.recorder.insert_events = counted  # type: ignore[method-assign]
-
-    def order(
-        self, receipt: str, *, key: str | None = None, amount_fen: int = 8800, **changes: Any
-    ) -> DonationOrder:
-        fields: dict[str, Any] = {
-            "donor_id": self.donor,
-            "amount_fen": amount_fen,
-            "received_on": DAY,
-            "channel": "wechat_pay",
-            "receipt_no": receipt,
-        } | changes
-        return self.ledger.donation_order(self.treasurer, **fields, idempotency_key=key)
-
-    def stored_receipts(self) -> set[str]:
-        return {
-            e.receipt_no
-            for _, e in self.ledger.iter_events()
-            if isinstance(e, Donation.Received)  # type: ignore[attr-defined]
-        }
 
 
 @pytest.fixture
@@ -87,45 +39,6 @@ def fund(store_url: str) -> Iterator[Fund]:
     made = Fund(store_url)
     yield made
     made.ledger.close()
-
-
-class Held:
-    """A committer whose first batch waits for a gate, so that the rest queue up behind it."""
-
-    def __init__(
-        self,
-        run_batch: Callable[[Sequence[DonationOrder]], Sequence[Receipt | LedgerError]],
-    ) -> None:
-        self.gate = threading.Event()
-        self.held_sizes: list[int] = []
-
-        def held(orders: Sequence[DonationOrder]) -> Sequence[Receipt | LedgerError]:
-            if not self.held_sizes:
-                self.held_sizes.append(len(orders))
-                assert self.gate.wait(WAIT_S), "the gate was never opened"
-            return run_batch(orders)
-
-        self.committer = GroupCommitter(held, window_s=0.0, batch_size_max=256)
-
-    def submit_all(self, orders: list[DonationOrder]) -> list[Receipt | BaseException]:
-        """Submit every order from its own thread; open the gate once all are in or queued."""
-
-        def submit(order: DonationOrder) -> Receipt | BaseException:
-            try:
-                return self.committer.submit(order, wait_s=WAIT_S)
-            except BaseException as error:
-                return error
-
-        with ThreadPoolExecutor(len(orders)) as pool:
-            answers = [pool.submit(submit, order) for order in orders]
-            deadline = time.monotonic() + WAIT_S
-            while time.monotonic() < deadline:
-                held = sum(self.held_sizes)
-                if held and held + self.committer._queue.qsize() == len(orders):
-                    break
-                time.sleep(0.005)
-            self.gate.set()
-            return [answer.result(timeout=WAIT_S) for answer in answers]
 
 
 # -- many callers, one transaction --------------------------------------------------------------
@@ -358,58 +271,3 @@ def test_the_treasurer_check_comes_before_the_queue(fund: Fund) -> None:
         fund.ledger.donation_order(member, fund.donor, 100, DAY, "cash")
     assert caught.value.code == "not-permitted"
     assert UUID(fund.donor)  # the donor exists: only the role refused it
-
-
-# -- the committer itself, without a store -------------------------------------------------------
-
-
-def test_a_full_queue_and_a_closed_committer_answer_at_once() -> None:
-    gate = threading.Event()
-
-    def slow(orders: Sequence[int]) -> Sequence[int | LedgerError]:
-        assert gate.wait(WAIT_S)
-        return [order * 2 for order in orders]
-
-    committer: GroupCommitter[int, int] = GroupCommitter(
-        slow, window_s=0.0, batch_size_max=1, queue_length_max=1
-    )
-    with ThreadPoolExecutor(2) as pool:
-        held = pool.submit(committer.submit, 1)  # taken by the writer, which waits
-        deadline = time.monotonic() + WAIT_S
-        while committer._queue.qsize() and time.monotonic() < deadline:
-            time.sleep(0.005)
-        queued = pool.submit(committer.submit, 2)  # fills the one place in the queue
-        while not committer._queue.qsize() and time.monotonic() < deadline:
-            time.sleep(0.005)
-        started = time.monotonic()
-        with pytest.raises(TimeoutError):
-            committer.submit(3)  # the default wait is long: a full queue must not use it
-        assert time.monotonic() - started < 1.0
-        gate.set()
-        assert (held.result(WAIT_S), queued.result(WAIT_S)) == (2, 4)
-    committer.close()
-    with pytest.raises(RuntimeError):
-        committer.submit(4)
-
-
-def test_an_order_whose_caller_gave_up_before_it_was_taken_is_never_written() -> None:
-    gate = threading.Event()
-    written: list[int] = []
-
-    def slow(orders: Sequence[int]) -> Sequence[int | LedgerError]:
-        assert gate.wait(WAIT_S)
-        written.extend(orders)
-        return [order * 2 for order in orders]
-
-    committer: GroupCommitter[int, int] = GroupCommitter(slow, window_s=0.0, batch_size_max=1)
-    with ThreadPoolExecutor(1) as pool:
-        held = pool.submit(committer.submit, 1)  # taken by the writer, which waits
-        deadline = time.monotonic() + WAIT_S
-        while committer._queue.qsize() and time.monotonic() < deadline:
-            time.sleep(0.005)
-        with pytest.raises(TimeoutError):
-            committer.submit(2, wait_s=0.05)  # told it failed while still queued
-        gate.set()
-        assert held.result(WAIT_S) == 2
-    committer.close()
-    assert written == [1]
