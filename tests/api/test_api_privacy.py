@@ -175,14 +175,14 @@ def wait_for_checkpoint(client: TestClient) -> int:
     pytest.fail("no checkpoint covered the demo's log")
 
 
-def sweep_public(sweep: Sweep, reader: Reader, size: int) -> None:
-    """Ask every route, with every value the demo gives its parameters."""
-    registers = reader.registers_view
-    projects = registers.query("SELECT code, project_id FROM {t}fl_projects")
-    codes, project_ids = [p["code"] for p in projects], [p["project_id"] for p in projects]
-    donor_ids = [d["donor_id"] for d in registers.query("SELECT donor_id FROM {t}fl_donors")]
-    gifts = registers.query("SELECT donation_id, receipt_no FROM {t}fl_donations")
-    ask: dict[str, Callable[[str], None]] = {
+Ask = dict[str, Callable[[str], None]]
+
+
+def _ask_the_api(
+    sweep: Sweep, codes: list[str], project_ids: list[str], donor_ids: list[str], gifts: list[Any]
+) -> Ask:
+    """How to ask each route of the JSON API, its reports and exports."""
+    return {
         "/healthz": lambda t: sweep.get(t, t),
         "/metrics": lambda t: sweep.get(t, t),
         "/problems/{code}": lambda t: [
@@ -223,6 +223,12 @@ def sweep_public(sweep: Sweep, reader: Reader, size: int) -> None:
             sweep.get(t, f"/v1/exports/{n}")
             for n in ("beancount", "360giving", "donations.csv", "grants.csv", "expenses.csv")
         ],
+    }
+
+
+def _ask_the_log(sweep: Sweep, size: int) -> Ask:
+    """How to ask each route of the signed log, up to ``size`` entries."""
+    return {
         "/v1/log/checkpoint": lambda t: sweep.get(t, t),
         "/v1/log/checkpoints/{size}": lambda t: sweep.get(t, f"/v1/log/checkpoints/{size}"),
         "/v1/log/key": lambda t: sweep.get(t, t),
@@ -231,6 +237,12 @@ def sweep_public(sweep: Sweep, reader: Reader, size: int) -> None:
         ],
         "/v1/log/proof/inclusion": lambda t: sweep.get(t, t, {"index": 0, "tree_size": size}),
         "/v1/log/proof/consistency": lambda t: sweep.get(t, t, {"first": 1, "second": size}),
+    }
+
+
+def _ask_the_pages(sweep: Sweep, codes: list[str], gifts: list[Any]) -> Ask:
+    """How to ask each public page, in both languages."""
+    return {
         "/": lambda t: [sweep.get(t, t, {"lang": lang}) for lang in ("zh", "en")],
         "/projects/{code}": lambda t: [
             sweep.get(t, f"/projects/{c}", {"lang": lang}) for c in codes for lang in ("zh", "en")
@@ -246,6 +258,20 @@ def sweep_public(sweep: Sweep, reader: Reader, size: int) -> None:
             for m in DEMO_MONTHS
             for lang in ("zh", "en")
         ],
+    }
+
+
+def sweep_public(sweep: Sweep, reader: Reader, size: int) -> None:
+    """Ask every route, with every value the demo gives its parameters."""
+    registers = reader.registers_view
+    projects = registers.query("SELECT code, project_id FROM {t}fl_projects")
+    codes, project_ids = [p["code"] for p in projects], [p["project_id"] for p in projects]
+    donor_ids = [d["donor_id"] for d in registers.query("SELECT donor_id FROM {t}fl_donors")]
+    gifts = registers.query("SELECT donation_id, receipt_no FROM {t}fl_donations")
+    ask: Ask = {
+        **_ask_the_api(sweep, codes, project_ids, donor_ids, gifts),
+        **_ask_the_log(sweep, size),
+        **_ask_the_pages(sweep, codes, gifts),
     }
     for template in sorted(get_routes(sweep.client.app)):
         if template not in ask:
