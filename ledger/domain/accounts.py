@@ -8,6 +8,10 @@ net assets that of ``Income:Unrestricted`` less ``Expenses``. A committee design
 unrestricted money to a project is a memo pair under ``Equity:Designations``, apart from donor
 restrictions, as the accounting standards ask.
 
+The release from restriction is not an event's own posting: money restricted to a project is
+released as the project spends it, in the order of the days things happened, whatever order they
+were recorded in (``ledger.domain.restrictions``). An event posts only what it itself moves.
+
 Amounts are fen; a positive amount is a debit and a negative one a credit (Beancount's signs).
 """
 
@@ -102,23 +106,27 @@ def _grant_closed(e: Any) -> list[Posting]:
 
 
 def _expense_paid(e: Any) -> list[Posting]:
-    restricted_side, unrestricted_side = release_accounts(e.project_code)
     return [
         *_pair(expense_account(e.category, e.project_code), BANK, e.amount_fen),
-        *_pair(restricted_side, unrestricted_side, e.restricted_fen),
         *_pair(designation_account(e.project_code), DESIGNATION_OFFSET, e.unrestricted_fen),
     ]
 
 
 def _expense_reversed(e: Any) -> list[Posting]:
-    restricted_side, unrestricted_side = release_accounts(e.project_code)
     # Once a grant is closed its designation is gone, so money coming back is undesignated.
     designation = 0 if e.grant_closed else e.unrestricted_fen
     return [
         *_pair(BANK, expense_account(e.category, e.project_code), e.amount_fen),
-        *_pair(unrestricted_side, restricted_side, e.restricted_fen),
         *_pair(DESIGNATION_OFFSET, designation_account(e.project_code), designation),
     ]
+
+
+def _v1_release(e: Any) -> list[Posting]:
+    """The release an expense posted in leaves of format v1: its grant's restricted share."""
+    restricted_side, unrestricted_side = release_accounts(e.project_code)
+    if event_name(e) == "Expense.Paid":
+        return _pair(restricted_side, unrestricted_side, e.restricted_fen)
+    return _pair(unrestricted_side, restricted_side, e.restricted_fen)
 
 
 _POSTING_RULES: dict[str, Callable[[Any], list[Posting]]] = {
@@ -157,4 +165,18 @@ def postings_for(domain_event: object) -> list[Posting]:
     rule = _POSTING_RULES.get(event_name(domain_event))
     postings = rule(domain_event) if rule else []
     assert sum(p.amount_fen for p in postings) == 0, f"unbalanced: {postings}"
+    return postings
+
+
+def v1_postings_for(domain_event: object) -> list[Posting]:
+    """The postings a leaf of format v1 shows, kept byte for byte for the leaves already signed.
+
+    Format v1 also showed, on each expense and its reversal, a release from restriction taken
+    from the grant's restricted share as recorded. Replaying a log sets those aside and derives
+    the release from the days (``ledger.domain.restrictions.settled``), as the books do.
+    """
+    postings = postings_for(domain_event)
+    if event_name(domain_event) in {"Expense.Paid", "Expense.Reversed"}:
+        # The cost and the cash first, then the release, then the designation, as v1 had them.
+        postings = [*postings[:2], *_v1_release(domain_event), *postings[2:]]
     return postings

@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any
 
 from ledger.domain.accounts import BANK, IN_KIND_ASSETS, commitment_change_fen, postings_for
+from ledger.domain.restrictions import settled
 from ledger.domain.yuan import format_yuan
 
 
@@ -40,7 +41,9 @@ def total_fen(balances_fen: Mapping[str, int], prefix: str) -> int:
 
 
 def position_from(balances_fen: Mapping[str, int], committed_fen: int, events: int) -> Position:
-    """The summary figures, each a sum of postings (plus the commitments, which post nothing)."""
+    """The summary figures, each a sum of postings (plus the commitments, which post nothing),
+    with restricted money released as the days give it (``restrictions.settled``)."""
+    balances_fen = settled(balances_fen)
     cash_income_fen = -sum(
         total_fen(balances_fen, prefix)
         for prefix in (

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from ledger.domain.accounts import commitment_change_fen, event_name, postings_for
+from ledger.domain.accounts import commitment_change_fen, event_name, v1_postings_for
 from ledger.domain.yuan import format_yuan
 from ledger.log import canonical as jcs
 
@@ -110,7 +110,7 @@ def leaf_record(position: int, domain_event: Any, salt_for: SaltFor) -> dict[str
         record["idempotency_key"] = salted_hash(salt_for(subject), meta.idempotency_key)
     record["data"] = data
     record["postings"] = [
-        [p.account, format_yuan(p.amount_fen)] for p in postings_for(domain_event)
+        [p.account, format_yuan(p.amount_fen)] for p in v1_postings_for(domain_event)
     ]
     commitment_fen = commitment_change_fen(domain_event)
     if commitment_fen:

@@ -11,6 +11,7 @@ from typing import Any
 
 from ledger.domain.accounts import project_component
 from ledger.domain.books import Position, position_from
+from ledger.domain.restrictions import releases_by_day, settled
 from ledger.domain.yuan import format_yuan
 from projections.sqlview.reading import PAGE_SIZE_MAX, Queries, ViewSet, as_date, iso_day
 
@@ -31,18 +32,25 @@ class BooksQueries(Queries):
         super().__init__(views)
         self.books_view = views.view("books")
 
-    def balances(self, as_of: date | None = None, since: date | None = None) -> dict[str, int]:
-        """Account balances from fl_account_days, optionally only movements since a date."""
-        sql = "SELECT account, SUM(amount_fen) AS amount_fen FROM {t}fl_account_days WHERE 1=1"
+    def balances(self, as_of: date | None = None) -> dict[str, int]:
+        """Account balances on a day (the end of the log without one), from fl_account_days,
+        with restricted money released as the days give it (``ledger.domain.restrictions``)."""
+        sql = "SELECT account, SUM(amount_fen) AS amount_fen FROM {t}fl_account_days"
         params: list[Any] = []
         if as_of is not None:
-            sql += " AND effective_on <= %s"
+            sql += " WHERE effective_on <= %s"
             params.append(as_of.isoformat())
-        if since is not None:
-            sql += " AND effective_on >= %s"
-            params.append(since.isoformat())
         rows = self.books_view.query(sql + " GROUP BY account ORDER BY account", params)
-        return {row["account"]: int(row["amount_fen"]) for row in rows if row["amount_fen"]}
+        return settled(
+            {row["account"]: int(row["amount_fen"]) for row in rows if row["amount_fen"]}
+        )
+
+    def movements(self, since: date, until: date) -> dict[str, int]:
+        """What each account moved from the start of ``since`` to the end of ``until``."""
+        closing = self.balances(until)
+        opening = self._opening(since)
+        moved = {a: closing.get(a, 0) - opening.get(a, 0) for a in {*closing, *opening}}
+        return {account: amount for account, amount in sorted(moved.items()) if amount}
 
     def _sum(self, table: str, column: str, as_of: date | None) -> int:
         sql = f"SELECT SUM({column}) AS total FROM {{t}}{table}"
@@ -86,6 +94,17 @@ class BooksQueries(Queries):
             {row["account"]: int(row["amount_fen"]) for row in rows},
             int(committed[0]["total"] or 0),
             int(events[0]["total"] or 0),
+        )
+
+    def releases(self) -> list[tuple[date, str, int]]:
+        """Each day's release from restriction per project component, from the day sums."""
+        rows = self.books_view.query(
+            "SELECT effective_on, account, amount_fen FROM {t}fl_account_days"
+            " WHERE account LIKE %s OR account LIKE %s OR account LIKE %s",
+            ["Income:Restricted:Donations:%", "Income:Restricted:GovernmentGrants:%", "Expenses:%"],
+        )
+        return releases_by_day(
+            (as_date(r["effective_on"]), str(r["account"]), int(r["amount_fen"])) for r in rows
         )
 
     def _opening(self, since: date) -> dict[str, int]:

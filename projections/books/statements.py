@@ -63,7 +63,7 @@ class Statements(BooksQueries):
 
     def activities(self, since: date, until: date) -> dict[str, Any]:
         """业务活动表: income and expenses for a period, restricted and unrestricted columns."""
-        moves = self.balances(until, since)
+        moves = self.movements(since, until)
 
         def column(prefix: str) -> dict[str, str]:
             lines: dict[str, int] = {}
@@ -100,7 +100,7 @@ class Statements(BooksQueries):
     def restricted_rollforward(self, since: date, until: date) -> list[dict[str, str]]:
         """Per project: restricted money at the start, received, released, and at the end."""
         opening = self._opening(since)
-        moves = self.balances(until, since)
+        moves = self.movements(since, until)
         projects = sorted(
             {a.rsplit(":", 1)[1] for a in {*opening, *moves} if a.startswith("Income:Restricted:")}
         )
@@ -130,7 +130,7 @@ class Statements(BooksQueries):
 
     def functional_expenses(self, since: date, until: date) -> dict[str, Any]:
         """Expenses by project (rows) and by function (programme, management, fundraising)."""
-        moves = self.balances(until, since)
+        moves = self.movements(since, until)
         table: dict[str, dict[str, int]] = {}
         for account, amount in moves.items():
             if account.startswith("Expenses:"):
@@ -158,7 +158,7 @@ class Statements(BooksQueries):
         Charitable spending is compared with the net assets at the start of the period, as
         the charity rules do for the previous year-end.
         """
-        moves = self.balances(until, since)
+        moves = self.movements(since, until)
         spent_fen = total_fen(moves, "Expenses")
         management_fen = total_fen(moves, "Expenses:Management")
         charitable_fen = total_fen(moves, "Expenses:Programme")

@@ -38,6 +38,8 @@ BOOKS_DDL = (
 class BooksTables:
     view_name: ClassVar[str] = "books"
     ddl: ClassVar[tuple[str, ...]] = BOOKS_DDL
+    # 2: an expense posts no release from restriction; the release is derived from the days.
+    rules_version: ClassVar[int] = 2
 
 
 class BooksSQLite(BooksTables, SQLiteView):

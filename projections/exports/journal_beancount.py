@@ -6,6 +6,7 @@ import re
 from datetime import date, timedelta
 
 from ledger.domain.accounts import ACCOUNT_NAMES_ZH
+from ledger.domain.restrictions import RELEASED_RESTRICTED, RELEASED_UNRESTRICTED
 from ledger.domain.yuan import format_yuan
 from projections.reader import Reader
 
@@ -13,6 +14,9 @@ CURRENCY_DEFAULT = "CNY"
 # A live runner may apply events while an export reads; a journal read across such a commit
 # would assert balances its transactions do not reach, so it is read again, this many times.
 READ_ATTEMPTS_MAX = 5
+# Where a day's release sorts among the day's blocks: after every event of the day.
+RELEASE_POSITION = 2**62
+RELEASE_NARRATION = "限定性净资产转为非限定性净资产 release from restriction: "
 
 
 class ExportMoved(Exception):
@@ -21,6 +25,10 @@ class ExportMoved(Exception):
     def __init__(self, attempts: int) -> None:
         super().__init__(f"the books moved during each of {attempts} reads")
         self.attempts = attempts
+
+
+def _release_accounts(component: str) -> tuple[str, str]:
+    return f"{RELEASED_RESTRICTED}:{component}", f"{RELEASED_UNRESTRICTED}:{component}"
 
 
 def _quote(text: str) -> str:
@@ -61,7 +69,11 @@ def _journal_text(reader: Reader) -> str:
     entries = reader.journal_entries()
     if not entries:
         return "\n".join(out) + "\n"
-    accounts = sorted({account for e in entries for account, _ in e.lines})
+    releases = reader.releases()
+    accounts = sorted(
+        {account for e in entries for account, _ in e.lines}
+        | {a for _, component, _ in releases for a in _release_accounts(component)}
+    )
     width = max(len(a) for a in accounts) + 2
     first = min(e.effective_on for e in entries)
     last = max(e.effective_on for e in entries)
@@ -97,6 +109,21 @@ def _journal_text(reader: Reader) -> str:
             for account, amount_fen in e.lines
         )
         blocks.append((e.effective_on, e.position, lines))
+    for day, component, amount_fen in releases:
+        # After the day's events: the release the day's receipts and spending give.
+        restricted_side, unrestricted_side = _release_accounts(component)
+        blocks.append(
+            (
+                day,
+                RELEASE_POSITION,
+                [
+                    f"{day} * {_quote(RELEASE_NARRATION + component)}",
+                    f"  release-of: {_quote(component)}",
+                    f"  {restricted_side:<{width}}{format_yuan(amount_fen):>16} {currency}",
+                    f"  {unrestricted_side:<{width}}{format_yuan(-amount_fen):>16} {currency}",
+                ],
+            )
+        )
     for _, _, lines in sorted(blocks, key=lambda block: block[:2]):
         out.append("")
         out.extend(lines)

@@ -25,6 +25,8 @@ MONTHLY_DDL = (
 class MonthlyTables:
     view_name: ClassVar[str] = "monthly"
     ddl: ClassVar[tuple[str, ...]] = MONTHLY_DDL
+    # 2: an expense posts no release from restriction; the release is derived from the days.
+    rules_version: ClassVar[int] = 2
 
 
 class MonthlySQLite(MonthlyTables, SQLiteView):

@@ -25,6 +25,9 @@ class SQLView(TrackingRecorder):
     ddl: ClassVar[tuple[str, ...]] = ()
     # Tables a rebuild keeps (created with the view, never truncated).
     kept_ddl: ClassVar[tuple[str, ...]] = ()
+    # How events become rows: raised when the writes change while the tables do not, so that
+    # stores made by the earlier code get the view made anew (0: never changed).
+    rules_version: ClassVar[int] = 0
     dialect: ClassVar[str]
     prefix: str
 
@@ -93,12 +96,14 @@ class SQLView(TrackingRecorder):
         """Make the view's tables those its code defines now; False if they had to be made
         anew (the view then starts again from the first event).
 
-        Each view's DDL is fingerprinted in ``fl_view_versions``. Tables made by other code
-        (an upgrade added a table or changed a column) would otherwise stay as they were,
+        Each view's DDL (with its ``rules_version``) is fingerprinted in ``fl_view_versions``.
+        Tables made by other code (an upgrade added a table or changed a column, or changed
+        how events become rows) would otherwise stay as they were,
         silently incomplete; and a view from before the fingerprints, holding rows, is
         treated the same way. Views are derived from the events, so nothing is lost.
         """
-        digest = hashlib.sha256("\n".join(self.ddl).encode()).hexdigest()
+        rules = f"\nrules {self.rules_version}" if self.rules_version else ""
+        digest = hashlib.sha256(("\n".join(self.ddl) + rules).encode()).hexdigest()
         with self.cursor(commit=True) as c:
             c.execute(
                 "CREATE TABLE IF NOT EXISTS {t}fl_view_versions"

@@ -57,10 +57,18 @@ def test_the_journal_passes_bean_check_and_loads_without_errors(
     assert fund is not None
     assert options["title"] == fund["name"]
     transactions = [e for e in entries if isinstance(e, data.Transaction)]
+    events = [t for t in transactions if "position" in t.meta]
     rows = reader.books_view.query("SELECT position, event_id FROM {t}fl_entries")
-    assert sorted((int(t.meta["position"]), t.meta["event-id"]) for t in transactions) == sorted(
+    assert sorted((int(t.meta["position"]), t.meta["event-id"]) for t in events) == sorted(
         (int(r["position"]), r["event_id"]) for r in rows
     )
+    # Every other transaction is a day's release from restriction, as the books derive it.
+    releases = [t for t in transactions if "position" not in t.meta]
+    assert [(t.date, t.meta["release-of"], t.postings[0].units.number) for t in releases] == [
+        (day, component, Decimal(amount_fen) / 100)
+        for day, component, amount_fen in reader.releases()
+    ]
+    assert releases, "the demo releases restricted money"
     assert all(t.flag == "*" for t in transactions)
     # One assertion per account after each of the twelve demo months: the check has teeth.
     accounts = {e.account for e in entries if isinstance(e, data.Open)}

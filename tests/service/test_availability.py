@@ -6,8 +6,10 @@ import pytest
 from helpers import DAY, World, aggregate, events_named, fen, refused
 from refusals import insufficient
 
-from ledger.domain.accounts import DESIGNATION_OFFSET, Posting, postings_for
+from ledger.domain.accounts import DESIGNATION_OFFSET, Posting, postings_for, v1_postings_for
+from ledger.domain.books import fold
 from ledger.domain.errors import InsufficientFunds
+from ledger.domain.restrictions import released_fen
 
 # == A grant never exceeds what is available ===================================================
 
@@ -152,13 +154,23 @@ def test_given_a_mixed_grant_when_expenses_are_paid_then_they_release_restrictio
     first, second = events_named(w.app, "Expense.Paid")
     assert (first.restricted_fen, first.unrestricted_fen) == (fen("200.00"), 0)
     assert (second.restricted_fen, second.unrestricted_fen) == (fen("100.00"), fen("100.00"))
-    assert postings_for(first) == [
+    # An expense posts its cost and its designation; the release is the books' (by date).
+    assert postings_for(second) == [
+        Posting("Expenses:Programme:Noodles", fen("200.00")),
+        Posting("Assets:Bank", -fen("200.00")),
+        Posting("Equity:Designations:Noodles", fen("100.00")),
+        Posting(DESIGNATION_OFFSET, -fen("100.00")),
+    ]
+    balances_fen = fold(e for _, e in w.app.iter_events()).balances_fen
+    assert released_fen(balances_fen) == {"Noodles": fen("300.00")}
+    # Leaves of format v1 show the grant's split as a release, as they always did.
+    assert v1_postings_for(first) == [
         Posting("Expenses:Programme:Noodles", fen("200.00")),
         Posting("Assets:Bank", -fen("200.00")),
         Posting("Income:Restricted:ReleasedFromRestriction:Noodles", fen("200.00")),
         Posting("Income:Unrestricted:ReleasedFromRestriction:Noodles", -fen("200.00")),
     ]
-    assert postings_for(second) == [
+    assert v1_postings_for(second) == [
         Posting("Expenses:Programme:Noodles", fen("200.00")),
         Posting("Assets:Bank", -fen("200.00")),
         Posting("Income:Restricted:ReleasedFromRestriction:Noodles", fen("100.00")),
