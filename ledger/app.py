@@ -8,11 +8,13 @@ puts them together over one store.
 from __future__ import annotations
 
 from ledger.domain import FUND_TZ, today
+from ledger.service.accruals import AccrualCommands
 from ledger.service.donation_batches import DonationBatches
 from ledger.service.donations import DonationOrder
 from ledger.service.expenses import ExpenseCommands
 from ledger.service.grants import GrantCommands
 from ledger.service.group_commit import GroupCommits
+from ledger.service.inkind import InKindCommands
 from ledger.service.kernel import OPERATOR, RETRIES_MAX, RIGHTS, Actor, Receipt
 from ledger.service.panel import PanelCommands
 from ledger.service.reading import Reading
@@ -39,6 +41,8 @@ class FundLedger(
     DonationBatches,
     GrantCommands,
     ExpenseCommands,
+    AccrualCommands,
+    InKindCommands,
     PanelCommands,
     Reading,
 ):

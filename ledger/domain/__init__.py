@@ -5,8 +5,9 @@ its module; this package names every aggregate once more because stored events n
 classes by topics in this package (``ledger.domain:Donation.Received``, see ``base``).
 """
 
+from ledger.domain.accruals import Advance, Bill, Custody
 from ledger.domain.base import FUND_TZ, FundAggregate, Meta, derived_id, month_of, today
-from ledger.domain.donations import Channel, Donation
+from ledger.domain.donations import Channel, Donation, ValuationBasis
 from ledger.domain.expenses import Category, Expense, PayeeKind
 from ledger.domain.fund import FUND_ID, Fund, ReceivedTotals
 from ledger.domain.grants import Grant, GrantStatus
@@ -14,13 +15,17 @@ from ledger.domain.opinions import Opinion
 from ledger.domain.people import DIRECTORY_ID, Directory, Disclosure, Donor, DonorKind, Role
 from ledger.domain.projects import Project
 from ledger.domain.records import IdempotencyRecord
+from ledger.domain.volunteering import ServiceDonation
 
 __all__ = [
     "DIRECTORY_ID",
     "FUND_ID",
     "FUND_TZ",
+    "Advance",
+    "Bill",
     "Category",
     "Channel",
+    "Custody",
     "Directory",
     "Disclosure",
     "Donation",
@@ -38,6 +43,8 @@ __all__ = [
     "Project",
     "ReceivedTotals",
     "Role",
+    "ServiceDonation",
+    "ValuationBasis",
     "derived_id",
     "month_of",
     "today",

@@ -22,13 +22,36 @@ from dataclasses import dataclass
 from typing import Any
 
 BANK = "Assets:Bank"
+# What the cash-flow statement counts as cash and cash equivalents (现金及现金等价物): a cash
+# box (库存现金) or a payment platform's balance (其他货币资金) is one more account here.
+CASH_AND_EQUIVALENTS = (BANK,)
+PREPAYMENTS = "Assets:Prepayments"
 IN_KIND_ASSETS = "Assets:InKind"
+# Goods given in kind and used or handed out, per project: the stock's credit side.
+IN_KIND_USED = "Assets:InKind:UsedFor"
+FIXED_ASSETS = "Assets:FixedAssets"
+# Accumulated depreciation (累计折旧), per project the asset serves.
+DEPRECIATION = "Assets:FixedAssets:Depreciation"
+CUSTODY_ASSETS = "Assets:Custody"
+PAYABLES = "Liabilities:Payables"
+CUSTODY_LIABILITIES = "Liabilities:Custody"
+NET_ASSETS_UNRESTRICTED = "Equity:NetAssets:Unrestricted"
+NET_ASSETS_RESTRICTED = "Equity:NetAssets:Restricted"
 DESIGNATION_OFFSET = "Equity:Designations:Offset"
 
 # Chinese names of the top accounts, for statements and the Beancount journal's comments.
 ACCOUNT_NAMES_ZH = {
     BANK: "银行存款",
-    IN_KIND_ASSETS: "受赠实物资产",
+    PREPAYMENTS: "预付账款",
+    IN_KIND_ASSETS: "存货（受赠实物）",
+    IN_KIND_USED: "存货（受赠实物）已领用",
+    FIXED_ASSETS: "固定资产",
+    DEPRECIATION: "累计折旧",
+    CUSTODY_ASSETS: "受托代理资产",
+    PAYABLES: "应付款项",
+    CUSTODY_LIABILITIES: "受托代理负债",
+    NET_ASSETS_UNRESTRICTED: "非限定性净资产",
+    NET_ASSETS_RESTRICTED: "限定性净资产",
     "Income:Unrestricted": "收入-非限定性",
     "Income:Restricted": "收入-限定性",
     "Expenses:Programme": "业务活动成本",
@@ -71,6 +94,10 @@ def expense_account(category: str, project_code: str) -> str:
 
 def designation_account(project_code: str) -> str:
     return f"Equity:Designations:{project_component(project_code)}"
+
+
+def per_project(account: str, project_code: str) -> str:
+    return f"{account}:{project_component(project_code)}"
 
 
 @dataclass(frozen=True)
@@ -129,13 +156,53 @@ def _v1_release(e: Any) -> list[Posting]:
     return _pair(unrestricted_side, restricted_side, e.restricted_fen)
 
 
+def _bill_received(e: Any) -> list[Posting]:
+    # Accrual: the cost is the fund's when the bill is received, paid or not (应付款项).
+    return [
+        *_pair(expense_account(e.category, e.project_code), PAYABLES, e.amount_fen),
+        *_pair(designation_account(e.project_code), DESIGNATION_OFFSET, e.unrestricted_fen),
+    ]
+
+
+def _advance_paid(e: Any) -> list[Posting]:
+    # Money out before the goods or service come (预付账款): no cost yet.
+    return [
+        *_pair(PREPAYMENTS, BANK, e.amount_fen),
+        *_pair(designation_account(e.project_code), DESIGNATION_OFFSET, e.unrestricted_fen),
+    ]
+
+
+def _in_kind_valued(e: Any) -> list[Posting]:
+    # A gift kept as a fixed asset moves from the stock of goods to fixed assets.
+    return _pair(FIXED_ASSETS, IN_KIND_ASSETS, e.amount_fen) if e.fixed_asset else []
+
+
 _POSTING_RULES: dict[str, Callable[[Any], list[Posting]]] = {
     "Donation.Received": _donation_received,
     "Donation.Reversed": _donation_reversed,
+    "Donation.InKindValued": _in_kind_valued,
+    "Donation.InKindUsed": lambda e: _pair(
+        expense_account(e.category, e.project_code),
+        per_project(IN_KIND_USED, e.project_code),
+        e.amount_fen,
+    ),
+    "Donation.Depreciated": lambda e: _pair(
+        expense_account(e.category, e.project_code),
+        per_project(DEPRECIATION, e.project_code),
+        e.amount_fen,
+    ),
     "Grant.Approved": _grant_approved,
     "Grant.Closed": _grant_closed,
     "Expense.Paid": _expense_paid,
     "Expense.Reversed": _expense_reversed,
+    "Bill.Received": _bill_received,
+    "Bill.Paid": lambda e: _pair(PAYABLES, BANK, e.amount_fen),
+    "Advance.Paid": _advance_paid,
+    "Advance.Settled": lambda e: _pair(
+        expense_account(e.category, e.project_code), PREPAYMENTS, e.amount_fen
+    ),
+    "Custody.Received": lambda e: _pair(CUSTODY_ASSETS, CUSTODY_LIABILITIES, e.amount_fen),
+    "Custody.PassedOn": lambda e: _pair(CUSTODY_LIABILITIES, CUSTODY_ASSETS, e.amount_fen),
 }
 
 
@@ -152,7 +219,7 @@ def commitment_change_fen(domain_event: Any) -> int:
         return int(e.restricted_fen + e.unrestricted_fen)
     if name == "Grant.Closed":
         return -int(e.released_restricted_fen + e.released_unrestricted_fen)
-    if name == "Expense.Paid":
+    if name in {"Expense.Paid", "Bill.Received", "Advance.Paid"}:
         return -int(e.amount_fen)
     if name == "Expense.Reversed" and not e.grant_closed:
         # Once a grant is closed, money an expense reversal brings back is the fund's again.

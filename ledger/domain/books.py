@@ -8,8 +8,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from ledger.domain.accounts import BANK, IN_KIND_ASSETS, commitment_change_fen, postings_for
-from ledger.domain.restrictions import settled
+from ledger.domain.accounts import (
+    CASH_AND_EQUIVALENTS,
+    FIXED_ASSETS,
+    IN_KIND_ASSETS,
+    commitment_change_fen,
+    postings_for,
+)
+from ledger.domain.restrictions import restricted_cash_fen, settled
 from ledger.domain.yuan import format_yuan
 
 
@@ -42,7 +48,10 @@ def total_fen(balances_fen: Mapping[str, int], prefix: str) -> int:
 
 def position_from(balances_fen: Mapping[str, int], committed_fen: int, events: int) -> Position:
     """The summary figures, each a sum of postings (plus the commitments, which post nothing),
-    with restricted money released as the days give it (``restrictions.settled``)."""
+    with restricted money released as the days give it (``restrictions.settled``).
+
+    The balances are the events' own postings, before any year's closing entries: the figures
+    are the same either side of a close, and the log's leaves replay to them."""
     balances_fen = settled(balances_fen)
     cash_income_fen = -sum(
         total_fen(balances_fen, prefix)
@@ -53,11 +62,8 @@ def position_from(balances_fen: Mapping[str, int], committed_fen: int, events: i
             "Income:Restricted:GovernmentGrants",
         )
     )
-    restricted_fen = -(
-        total_fen(balances_fen, "Income:Restricted")
-        - total_fen(balances_fen, "Income:Restricted:InKind")
-    )
-    balance_fen = balances_fen.get(BANK, 0)
+    restricted_fen = restricted_cash_fen(balances_fen)
+    balance_fen = sum(balances_fen.get(account, 0) for account in CASH_AND_EQUIVALENTS)
     return Position(
         received_total_fen=cash_income_fen,
         spent_total_fen=total_fen(balances_fen, "Expenses"),
@@ -66,7 +72,8 @@ def position_from(balances_fen: Mapping[str, int], committed_fen: int, events: i
         unrestricted_balance_fen=balance_fen - restricted_fen,
         committed_unspent_fen=committed_fen,
         available_for_grants_fen=balance_fen - committed_fen,
-        in_kind_total_fen=balances_fen.get(IN_KIND_ASSETS, 0),
+        in_kind_total_fen=total_fen(balances_fen, IN_KIND_ASSETS)
+        + total_fen(balances_fen, FIXED_ASSETS),
         events=events,
     )
 

@@ -34,9 +34,15 @@ class Fund(FundAggregate):
     safe side.
     """
 
+    # Class defaults: a Fund read from a snapshot taken before these existed still has them.
+    established_on: date | None = None
+    # Years close in order, like months: closing a year needs the one before it closed.
+    closed_year: int | None = None
+
     @event("Established")
     def __init__(self, name: str, currency: str, quorum: int, meta: Meta) -> None:
         self.name = name
+        self.established_on = meta.effective_on
         self.currency = currency
         self.quorum = quorum
         # Books close month by month, in order: closing a month closes every month before it.
@@ -156,3 +162,33 @@ class Fund(FundAggregate):
     @event("PeriodClosed")
     def _period_closed(self, month: str, meta: Meta) -> None:
         self.closed_through = month
+
+    def first_year_open(self) -> int | None:
+        """The year that closes next: the fund's first (from the month it was established to
+        December) or the one after the last closed."""
+        if self.closed_year is not None:
+            return self.closed_year + 1
+        return self.established_on.year if self.established_on else None
+
+    def close_year(self, year: int, meta: Meta) -> None:
+        """Close a year whose twelve months (its first: from establishment) are all closed."""
+        expected = self.first_year_open()
+        if self.closed_year is not None and year <= self.closed_year:
+            raise WrongState(
+                "year", year, f"closed (years closed through {self.closed_year})", "open"
+            )
+        if expected is not None and year != expected:
+            raise WrongState("year", year, f"after the open year {expected}", "the next to close")
+        if self.closed_through is None or self.closed_through < f"{year:04d}-12":
+            through = self.closed_through or "no month"
+            raise WrongState(
+                "year",
+                year,
+                f"not closed month by month (closed through {through})",
+                f"closed through {year:04d}-12",
+            )
+        self._year_closed(year, meta)
+
+    @event("YearClosed")
+    def _year_closed(self, year: int, meta: Meta) -> None:
+        self.closed_year = year

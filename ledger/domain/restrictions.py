@@ -11,7 +11,14 @@ some day). It is a function of the days alone: on any day, for each project,
 so spending beyond what is restricted comes from unrestricted money, a restricted gift that
 arrives after its purpose was paid for is released at once, restricted net assets never go
 below zero, and every figure as of a date depends only on what is dated on or before it.
-Restricted gifts in kind are not released by cash spending.
+Restricted gifts in kind are not released by cash spending but as the goods are used, handed
+out or depreciated for the project (goods used post to ``Assets:InKind:UsedFor:<Project>``,
+depreciation to ``Assets:FixedAssets:Depreciation:<Project>``): the same rule, with cash spent
+being what a project spent less what it consumed in kind.
+
+Closing a year (``ledger.domain.closing``) moves income and expense balances into net assets;
+the release is always worked out from the flows before any closing entry, which the books keep
+apart, so a closed year releases what it released and later years go on from there.
 
 The books keep the events' own postings; ``settled`` adds the release to any set of balances
 (as of a date, as recorded at a moment, or replayed from the log's leaves).
@@ -25,41 +32,86 @@ from datetime import date
 RELEASED_RESTRICTED = "Income:Restricted:ReleasedFromRestriction"
 RELEASED_UNRESTRICTED = "Income:Unrestricted:ReleasedFromRestriction"
 _RESTRICTED_CASH = ("Income:Restricted:Donations:", "Income:Restricted:GovernmentGrants:")
+_RESTRICTED_GOODS = ("Income:Restricted:InKind:",)
+# The credit side of goods used and of depreciation, per project: spending that is no cash.
+_CONSUMED = ("Assets:InKind:UsedFor:", "Assets:FixedAssets:Depreciation:")
+# Every account whose movements the release depends on.
+RELEASE_INPUTS = (*_RESTRICTED_CASH, *_RESTRICTED_GOODS, *_CONSUMED, "Expenses:")
 
 
 def _is_release(account: str) -> bool:
     return account.startswith((RELEASED_RESTRICTED + ":", RELEASED_UNRESTRICTED + ":"))
 
 
+def _by_project(
+    balances_fen: Mapping[str, int], prefixes: tuple[str, ...], sign: int
+) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for account, amount_fen in balances_fen.items():
+        if account.startswith(prefixes):
+            component = account.rsplit(":", 1)[1]
+            totals[component] = totals.get(component, 0) + sign * amount_fen
+    return totals
+
+
 def restricted_cash_received_fen(balances_fen: Mapping[str, int]) -> dict[str, int]:
     """Restricted cash received (net of reversals) per project component."""
-    received: dict[str, int] = {}
-    for account, amount_fen in balances_fen.items():
-        if account.startswith(_RESTRICTED_CASH):
-            component = account.rsplit(":", 1)[1]
-            received[component] = received.get(component, 0) - amount_fen
-    return received
+    return _by_project(balances_fen, _RESTRICTED_CASH, -1)
 
 
 def spent_fen(balances_fen: Mapping[str, int]) -> dict[str, int]:
-    """Spent (net of reversals) per project component, in every category."""
-    spent: dict[str, int] = {}
-    for account, amount_fen in balances_fen.items():
-        if account.startswith("Expenses:"):
-            component = account.rsplit(":", 1)[1]
-            spent[component] = spent.get(component, 0) + amount_fen
-    return spent
+    """Spent (net of reversals) per project component, in every category, cash or not."""
+    return _by_project(balances_fen, ("Expenses:",), 1)
 
 
-def released_fen(balances_fen: Mapping[str, int]) -> dict[str, int]:
-    """Restricted money released per project component: what was both received and spent."""
+def consumed_fen(balances_fen: Mapping[str, int]) -> dict[str, int]:
+    """Goods given in kind used or handed out, and depreciation, per project component."""
+    return _by_project(balances_fen, _CONSUMED, -1)
+
+
+def cash_released_fen(balances_fen: Mapping[str, int]) -> dict[str, int]:
+    """Restricted cash released per project: what was both received and spent in cash."""
     received = restricted_cash_received_fen(balances_fen)
     spent = spent_fen(balances_fen)
+    consumed = consumed_fen(balances_fen)
     return {
         component: amount_fen
         for component, received_fen in received.items()
-        if (amount_fen := max(0, min(received_fen, spent.get(component, 0))))
+        if (
+            amount_fen := max(
+                0, min(received_fen, spent.get(component, 0) - consumed.get(component, 0))
+            )
+        )
     }
+
+
+def goods_released_fen(balances_fen: Mapping[str, int]) -> dict[str, int]:
+    """Restricted gifts in kind released per project: as the goods are used, handed out or
+    depreciated for it (cash spending never releases them)."""
+    received = _by_project(balances_fen, _RESTRICTED_GOODS, -1)
+    consumed = consumed_fen(balances_fen)
+    return {
+        component: amount_fen
+        for component, received_fen in received.items()
+        if (amount_fen := max(0, min(received_fen, consumed.get(component, 0))))
+    }
+
+
+def released_fen(balances_fen: Mapping[str, int]) -> dict[str, int]:
+    """Restricted money and goods released per project component."""
+    released = dict(cash_released_fen(balances_fen))
+    for component, amount_fen in goods_released_fen(balances_fen).items():
+        released[component] = released.get(component, 0) + amount_fen
+    return released
+
+
+def restricted_cash_fen(balances_fen: Mapping[str, int]) -> int:
+    """Restricted cash not yet released, all projects together."""
+    released = cash_released_fen(balances_fen)
+    return sum(
+        received_fen - released.get(component, 0)
+        for component, received_fen in restricted_cash_received_fen(balances_fen).items()
+    )
 
 
 def settled(balances_fen: Mapping[str, int]) -> dict[str, int]:
@@ -83,7 +135,7 @@ def releases_by_day(
     """
     by_day: dict[date, dict[str, int]] = {}
     for day, account, amount_fen in movements:
-        if account.startswith((*_RESTRICTED_CASH, "Expenses:")):
+        if account.startswith(RELEASE_INPUTS):
             cell = by_day.setdefault(day, {})
             cell[account] = cell.get(account, 0) + amount_fen
     running: dict[str, int] = {}

@@ -104,6 +104,17 @@ RIGHTS: dict[str, tuple[Role, ...]] = {
     "reverse_expense": (Role.COMMITTEE,),
     "record_opinion": (Role.ADVISER,),
     "close_period": (Role.COMMITTEE,),
+    "close_year": (Role.COMMITTEE,),
+    "receive_bill": (Role.TREASURER,),
+    "pay_bill": (Role.TREASURER,),
+    "pay_advance": (Role.TREASURER,),
+    "settle_advance": (Role.TREASURER,),
+    "receive_custody": (Role.TREASURER,),
+    "pass_on_custody": (Role.TREASURER,),
+    "value_in_kind": (Role.TREASURER,),
+    "use_in_kind": (Role.TREASURER,),
+    "depreciate": (Role.TREASURER,),
+    "record_service_hours": (Role.TREASURER,),
     # A person's right to erasure (PIPL art. 47): decided by the committee, or at the console.
     "forget_person": (Role.COMMITTEE, Role.OPERATOR),
 }

@@ -14,7 +14,7 @@ import json
 from typing import Any
 from uuid import UUID
 
-from ledger.domain import Donor, DonorKind, Expense, Meta, PayeeKind
+from ledger.domain import Advance, Bill, Donor, DonorKind, Expense, Meta, PayeeKind
 from ledger.domain.errors import NotFound, WrongState
 from ledger.domain.sealing import is_sealed, seal
 from ledger.service.kernel import Actor, Decision, Kernel, Receipt, permitted
@@ -106,7 +106,18 @@ class PersonalData(Kernel):
         return receipt
 
     def _forget_payee(self, expense_id: str, meta: Meta) -> list[Any]:
-        expense = self._get(Expense, expense_id, "donor or expense")
+        try:
+            expense = self._get(Expense, expense_id, "donor or expense")
+        except NotFound:
+            # A bill or an advance to a person: destroying the key is all there is to do.
+            owed: Bill | Advance
+            try:
+                owed = self._get(Bill, expense_id, "donor, expense, bill or advance")
+            except NotFound:
+                owed = self._get(Advance, expense_id, "donor, expense, bill or advance")
+            if owed.payee_kind != PayeeKind.INDIVIDUAL:
+                raise WrongState("payee", expense_id, "an organisation", "a person") from None
+            return []
         if expense.payee_kind != PayeeKind.INDIVIDUAL:
             raise WrongState("payee of expense", expense_id, "an organisation", "a person")
         if expense.payee_forgotten:

@@ -9,6 +9,7 @@ from uuid import uuid4
 from ledger.domain import FUND_ID, Disclosure, DonorKind, Fund, Project
 from ledger.domain.base import Meta, created, derived_id, month_of
 from ledger.domain.checks import (
+    DATE_MIN,
     MONTH,
     NAME_CHARS_MAX,
     PROJECT_CODE,
@@ -156,3 +157,17 @@ class SetupCommands(PersonalData):
             return str(FUND_ID), [fund]
 
         return self._run(actor, "close_period", {"month": month}, decide, **options)
+
+    @permitted("close_year")
+    def close_year(self, actor: Actor, year: int, **options: Unpack[Options]) -> Receipt:
+        """Close a year once its months are closed: its income and expense are carried into
+        net assets (the books work out the closing entries: ``ledger.domain.closing``)."""
+        if type(year) is not int or not DATE_MIN.year <= year <= 9999:
+            raise InvalidInput("year", repr(year), "must be a year YYYY")
+
+        def decide(meta: Meta) -> Decision:
+            fund = self.fund()
+            fund.close_year(year, meta)
+            return str(FUND_ID), [fund]
+
+        return self._run(actor, "close_year", {"year": year}, decide, **options)

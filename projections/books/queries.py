@@ -11,7 +11,7 @@ from typing import Any
 
 from ledger.domain.accounts import project_component
 from ledger.domain.books import Position, position_from
-from ledger.domain.restrictions import releases_by_day, settled
+from ledger.domain.restrictions import RELEASE_INPUTS, releases_by_day, settled
 from ledger.domain.yuan import format_yuan
 from projections.sqlview.reading import PAGE_SIZE_MAX, Queries, ViewSet, as_date, iso_day
 
@@ -44,6 +44,38 @@ class BooksQueries(Queries):
         return settled(
             {row["account"]: int(row["amount_fen"]) for row in rows if row["amount_fen"]}
         )
+
+    def closings(self, as_of: date | None = None) -> dict[int, list[tuple[str, int]]]:
+        """The closing entries of each closed year ending on or before ``as_of``."""
+        sql = "SELECT year, account, amount_fen FROM {t}fl_closings"
+        params: list[Any] = []
+        if as_of is not None:
+            sql += " WHERE year <= %s"
+            params.append(as_of.year if as_of.month == 12 and as_of.day == 31 else as_of.year - 1)
+        closed: dict[int, list[tuple[str, int]]] = {}
+        for row in self.books_view.query(sql + " ORDER BY year, line", params):
+            closed.setdefault(int(row["year"]), []).append(
+                (str(row["account"]), int(row["amount_fen"]))
+            )
+        return closed
+
+    def balances_closed(self, as_of: date | None = None) -> dict[str, int]:
+        """Balances as the ledger's accounts hold them: after the closing entries of every year
+        closed by then (income and expense carried into net assets)."""
+        balances = self.balances(as_of)
+        for lines in self.closings(as_of).values():
+            for account, amount_fen in lines:
+                balances[account] = balances.get(account, 0) + amount_fen
+        return {account: amount for account, amount in balances.items() if amount}
+
+    def cash_flows(self, since: date, until: date) -> dict[int, int]:
+        """The change in cash and cash equivalents in a period, by line of the statement."""
+        rows = self.books_view.query(
+            "SELECT line, SUM(amount_fen) AS amount_fen FROM {t}fl_cash_days"
+            " WHERE effective_on >= %s AND effective_on <= %s GROUP BY line",
+            [since.isoformat(), until.isoformat()],
+        )
+        return {int(r["line"]): int(r["amount_fen"]) for r in rows if r["amount_fen"]}
 
     def movements(self, since: date, until: date) -> dict[str, int]:
         """What each account moved from the start of ``since`` to the end of ``until``."""
@@ -99,9 +131,9 @@ class BooksQueries(Queries):
     def releases(self) -> list[tuple[date, str, int]]:
         """Each day's release from restriction per project component, from the day sums."""
         rows = self.books_view.query(
-            "SELECT effective_on, account, amount_fen FROM {t}fl_account_days"
-            " WHERE account LIKE %s OR account LIKE %s OR account LIKE %s",
-            ["Income:Restricted:Donations:%", "Income:Restricted:GovernmentGrants:%", "Expenses:%"],
+            "SELECT effective_on, account, amount_fen FROM {t}fl_account_days WHERE "
+            + " OR ".join("account LIKE %s" for _ in RELEASE_INPUTS),
+            [prefix + "%" for prefix in RELEASE_INPUTS],
         )
         return releases_by_day(
             (as_date(r["effective_on"]), str(r["account"]), int(r["amount_fen"])) for r in rows

@@ -32,6 +32,15 @@ BOOKS_DDL = (
     "CREATE TABLE IF NOT EXISTS {t}fl_commitment_changes ("
     " position BIGINT PRIMARY KEY, effective_on {date} NOT NULL, recorded_at {ts} NOT NULL,"
     " amount_fen BIGINT NOT NULL)",
+    # The change in cash and cash equivalents by line of the cash-flow statement and day.
+    "CREATE TABLE IF NOT EXISTS {t}fl_cash_days ("
+    " line INTEGER NOT NULL, effective_on {date} NOT NULL, amount_fen BIGINT NOT NULL,"
+    " PRIMARY KEY (line, effective_on))",
+    # The closing entries of each closed year, dated its last day; kept apart from the
+    # journal so the release from restriction is always worked out from the flows alone.
+    "CREATE TABLE IF NOT EXISTS {t}fl_closings ("
+    " year INTEGER NOT NULL, line INTEGER NOT NULL, account TEXT NOT NULL,"
+    " amount_fen BIGINT NOT NULL, PRIMARY KEY (year, line))",
 )
 
 
@@ -39,7 +48,8 @@ class BooksTables:
     view_name: ClassVar[str] = "books"
     ddl: ClassVar[tuple[str, ...]] = BOOKS_DDL
     # 2: an expense posts no release from restriction; the release is derived from the days.
-    rules_version: ClassVar[int] = 2
+    # 3: cash flows by line, closing entries of closed years.
+    rules_version: ClassVar[int] = 3
 
 
 class BooksSQLite(BooksTables, SQLiteView):

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ledger.domain.accounts import commitment_change_fen, event_name, postings_for
+from ledger.domain.cashflow import cash_flows
+from ledger.domain.closing import closing_entries, year_end
+from ledger.domain.restrictions import settled
 from projections.sqlview.projection import ViewProjection
-from projections.sqlview.writes import Add, Write, day_of, id_of, moment_of
+from projections.sqlview.writes import Add, Cursor, Write, day_of, id_of, moment_of
 
 _ADD_ACCOUNT_DAY = (
     "INSERT INTO {t}fl_account_days (account, effective_on, amount_fen) VALUES (%s, %s, %s)"
@@ -17,6 +21,11 @@ _ADD_COMMITMENT_DAY = (
     "INSERT INTO {t}fl_commitment_days (effective_on, amount_fen) VALUES (%s, %s)"
     " ON CONFLICT (effective_on)"
     " DO UPDATE SET amount_fen = fl_commitment_days.amount_fen + excluded.amount_fen"
+)
+_ADD_CASH_DAY = (
+    "INSERT INTO {t}fl_cash_days (line, effective_on, amount_fen) VALUES (%s, %s, %s)"
+    " ON CONFLICT (line, effective_on)"
+    " DO UPDATE SET amount_fen = fl_cash_days.amount_fen + excluded.amount_fen"
 )
 _ADD_EVENT_DAY = (
     "INSERT INTO {t}fl_event_days (effective_on, events) VALUES (%s, %s)"
@@ -44,7 +53,47 @@ def narration(domain_event: Any) -> str:
         return f"{e.category} {e.project_code}: {e.description} / {payee}{voucher}"
     if name == "Expense.Reversed":
         return f"冲销支出 expense reversed: {e.reason}"
-    return name
+    return _NARRATIONS.get(name, name).format(e=e)
+
+
+# Events of accrual, custody and gifts in kind; none names a person (a payee is never shown).
+_NARRATIONS = {
+    "Bill.Received": "应付款项 bill received {e.project_code}: {e.description}",
+    "Bill.Paid": "支付应付款项 bill paid {e.project_code}",
+    "Advance.Paid": "预付账款 advance paid {e.project_code}: {e.description}",
+    "Advance.Settled": "预付账款结算 advance settled {e.project_code}: {e.description}",
+    "Custody.Received": "受托代理资产 held for others: {e.purpose}",
+    "Custody.PassedOn": "受托代理资产转出 passed on to {e.beneficiary}",
+    "Donation.InKindValued": "受赠实物作为固定资产 gift in kind kept as a fixed asset",
+    "Donation.InKindUsed": "受赠实物领用 goods used for {e.project_code}: {e.description}",
+    "Donation.Depreciated": "固定资产折旧 depreciation {e.month} for {e.project_code}",
+}
+
+
+def _close_year(year: int) -> Callable[[Cursor], None]:
+    """The year's closing entries, from the flows through its last day, the release they give
+    and the closing entries of the years before (all already written in this transaction)."""
+
+    def write(c: Cursor) -> None:
+        c.execute(
+            "SELECT account, SUM(amount_fen) AS amount_fen FROM {t}fl_account_days"
+            " WHERE effective_on <= %s GROUP BY account",
+            (year_end(year).isoformat(),),
+        )
+        balances = settled({r["account"]: int(r["amount_fen"]) for r in c.fetchall()})
+        c.execute(
+            "SELECT account, SUM(amount_fen) AS amount_fen FROM {t}fl_closings GROUP BY account"
+        )
+        for row in c.fetchall():
+            balances[row["account"]] = balances.get(row["account"], 0) + int(row["amount_fen"])
+        for line, posting in enumerate(closing_entries(balances)):
+            c.execute(
+                "INSERT INTO {t}fl_closings (year, line, account, amount_fen)"
+                " VALUES (%s, %s, %s, %s)",
+                (year, line, posting.account, posting.amount_fen),
+            )
+
+    return write
 
 
 def books_writes(position: int, domain_event: Any) -> list[Write]:
@@ -85,6 +134,10 @@ def books_writes(position: int, domain_event: Any) -> list[Write]:
             )
         for posting in postings:
             writes.append(Add(_ADD_ACCOUNT_DAY, (posting.account, day), (posting.amount_fen,)))
+    for line, amount_fen in cash_flows(domain_event):
+        writes.append(Add(_ADD_CASH_DAY, (line, day), (amount_fen,)))
+    if event_name(domain_event) == "Fund.YearClosed":
+        writes.append(_close_year(int(domain_event.year)))
     commitment_fen = commitment_change_fen(domain_event)
     if commitment_fen:
         writes.append(Add(_ADD_COMMITMENT_DAY, (day,), (commitment_fen,)))

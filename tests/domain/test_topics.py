@@ -13,11 +13,18 @@ from ledger import domain
 
 # Every topic a store written by any version of fund-ledger holds (events and aggregates).
 STORED_TOPICS = {
-    "Fund": ["Established", "Committed", "Released", "DonationReversed", "PeriodClosed"],
+    "Fund": [
+        "Established",
+        "Committed",
+        "Released",
+        "DonationReversed",
+        "PeriodClosed",
+        "YearClosed",
+    ],
     "Directory": ["Created", "UserAdded", "UserRevoked"],
     "Donor": ["Registered", "Forgotten"],
     "Project": ["Opened", "Closed"],
-    "Donation": ["Received", "Reversed"],
+    "Donation": ["Received", "Reversed", "InKindValued", "InKindUsed", "Depreciated"],
     "Grant": [
         "Proposed",
         "ApprovalGiven",
@@ -29,6 +36,10 @@ STORED_TOPICS = {
     ],
     "Expense": ["Paid", "PayeeForgotten", "Reversed"],
     "Opinion": ["Recorded"],
+    "Bill": ["Received", "Paid"],
+    "Advance": ["Paid", "Settled"],
+    "Custody": ["Received", "PassedOn"],
+    "ServiceDonation": ["Recorded"],
     "IdempotencyRecord": ["Recorded"],
 }
 
