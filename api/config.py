@@ -8,7 +8,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ledger.store.database import DEFAULT_DATABASE_URL
-from projections.books.statements import Thresholds
+from projections.statements.ratios import RatioBasis, Thresholds
 
 
 class Settings(BaseSettings):
@@ -59,8 +59,16 @@ class Settings(BaseSettings):
     )
     charitable_spending_min: Decimal = Field(
         Decimal("0.70"),
-        description="Lowest charitable spending as a share of net assets at the period start.",
+        description="Lowest programme spending (业务活动成本) as a share of the ratio basis.",
+    )
+    ratio_basis: RatioBasis = Field(
+        RatioBasis.PREVIOUS_YEAR_INCOME,
+        description=(
+            "What charitable spending is measured against: previous_year_income (a charity "
+            "with public fundraising: 70 % of the previous year's total income) or "
+            "previous_year_end_net_assets (a foundation without public fundraising)."
+        ),
     )
 
     def thresholds(self) -> Thresholds:
-        return Thresholds(self.management_share_max, self.charitable_spending_min)
+        return Thresholds(self.management_share_max, self.charitable_spending_min, self.ratio_basis)

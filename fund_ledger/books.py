@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -32,6 +32,7 @@ EXPORT_FORMATS = (
     "donations.csv",
     "grants.csv",
     "expenses.csv",
+    "statements",
     "audit-bundle",
 )
 REPORTS = (
@@ -42,7 +43,9 @@ REPORTS = (
     "functional",
     "ratios",
     "monthly",
+    "statements",
 )
+STATEMENT_SUFFIXES = (".xlsx", ".pdf")
 
 
 def init(
@@ -119,12 +122,17 @@ def export(
     public: Annotated[
         bool, typer.Option("--public/--full", help="CSV: the public variant or the full one.")
     ] = True,
+    year: Annotated[int | None, typer.Option(help="statements: the year YYYY.")] = None,
 ) -> None:
-    """Export the books: Beancount, 360Giving, CSV listings, or an audit bundle for verify."""
+    """Export the books: Beancount, 360Giving, CSV listings, the statements (XLSX or PDF, by
+    the --out file's suffix), or an audit bundle for verify."""
     from projections import exports
 
     if format_name not in EXPORT_FORMATS:
         raise fail(f"FORMAT must be one of {', '.join(EXPORT_FORMATS)}")
+    if format_name == "statements":
+        _export_statements(year, out)
+        return
     views = open_views(common.open_ledger())
     if format_name == "audit-bundle":
         if folder is None:
@@ -150,16 +158,86 @@ def export(
         err.print(f"wrote {out} ({len(data)} bytes)")
 
 
+def _export_statements(year: int | None, out: Path | None) -> None:
+    from projections import exports
+
+    if year is None or out is None or out.suffix not in STATEMENT_SUFFIXES:
+        raise fail("statements needs --year YYYY and --out FILE.xlsx or FILE.pdf")
+    with failing_on(exports.PdfUnavailable):
+        statements = _statements(year, None)
+        if out.suffix == ".xlsx":
+            data = exports.export_statements_xlsx(statements)
+        else:
+            data = exports.export_statements_pdf(statements)
+    out.write_bytes(data)
+    err.print(f"wrote {out} ({len(data)} bytes)")
+
+
+def _statements(year: int, month: str | None) -> dict[str, Any]:
+    number = _parse(month, _month_number(year), "--month", f"a month YYYY-MM of {year}")
+    reader = Reader(open_views(common.open_ledger(), caught_up=True))
+    return reader.statements(year, number, Settings().thresholds())
+
+
+def _month_number(year: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        day = date.fromisoformat(value + "-01")
+        if day.year != year:
+            raise ValueError(value)
+        return day.month
+
+    return parse
+
+
+def _print_statements(statements: dict[str, Any]) -> None:
+    """The three forms as tables: line, label and each column."""
+    console = Console()
+    for key in ("balance_sheet", "activities", "cash_flows"):
+        form = statements[key]
+        table = Table(title=f"{form['title']} {form['title_en']} · {form['form']}")
+        table.add_column("行次")
+        table.add_column("项目 / item")
+        for column in form["columns"]:
+            table.add_column(column["label"], justify="right")
+        for row in form["rows"]:
+            values = row.get("values", {})
+            table.add_row(
+                str(row["line"] or ""),
+                row["label"],
+                *(values.get(c["key"], "") for c in form["columns"]),
+            )
+        console.print(table)
+
+
 def report(
     name: Annotated[str, typer.Argument(metavar="NAME", help=", ".join(REPORTS))],
     as_of: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD")] = None,
     since: Annotated[str | None, typer.Option("--from", help="YYYY-MM-DD")] = None,
     until: Annotated[str | None, typer.Option("--to", help="YYYY-MM-DD")] = None,
-    month: Annotated[str | None, typer.Option(help="YYYY-MM, for the monthly report")] = None,
+    month: Annotated[
+        str | None, typer.Option(help="YYYY-MM: the monthly report; statements to a month's end")
+    ] = None,
+    year: Annotated[
+        int | None, typer.Option(help="YYYY: the year of statements and ratios")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="statements: JSON (the other reports always are).")
+    ] = False,
 ) -> None:
-    """Print a statement or report as JSON."""
+    """Print a statement or report (JSON; statements as tables without --json)."""
     if name not in REPORTS:
         raise fail(f"NAME must be one of {', '.join(REPORTS)}")
+    if name in {"statements", "ratios"}:
+        if year is None:
+            raise fail(f"{name} needs --year YYYY")
+        statements = _statements(year, month if name == "statements" else None)
+        if name == "ratios":
+            typer.echo(json.dumps(statements["ratios"], ensure_ascii=False, indent=2))
+        elif as_json:
+            typer.echo(json.dumps(statements, ensure_ascii=False, indent=2))
+        else:
+            _print_statements(statements)
+        return
     day = _day(as_of, "--as-of")
     first = _day(since, "--from") or date(today().year, 1, 1)
     last = _day(until, "--to") or today()
@@ -175,8 +253,6 @@ def report(
         result = reader.restricted_rollforward(first, last)
     elif name == "functional":
         result = reader.functional_expenses(first, last)
-    elif name == "ratios":
-        result = reader.ratios(first, last, Settings().thresholds())
     else:
         result = reader.monthly(month or f"{last:%Y-%m}")
     typer.echo(json.dumps(result, ensure_ascii=False, indent=2))

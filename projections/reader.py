@@ -12,9 +12,11 @@ from projections.registers.donors import DonorQueries
 from projections.registers.grouped import GroupedQueries
 from projections.registers.projects import ProjectQueries
 from projections.runner import Views
+from projections.statements.queries import StatementQueries
 
 
 class Reader(
+    StatementQueries,  # 会民非01-03表, notes, ratios
     Statements,  # with BooksQueries: balances, positions, the journal
     ProjectQueries,
     DonorQueries,

@@ -1,30 +1,22 @@
-"""The financial statements, from the books view's balances: trial balance, 资产负债表,
-业务活动表, restricted money rolled forward, functional expenses, spending ratios."""
+"""Reports from the books view's balances: trial balance, a short balance sheet and activities
+by account, restricted money rolled forward, functional expenses. The statutory forms are in
+``projections/statements/``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
+from ledger.domain.accounts import NET_ASSETS_RESTRICTED, NET_ASSETS_UNRESTRICTED
 from ledger.domain.books import total_fen
 from ledger.domain.yuan import format_yuan
 from projections.books.queries import BooksQueries
 from projections.sqlview.reading import iso_day
 
 
-@dataclass(frozen=True)
-class Thresholds:
-    """Spending-ratio limits, from configuration (the law's figures are the defaults)."""
-
-    management_share_max: Decimal = Decimal("0.10")
-    charitable_spending_min: Decimal = Decimal("0.70")
-
-
 class Statements(BooksQueries):
     def trial_balance(self, as_of: date | None = None) -> list[dict[str, str]]:
-        balances = self.balances(as_of)
+        balances = self.balances_closed(as_of)
         rows = [
             {
                 "account": account,
@@ -37,20 +29,24 @@ class Statements(BooksQueries):
         return rows
 
     def balance_sheet(self, as_of: date | None = None) -> dict[str, Any]:
-        """资产负债表: assets against restricted and unrestricted net assets."""
-        b = self.balances(as_of)
-        restricted_fen = -total_fen(b, "Income:Restricted")
-        unrestricted_fen = -total_fen(b, "Income:Unrestricted") - total_fen(b, "Expenses")
-        assets = {
-            "Assets:Bank": b.get("Assets:Bank", 0),
-            "Assets:InKind": b.get("Assets:InKind", 0),
-        }
-        assert sum(assets.values()) == restricted_fen + unrestricted_fen
+        """A short balance sheet by account (the form itself: ``statements --json``)."""
+        b = self.balances_closed(as_of)
+        restricted_fen = -total_fen(b, "Income:Restricted") - total_fen(b, NET_ASSETS_RESTRICTED)
+        unrestricted_fen = (
+            -total_fen(b, "Income:Unrestricted")
+            - total_fen(b, "Expenses")
+            - total_fen(b, NET_ASSETS_UNRESTRICTED)
+        )
+        assets = {a: v for a, v in b.items() if a.startswith("Assets:")}
+        liabilities = {a: -v for a, v in b.items() if a.startswith("Liabilities:")}
+        liabilities_fen = sum(liabilities.values())
+        assert sum(assets.values()) == liabilities_fen + restricted_fen + unrestricted_fen
         return {
             "as_of": iso_day(as_of),
-            "assets": {k: format_yuan(v) for k, v in assets.items()},
+            "assets": {k: format_yuan(v) for k, v in sorted(assets.items())},
             "assets_total": format_yuan(sum(assets.values())),
-            "liabilities_total": "0.00",
+            "liabilities": {k: format_yuan(v) for k, v in sorted(liabilities.items())},
+            "liabilities_total": format_yuan(liabilities_fen),
             "net_assets": {
                 "restricted": format_yuan(restricted_fen),
                 "unrestricted": format_yuan(unrestricted_fen),
@@ -150,35 +146,4 @@ class Statements(BooksQueries):
             "totals": {
                 c: format_yuan(sum(r.get(c, 0) for r in table.values())) for c in categories
             },
-        }
-
-    def ratios(self, since: date, until: date, thresholds: Thresholds) -> dict[str, Any]:
-        """Management-cost share and charitable-spending ratio against configured limits.
-
-        Charitable spending is compared with the net assets at the start of the period, as
-        the charity rules do for the previous year-end.
-        """
-        moves = self.movements(since, until)
-        spent_fen = total_fen(moves, "Expenses")
-        management_fen = total_fen(moves, "Expenses:Management")
-        charitable_fen = total_fen(moves, "Expenses:Programme")
-        opening = self._opening(since)
-        opening_net_fen = opening.get("Assets:Bank", 0) + opening.get("Assets:InKind", 0)
-        management_share = Decimal(management_fen) / Decimal(spent_fen) if spent_fen else Decimal(0)
-        charitable_ratio = (
-            Decimal(charitable_fen) / Decimal(opening_net_fen) if opening_net_fen else None
-        )
-        return {
-            "from": since.isoformat(),
-            "to": until.isoformat(),
-            "management_share": f"{management_share:.4f}",
-            "management_share_max": str(thresholds.management_share_max),
-            "management_share_ok": management_share <= thresholds.management_share_max,
-            "charitable_spending_ratio": (
-                f"{charitable_ratio:.4f}" if charitable_ratio is not None else None
-            ),
-            "charitable_spending_min": str(thresholds.charitable_spending_min),
-            "charitable_spending_ok": (
-                charitable_ratio is None or charitable_ratio >= thresholds.charitable_spending_min
-            ),
         }

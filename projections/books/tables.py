@@ -41,6 +41,16 @@ BOOKS_DDL = (
     "CREATE TABLE IF NOT EXISTS {t}fl_closings ("
     " year INTEGER NOT NULL, line INTEGER NOT NULL, account TEXT NOT NULL,"
     " amount_fen BIGINT NOT NULL, PRIMARY KEY (year, line))",
+    # For the notes (附注): gifts in kind with how their value was set, and service hours.
+    "CREATE TABLE IF NOT EXISTS {t}fl_in_kind ("
+    " donation_id TEXT PRIMARY KEY, receipt_no TEXT NOT NULL, project_code TEXT,"
+    " received_on {date} NOT NULL, amount_fen BIGINT NOT NULL, basis TEXT, evidence TEXT,"
+    " fixed_asset {bool} NOT NULL, useful_life_months INTEGER NOT NULL,"
+    " used_fen BIGINT NOT NULL, depreciated_fen BIGINT NOT NULL, reversed_on {date})",
+    "CREATE TABLE IF NOT EXISTS {t}fl_service_hours ("
+    " position BIGINT PRIMARY KEY, provider TEXT NOT NULL, project_code TEXT NOT NULL,"
+    " served_on {date} NOT NULL, hours BIGINT NOT NULL, people BIGINT NOT NULL,"
+    " description TEXT NOT NULL)",
 )
 
 
@@ -48,7 +58,7 @@ class BooksTables:
     view_name: ClassVar[str] = "books"
     ddl: ClassVar[tuple[str, ...]] = BOOKS_DDL
     # 2: an expense posts no release from restriction; the release is derived from the days.
-    # 3: cash flows by line, closing entries of closed years.
+    # 3: cash flows by line, closing entries of closed years, gifts in kind, service hours.
     rules_version: ClassVar[int] = 3
 
 

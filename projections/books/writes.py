@@ -96,6 +96,57 @@ def _close_year(year: int) -> Callable[[Cursor], None]:
     return write
 
 
+def _note_writes(position: int, domain_event: Any) -> list[Write]:
+    """Rows for the notes: gifts in kind and what became of them, service hours."""
+    name = event_name(domain_event)
+    e = domain_event
+    donation_id = id_of(e)
+    if name == "Donation.Received" and e.in_kind:
+        return [
+            (
+                "INSERT INTO {t}fl_in_kind (donation_id, receipt_no, project_code, received_on,"
+                " amount_fen, fixed_asset, useful_life_months, used_fen, depreciated_fen)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (
+                    donation_id,
+                    e.receipt_no,
+                    e.project_code,
+                    day_of(e),
+                    e.amount_fen,
+                    False,
+                    0,
+                    0,
+                    0,
+                ),
+            )
+        ]
+    if name == "Donation.Reversed" and e.in_kind:
+        sql = "UPDATE {t}fl_in_kind SET reversed_on = %s WHERE donation_id = %s"
+        return [(sql, (day_of(e), donation_id))]
+    if name == "Donation.InKindValued":
+        sql = (
+            "UPDATE {t}fl_in_kind SET basis = %s, evidence = %s, fixed_asset = %s,"
+            " useful_life_months = %s WHERE donation_id = %s"
+        )
+        return [(sql, (e.basis, e.evidence, e.fixed_asset, e.useful_life_months, donation_id))]
+    if name in {"Donation.InKindUsed", "Donation.Depreciated"}:
+        column = "used_fen" if name == "Donation.InKindUsed" else "depreciated_fen"
+        sql = f"UPDATE {{t}}fl_in_kind SET {column} = {column} + %s WHERE donation_id = %s"
+        return [(sql, (e.amount_fen, donation_id))]
+    if name == "ServiceDonation.Recorded":
+        sql = (
+            "INSERT INTO {t}fl_service_hours (position, provider, project_code, served_on,"
+            " hours, people, description) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+        )
+        return [
+            (
+                sql,
+                (position, e.provider, e.project_code, day_of(e), e.hours, e.people, e.description),
+            )
+        ]
+    return []
+
+
 def books_writes(position: int, domain_event: Any) -> list[Write]:
     day = day_of(domain_event)
     recorded_at = moment_of(domain_event)
@@ -134,6 +185,7 @@ def books_writes(position: int, domain_event: Any) -> list[Write]:
             )
         for posting in postings:
             writes.append(Add(_ADD_ACCOUNT_DAY, (posting.account, day), (posting.amount_fen,)))
+    writes.extend(_note_writes(position, domain_event))
     for line, amount_fen in cash_flows(domain_event):
         writes.append(Add(_ADD_CASH_DAY, (line, day), (amount_fen,)))
     if event_name(domain_event) == "Fund.YearClosed":
