@@ -68,6 +68,11 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/v1/corrections"): READ,
     ("GET", "/v1/donors/{donor_id}/statement"): READ,
     ("GET", "/v1/reports/monthly/{month}"): READ,
+    # The statements with their notes, for those who oversee the fund; the public page of a
+    # closed year shows its forms.
+    ("GET", "/v1/reports/statements/{year}"): Access(
+        frozenset({Role.AUDITOR, Role.COMMITTEE, Role.ADVISER})
+    ),
     ("GET", "/v1/reports/trial-balance"): READ,
     ("GET", "/v1/reports/balance-sheet"): READ,
     ("GET", "/v1/reports/activities"): READ,
@@ -100,6 +105,7 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/donations"): READ,
     ("GET", "/corrections"): READ,
     ("GET", "/reports"): READ,
+    ("GET", "/reports/{year}"): READ,
     ("GET", "/notice/{month}"): READ,
     # -- documentation and files -----------------------------------------------------------------
     ("GET", "/openapi.json"): DOCUMENTATION,

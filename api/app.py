@@ -150,6 +150,7 @@ def create_app(settings: Settings | None = None, ledger: FundLedger | None = Non
             checkpoint_interval_s=settings.checkpoint_interval_s,
             auth_throttle=AuthThrottle(failures_max=settings.auth_failures_max),
             store_probe_timeout_s=settings.store_probe_timeout_s,
+            thresholds=settings.thresholds(),
             donations=GroupCommitter(
                 opened.record_donation_orders,
                 window_s=settings.group_commit_window_s,

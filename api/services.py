@@ -16,6 +16,7 @@ from ledger.service.batching import GroupCommitter
 from projections.log.queries import Log
 from projections.reader import Reader
 from projections.runner import LiveRunner, Views, ViewStatus
+from projections.statements.ratios import Thresholds
 
 # Probes in a row that must fail with an error before the store is called down.
 PROBE_ERRORS_MAX = 2
@@ -104,6 +105,8 @@ class Services:
     donations: GroupCommitter[DonationOrder, Receipt] | None = None
     checkpoint_interval_s: float = 2.0
     metrics: Metrics = field(default_factory=Metrics)
+    # The spending-ratio rules the statements are checked against (Settings).
+    thresholds: Thresholds = field(default_factory=Thresholds)
     auth_throttle: AuthThrottle = field(default_factory=AuthThrottle)
     started_at: float = field(default_factory=time.monotonic)
     checkpoint_error: BaseException | None = None

@@ -215,9 +215,30 @@ def reports_page(request: Request, services: ServicesDep, lang: Lang = "zh") -> 
         reader.projects_opened(), reader.first_gift_on(), fund.get("closed_through"), today()
     )
     years = sorted({m["month"][:4] for m in months}, reverse=True)
+    closed = {str(year) for year in reader.closed_years()}
     return _render(
-        request, "reports.html", lang, months=list(reversed(months)), years=years, dues=dues
+        request,
+        "reports.html",
+        lang,
+        months=list(reversed(months)),
+        years=years,
+        dues=dues,
+        closed=closed,
     )
+
+
+@router.get("/reports/{year}", response_class=HTMLResponse)
+def annual_statements_page(
+    request: Request,
+    services: ServicesDep,
+    year: Annotated[int, Path(ge=2000, le=9999)],
+    lang: Lang = "zh",
+) -> HTMLResponse:
+    """The statements of a closed year, as the public may read them: the three forms."""
+    if year not in services.reader.closed_years():
+        raise ApiProblem(404, "not-found", f"the year {year} is not closed", what="year", key=year)
+    statements = services.reader.statements(year, None, services.thresholds)
+    return _render(request, "annual.html", lang, year=year, statements=statements)
 
 
 @router.get("/notice/{month}", response_class=HTMLResponse)

@@ -181,6 +181,20 @@ def monthly_report(month: Month, services: ServicesDep) -> dict[str, Any]:
     return services.reader.monthly(month)
 
 
+@router.get("/reports/statements/{year}", summary="Statutory statements 会民非01-03表与附注")
+def statements(
+    year: Annotated[int, Path(ge=2000, le=9999, examples=[2026])],
+    services: ServicesDep,
+    _reader: FullReader,
+    month: Annotated[
+        int | None, Query(ge=1, le=12, description="To the end of this month of the year.")
+    ] = None,
+) -> dict[str, Any]:
+    """The balance sheet, activities, cash flows, notes and ratios of a year (or of a year to a
+    month's end), each with its comparative column: for the committee, auditors and panel."""
+    return services.reader.statements(year, month, services.thresholds)
+
+
 @router.get("/reports/trial-balance", summary="Trial balance 试算平衡表")
 def trial_balance(services: ServicesDep, as_of: date | None = None) -> list[dict[str, str]]:
     return services.reader.trial_balance(as_of)
