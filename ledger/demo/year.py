@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from ledger.app import OPERATOR, Actor, FundLedger
+from ledger.demo.accruals import record_the_rest, value_hospital_equipment
 from ledger.demo.cast import (
     ADVISER,
     AUDITOR,
@@ -47,6 +48,8 @@ class _Demo:
     grants: dict[str, str] = field(default_factory=dict)
     voucher_no: int = 0
     receipt_no: int = 0
+    donors: dict[str, str] = field(default_factory=dict)
+    in_kind_equipment: str = ""
 
     def actor(self, name: str) -> Actor:
         return self.app.actor_named(name)
@@ -116,6 +119,8 @@ def load_demo(app: FundLedger, progress: Callable[[str], None] = lambda _: None)
     _grants(demo)
     progress("twelve months of spending")
     _year(demo)
+    progress("bills, advances, custody, goods used, hours, the close of 2025")
+    record_the_rest(demo)
     return demo.users
 
 
@@ -146,6 +151,7 @@ def _donations(demo: _Demo) -> None:
         donor_id = demo.app.register_donor(
             demo.actor(TREASURER), name, kind, disclosure, contact, on=first_gift_on
         ).id
+        demo.donors[name] = donor_id
         for amount, when, channel, code in gifts:
             demo.give(donor_id, amount, when, channel, code)
             total_fen += parse_yuan(amount)
@@ -165,7 +171,8 @@ def _donations(demo: _Demo) -> None:
     hospital = demo.app.register_donor(
         demo.actor(TREASURER), "嘉兴市第一医院", "community_org", "named", on=date(2025, 12, 18)
     ).id
-    demo.give(hospital, "12800.00", date(2025, 12, 18), "in_kind", "health")
+    equipment = demo.give(hospital, "12800.00", date(2025, 12, 18), "in_kind", "health")
+    value_hospital_equipment(demo, equipment)
 
 
 def _residents(demo: _Demo) -> list[str]:
