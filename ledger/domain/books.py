@@ -15,7 +15,7 @@ from ledger.domain.accounts import (
     commitment_change_fen,
     postings_for,
 )
-from ledger.domain.restrictions import restricted_cash_fen, settled
+from ledger.domain.restrictions import consumed_fen, restricted_cash_fen, settled
 from ledger.domain.yuan import format_yuan
 
 
@@ -66,7 +66,10 @@ def position_from(balances_fen: Mapping[str, int], committed_fen: int, events: i
     balance_fen = sum(balances_fen.get(account, 0) for account in CASH_AND_EQUIVALENTS)
     return Position(
         received_total_fen=cash_income_fen,
-        spent_total_fen=total_fen(balances_fen, "Expenses"),
+        # What the grants paid for or owe; goods given in kind and used, and depreciation,
+        # are costs too but no money's (they are in the statements, not in this figure).
+        spent_total_fen=total_fen(balances_fen, "Expenses")
+        - sum(consumed_fen(balances_fen).values()),
         balance_fen=balance_fen,
         restricted_balance_fen=restricted_fen,
         unrestricted_balance_fen=balance_fen - restricted_fen,

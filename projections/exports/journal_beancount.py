@@ -6,6 +6,7 @@ import re
 from datetime import date, timedelta
 
 from ledger.domain.accounts import ACCOUNT_NAMES_ZH
+from ledger.domain.books import total_fen
 from ledger.domain.restrictions import RELEASED_RESTRICTED, RELEASED_UNRESTRICTED
 from ledger.domain.yuan import format_yuan
 from projections.reader import Reader
@@ -17,6 +18,9 @@ READ_ATTEMPTS_MAX = 5
 # Where a day's release sorts among the day's blocks: after every event of the day.
 RELEASE_POSITION = 2**62
 RELEASE_NARRATION = "限定性净资产转为非限定性净资产 release from restriction: "
+# A closed year's closing entries come last on its last day, after that day's release.
+CLOSE_POSITION = RELEASE_POSITION + 1
+CLOSE_NARRATION = "年末结转 closing the year {year}: income and expense into net assets"
 
 
 class ExportMoved(Exception):
@@ -70,9 +74,11 @@ def _journal_text(reader: Reader) -> str:
     if not entries:
         return "\n".join(out) + "\n"
     releases = reader.releases()
+    closings = reader.closings()
     accounts = sorted(
         {account for e in entries for account, _ in e.lines}
         | {a for _, component, _ in releases for a in _release_accounts(component)}
+        | {account for lines in closings.values() for account, _ in lines}
     )
     width = max(len(a) for a in accounts) + 2
     first = min(e.effective_on for e in entries)
@@ -86,13 +92,14 @@ def _journal_text(reader: Reader) -> str:
         # the balance through the month's end. "~ 0.00" makes it exact, as the tolerance
         # Beancount infers from two decimals would let a one-fen drift pass.
         on = month_end + timedelta(days=1)
-        balances = reader.balances(month_end)
+        balances = reader.balances_closed(month_end)
         blocks.append(
             (
                 on,
                 0,
                 [
-                    f"{on} balance {a:<{width}}{format_yuan(balances.get(a, 0)):>16}"
+                    # Beancount asserts an account with the accounts below it.
+                    f"{on} balance {a:<{width}}{format_yuan(total_fen(balances, a)):>16}"
                     f" ~ 0.00 {currency}"
                     for a in accounts
                 ],
@@ -121,6 +128,22 @@ def _journal_text(reader: Reader) -> str:
                     f"  release-of: {_quote(component)}",
                     f"  {restricted_side:<{width}}{format_yuan(amount_fen):>16} {currency}",
                     f"  {unrestricted_side:<{width}}{format_yuan(-amount_fen):>16} {currency}",
+                ],
+            )
+        )
+    for year, closing in closings.items():
+        day = date(year, 12, 31)
+        blocks.append(
+            (
+                day,
+                CLOSE_POSITION,
+                [
+                    f"{day} * {_quote(CLOSE_NARRATION.format(year=year))}",
+                    f"  closes-year: {_quote(str(year))}",
+                    *(
+                        f"  {account:<{width}}{format_yuan(amount_fen):>16} {currency}"
+                        for account, amount_fen in closing
+                    ),
                 ],
             )
         )

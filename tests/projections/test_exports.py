@@ -19,6 +19,7 @@ from beancount.core import data, realization
 from exporting import PUBLISHED_ON, read_csv
 
 from ledger.app import OPERATOR, FundLedger
+from ledger.domain.books import total_fen
 from ledger.domain.money import parse_yuan
 from ledger.domain.yuan import format_yuan
 from projections.exports import ExportMoved, export_360giving, export_beancount, export_csv
@@ -62,8 +63,13 @@ def test_the_journal_passes_bean_check_and_loads_without_errors(
     assert sorted((int(t.meta["position"]), t.meta["event-id"]) for t in events) == sorted(
         (int(r["position"]), r["event_id"]) for r in rows
     )
-    # Every other transaction is a day's release from restriction, as the books derive it.
-    releases = [t for t in transactions if "position" not in t.meta]
+    # Every other transaction is a day's release from restriction, as the books derive it,
+    # or the closing entries of a closed year (the demo closes 2025).
+    closings = [t for t in transactions if "closes-year" in t.meta]
+    assert [(t.date, t.meta["closes-year"]) for t in closings] == [(date(2025, 12, 31), "2025")]
+    assert sum(p.units.number for p in closings[0].postings) == 0
+    assert any(p.account.startswith("Equity:NetAssets:") for p in closings[0].postings)
+    releases = [t for t in transactions if "position" not in t.meta and t not in closings]
     assert [(t.date, t.meta["release-of"], t.postings[0].units.number) for t in releases] == [
         (day, component, Decimal(amount_fen) / 100)
         for day, component, amount_fen in reader.releases()
@@ -102,12 +108,25 @@ def test_the_journal_balances_equal_the_views_and_the_summary(reader: Reader, jo
         "Income:Restricted:Donations",
         "Income:Restricted:GovernmentGrants",
     ]
-    assert -sum(fen(a) for a in received) == position.received_total_fen
+    # Income and expense of the closed year 2025 are in net assets in the journal; the
+    # position's running totals are the flows, before any close.
+    flows = reader.balances()
+    assert -sum(total_fen(flows, a) for a in received) == position.received_total_fen
     assert position.received_total_fen == parse_yuan("3000000.00")
-    assert fen("Expenses") == position.spent_total_fen
-    assert fen("Assets:InKind") == position.in_kind_total_fen
-    leaves = {r.account: fen(r.account) for r in realization.iter_children(real, leaf_only=True)}
-    assert {a: v for a, v in leaves.items() if v} == reader.balances()
+    in_kind_costs = -total_fen(flows, "Assets:InKind:UsedFor") - total_fen(
+        flows, "Assets:FixedAssets:Depreciation"
+    )
+    assert in_kind_costs == parse_yuan("8133.30")  # goods used, ten months' depreciation
+    assert total_fen(flows, "Expenses") - in_kind_costs == position.spent_total_fen
+    assert fen("Assets:InKind") + fen("Assets:FixedAssets") == position.in_kind_total_fen
+    # Each account's own balance (a parent's children apart), as the views hold it.
+    own = {
+        node.account: int(node.balance.get_currency_units("CNY").number * 100)
+        for node in realization.iter_children(real)
+        if node.account
+    }
+    assert {a: v for a, v in own.items() if v} == reader.balances_closed()
+    assert fen("Equity:NetAssets") != 0, "the close of 2025 is in the journal"
 
 
 def _bump(line: str, fen: int) -> str:

@@ -58,8 +58,13 @@ def test_every_summary_figure_is_the_sum_of_its_postings(
     position = reader.summary()
     assert sum(by_account.values()) == 0
     assert position.balance_fen == by_account["Assets:Bank"]
+    # Goods given in kind and used, and depreciation, are costs but no money's.
     assert position.spent_total_fen == sum(
         v for k, v in by_account.items() if k.startswith("Expenses:")
+    ) + sum(
+        v
+        for k, v in by_account.items()
+        if k.startswith(("Assets:InKind:UsedFor:", "Assets:FixedAssets:Depreciation:"))
     )
     assert position.received_total_fen == -sum(
         v
@@ -230,7 +235,8 @@ def test_a_donor_can_see_where_a_restricted_gift_went(demo_views: tuple[FundLedg
     )[0]["donor_id"]
     statement = reader.donor_statement(hotel)
     assert statement is not None
-    assert statement["given_total"] == "200000.00"
+    # 200,000.00 in cash and 6,000.00 of noodle ingredients in kind.
+    assert statement["given_total"] == "206000.00"
     (noodles,) = statement["restricted_projects"]
     assert noodles["project"] == "noodles"
     assert noodles["expenses"]
