@@ -128,6 +128,7 @@ class Donation(FundAggregate):
 
     def project_for(self, project_code: str | None) -> str:
         """The project goods serve: a restricted gift's own, else the one named."""
+        self._require_in_kind()
         code = self.project_code or project_code
         if code is None or (self.project_code and project_code not in (None, self.project_code)):
             raise InvalidInput(
