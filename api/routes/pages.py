@@ -234,10 +234,11 @@ def annual_statements_page(
     year: Annotated[int, Path(ge=2000, le=9999)],
     lang: Lang = "zh",
 ) -> HTMLResponse:
-    """The statements of a closed year, as the public may read them: the three forms."""
-    if year not in services.reader.closed_years():
-        raise ApiProblem(404, "not-found", f"the year {year} is not closed", what="year", key=year)
-    statements = services.reader.statements(year, None, services.thresholds)
+    """The statements of a closed year, as the public may read them: the three forms (a year
+    not closed yet says so: its figures may still change)."""
+    statements = None
+    if year in services.reader.closed_years():
+        statements = services.reader.statements(year, None, services.thresholds)
     return _render(request, "annual.html", lang, year=year, statements=statements)
 
 

@@ -116,6 +116,7 @@ def fund(module_store_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
             "donor_id": donor_id,
             "donation_id": donation_id,
             "month": MONTH,
+            "year": str(DAY.year),
             "size": str(tree_size),
             "path": "site.css",
         }

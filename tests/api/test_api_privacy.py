@@ -49,7 +49,7 @@ GROUPINGS = [
     "donor_kind,month",
 ]
 # Routes that answer nobody without a token.
-FOR_TOKEN_HOLDERS = {"/v1/events"}
+FOR_TOKEN_HOLDERS = {"/v1/events", "/v1/reports/statements/{year}"}
 CHECKPOINT_WAIT_POLLS_MAX = 200
 CHECKPOINT_POLL_S = 0.05
 PAGES_MAX = 100
@@ -208,6 +208,11 @@ def _ask_the_api(
         "/v1/reports/monthly/{month}": lambda t: [
             sweep.get(t, f"/v1/reports/monthly/{m}") for m in DEMO_MONTHS
         ],
+        "/v1/reports/statements/{year}": lambda t: [
+            sweep.get(t, f"/v1/reports/statements/{y}", m)
+            for y in (2025, 2026)
+            for m in ({}, {"month": 3})
+        ],
         "/v1/reports/trial-balance": lambda t: [sweep.get(t, t, p) for p in AS_OF],
         "/v1/reports/balance-sheet": lambda t: [sweep.get(t, t, p) for p in AS_OF],
         "/v1/reports/activities": lambda t: [sweep.get(t, t, p) for p in PERIODS],
@@ -253,6 +258,11 @@ def _ask_the_pages(sweep: Sweep, codes: list[str], gifts: list[Any]) -> Ask:
         ],
         "/corrections": lambda t: [sweep.get(t, t, {"lang": lang}) for lang in ("zh", "en")],
         "/reports": lambda t: [sweep.get(t, t, {"lang": lang}) for lang in ("zh", "en")],
+        "/reports/{year}": lambda t: [
+            sweep.get(t, f"/reports/{y}", {"lang": lang})
+            for y in (2025, 2026)
+            for lang in ("zh", "en")
+        ],
         "/notice/{month}": lambda t: [
             sweep.get(t, f"/notice/{m}", {"lang": lang})
             for m in DEMO_MONTHS
