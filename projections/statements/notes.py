@@ -11,6 +11,7 @@ from typing import Any
 from ledger.domain.books import total_fen
 from ledger.domain.restrictions import RELEASED_RESTRICTED
 from ledger.domain.yuan import format_yuan
+from projections.sqlview.reading import iso_day
 
 SYSTEM = "民间非营利组织会计制度（财政部2024年12月修订，2026年1月1日起施行）"
 SYSTEM_EN = (
@@ -95,7 +96,7 @@ def in_kind_gifts(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         {
             "receipt_no": row["receipt_no"],
             "project": row["project_code"],
-            "received_on": row["received_on"],
+            "received_on": iso_day(row["received_on"]),
             "fair_value": format_yuan(int(row["amount_fen"])),
             "basis": row["basis"],
             "basis_label": BASIS_LABELS.get(row["basis"], str(row["basis"])),
@@ -104,7 +105,7 @@ def in_kind_gifts(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             "useful_life_months": int(row["useful_life_months"]),
             "used": format_yuan(int(row["used_fen"])),
             "depreciated": format_yuan(int(row["depreciated_fen"])),
-            "reversed_on": row["reversed_on"],
+            "reversed_on": iso_day(row["reversed_on"]),
         }
         for row in rows
     ]

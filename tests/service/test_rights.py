@@ -9,7 +9,7 @@ from helpers import DAY, World, build_world, refused
 
 from ledger.app import OPERATOR, Actor, FundLedger
 from ledger.domain import Role
-from ledger.domain.errors import Duplicate, NotPermitted
+from ledger.domain.errors import Duplicate, NotPermitted, WrongState
 from ledger.service.kernel import RIGHTS
 
 # == Roles =====================================================================================
@@ -20,9 +20,16 @@ def _role_commands(w: World) -> dict[str, Callable[[Actor], object]]:
     app = w.app
     w.donate("1000.00")
     donation_id = w.donate("100.00")
-    approved = w.grant("noodles", "300.00")
+    approved = w.grant("noodles", "600.00")
     expense_id = w.spend(approved, "10.00")
     proposed = w.propose("health", "100.00")
+    t = w.treasurer
+    bill = app.receive_bill(t, approved, 100, DAY, "南湖大酒店", "programme", "bill").id
+    advance = app.pay_advance(t, approved, 100, DAY, "南湖大酒店", "deposit").id
+    held = app.receive_custody(t, "嘉兴慈善基金会", "南湖街道社会工作站", 100, DAY, "代转").id
+    goods = w.donate("500.00", "noodles", channel="in_kind")
+    kept = w.donate("600.00", "noodles", channel="in_kind")
+    app.value_in_kind(t, kept, "invoice", "发票", fixed_asset=True, useful_life_months=6, on=DAY)
     return {
         "establish_fund": lambda a: app.establish_fund(a, "另一个基金", 3),
         "add_user": lambda a: app.add_user(a, "新委员", "committee"),
@@ -46,6 +53,24 @@ def _role_commands(w: World) -> dict[str, Callable[[Actor], object]]:
         "reverse_expense": lambda a: app.reverse_expense(a, expense_id, "error", on=DAY),
         "record_opinion": lambda a: app.record_opinion(a, approved, "well run", on=DAY),
         "close_period": lambda a: app.close_period(a, "2025-01"),
+        # The fund's first year is this one, not ended: the rule refuses after the right.
+        "close_year": lambda a: app.close_year(a, DAY.year),
+        "receive_bill": lambda a: app.receive_bill(
+            a, approved, 100, DAY, "南湖大酒店", "programme", "bill"
+        ),
+        "pay_bill": lambda a: app.pay_bill(a, bill, on=DAY),
+        "pay_advance": lambda a: app.pay_advance(a, approved, 100, DAY, "南湖大酒店", "deposit"),
+        "settle_advance": lambda a: app.settle_advance(a, advance, "delivered", on=DAY),
+        "receive_custody": lambda a: app.receive_custody(
+            a, "嘉兴慈善基金会", "南湖街道社会工作站", 100, DAY, "代转"
+        ),
+        "pass_on_custody": lambda a: app.pass_on_custody(a, held, on=DAY),
+        "value_in_kind": lambda a: app.value_in_kind(a, goods, "market_price", "价格", on=DAY),
+        "use_in_kind": lambda a: app.use_in_kind(a, goods, 100, "食材", on=DAY),
+        "depreciate": lambda a: app.depreciate(a, kept, "2025-04"),
+        "record_service_hours": lambda a: app.record_service_hours(
+            a, "南湖宾馆", "noodles", 4, DAY, "厨师"
+        ),
         "forget_person": lambda a: app.forget_person(a, w.donors["individual"]),
     }
 
@@ -92,6 +117,8 @@ def test_given_a_role_with_the_right_when_it_gives_the_command_then_accepted(
 
     if command == "establish_fund":  # there is one fund: the right is checked, then the rule
         refused(w.app, Duplicate, lambda: call(_actor_of(w, role)))
+    elif command == "close_year":  # likewise: this year has not ended
+        refused(w.app, WrongState, lambda: call(_actor_of(w, role)))
     else:
         call(_actor_of(w, role))
         assert w.app.position() > position
