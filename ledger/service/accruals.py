@@ -15,12 +15,11 @@ from ledger.domain.checks import (
     TEXT_CHARS_MAX,
     check_choice,
     check_date,
-    check_optional_text,
     check_text,
 )
 from ledger.domain.expenses import Payment
 from ledger.domain.money import check_amount_fen
-from ledger.service.expenses import VOUCHER_CHARS_MAX
+from ledger.service.expenses import checked_payment
 from ledger.service.kernel import Actor, Decision, Keyed, Options, Receipt, permitted
 from ledger.service.personal import PersonalData
 
@@ -41,7 +40,10 @@ class AccrualCommands(PersonalData):
         **options: Unpack[Keyed],
     ) -> Receipt:
         """A bill for a grant's project, received and not yet paid: its cost is the fund's now."""
-        payment = self._payment(amount_fen, payee, payee_kind, category, description, voucher_no)
+        payment = checked_payment(
+            ("received_on", received_on),
+            Payment(amount_fen, payee, payee_kind, category, description, voucher_no, None),
+        )
         return self._charged(actor, "receive_bill", Bill, grant_id, received_on, payment, options)
 
     @permitted("pay_advance")
@@ -59,30 +61,11 @@ class AccrualCommands(PersonalData):
         **options: Unpack[Keyed],
     ) -> Receipt:
         """Money paid ahead from a grant; the project's cost once the advance is settled."""
-        payment = self._payment(amount_fen, payee, payee_kind, category, description, voucher_no)
-        return self._charged(actor, "pay_advance", Advance, grant_id, paid_on, payment, options)
-
-    def _payment(
-        self,
-        amount_fen: int,
-        payee: str,
-        payee_kind: str,
-        category: str,
-        description: str,
-        voucher_no: str | None,
-    ) -> Payment:
-        check_amount_fen(amount_fen)
-        check_text("payee", payee, NAME_CHARS_MAX)
-        check_optional_text("voucher_no", voucher_no, VOUCHER_CHARS_MAX)
-        return Payment(
-            amount_fen=amount_fen,
-            payee=payee,
-            payee_kind=check_choice("payee_kind", payee_kind, PayeeKind).value,
-            category=check_choice("category", category, Category).value,
-            description=check_text("description", description, TEXT_CHARS_MAX),
-            voucher_no=voucher_no,
-            voucher_sha256=None,
+        payment = checked_payment(
+            ("paid_on", paid_on),
+            Payment(amount_fen, payee, payee_kind, category, description, voucher_no, None),
         )
+        return self._charged(actor, "pay_advance", Advance, grant_id, paid_on, payment, options)
 
     def _charged(
         self,
@@ -94,7 +77,6 @@ class AccrualCommands(PersonalData):
         payment: Payment,
         options: Keyed,
     ) -> Receipt:
-        check_date("on", on)
         key = options.get("idempotency_key")
         new_id = derived_id(command, actor.id, key) if key else uuid4()
         # A person paid has no register of their own: the bill or advance is their id.

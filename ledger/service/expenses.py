@@ -26,6 +26,23 @@ from ledger.service.personal import PersonalData
 VOUCHER_CHARS_MAX = 64
 
 
+def checked_payment(day: tuple[str, date], given: Payment) -> Payment:
+    """A payment (an expense, a bill, an advance) as the treasurer gave it, checked field by
+    field in the order a form shows them, with its category and payee kind made canonical."""
+    check_amount_fen(given.amount_fen)
+    check_date(*day)
+    check_text("payee", given.payee, NAME_CHARS_MAX)
+    payment = replace(
+        given,
+        category=check_choice("category", given.category, Category).value,
+        payee_kind=check_choice("payee_kind", given.payee_kind, PayeeKind).value,
+        description=check_text("description", given.description, TEXT_CHARS_MAX),
+    )
+    check_optional_text("voucher_no", given.voucher_no, VOUCHER_CHARS_MAX)
+    check_optional_sha256("voucher_sha256", given.voucher_sha256)
+    return payment
+
+
 class ExpenseCommands(PersonalData):
     @permitted("record_expense")
     def record_expense(
@@ -42,20 +59,12 @@ class ExpenseCommands(PersonalData):
         payee_kind: str = PayeeKind.ORGANISATION.value,
         **options: Unpack[Keyed],
     ) -> Receipt:
-        check_amount_fen(amount_fen)
-        check_date("paid_on", paid_on)
-        check_text("payee", payee, NAME_CHARS_MAX)
-        payment = Payment(
-            amount_fen=amount_fen,
-            payee=payee,
-            category=check_choice("category", category, Category).value,
-            payee_kind=check_choice("payee_kind", payee_kind, PayeeKind).value,
-            description=check_text("description", description, TEXT_CHARS_MAX),
-            voucher_no=voucher_no,
-            voucher_sha256=voucher_sha256,
+        payment = checked_payment(
+            ("paid_on", paid_on),
+            Payment(
+                amount_fen, payee, payee_kind, category, description, voucher_no, voucher_sha256
+            ),
         )
-        check_optional_text("voucher_no", voucher_no, VOUCHER_CHARS_MAX)
-        check_optional_sha256("voucher_sha256", voucher_sha256)
         key = options.get("idempotency_key")
         expense_id = derived_id("expense", actor.id, key) if key else uuid4()
         # A person paid has no register of their own: the expense is their id.
