@@ -116,8 +116,23 @@ def _journal_text(reader: Reader) -> str:
             for account, amount_fen in e.lines
         )
         blocks.append((e.effective_on, e.position, lines))
+    blocks.extend(_derived_blocks(releases, closings, width, currency))
+    for _, _, lines in sorted(blocks, key=lambda block: block[:2]):
+        out.append("")
+        out.extend(lines)
+    return "\n".join(out) + "\n"
+
+
+def _derived_blocks(
+    releases: list[tuple[date, str, int]],
+    closings: dict[int, list[tuple[str, int]]],
+    width: int,
+    currency: str,
+) -> list[tuple[date, int, list[str]]]:
+    """The transactions the books derive rather than record: each day's release, after the
+    day's events, and each closed year's closing entries, last on its last day."""
+    blocks: list[tuple[date, int, list[str]]] = []
     for day, component, amount_fen in releases:
-        # After the day's events: the release the day's receipts and spending give.
         restricted_side, unrestricted_side = _release_accounts(component)
         blocks.append(
             (
@@ -133,24 +148,16 @@ def _journal_text(reader: Reader) -> str:
         )
     for year, closing in closings.items():
         day = date(year, 12, 31)
-        blocks.append(
-            (
-                day,
-                CLOSE_POSITION,
-                [
-                    f"{day} * {_quote(CLOSE_NARRATION.format(year=year))}",
-                    f"  closes-year: {_quote(str(year))}",
-                    *(
-                        f"  {account:<{width}}{format_yuan(amount_fen):>16} {currency}"
-                        for account, amount_fen in closing
-                    ),
-                ],
-            )
+        lines = [
+            f"{day} * {_quote(CLOSE_NARRATION.format(year=year))}",
+            f"  closes-year: {_quote(str(year))}",
+        ]
+        lines.extend(
+            f"  {account:<{width}}{format_yuan(amount_fen):>16} {currency}"
+            for account, amount_fen in closing
         )
-    for _, _, lines in sorted(blocks, key=lambda block: block[:2]):
-        out.append("")
-        out.extend(lines)
-    return "\n".join(out) + "\n"
+        blocks.append((day, CLOSE_POSITION, lines))
+    return blocks
 
 
 def export_beancount(reader: Reader) -> str:
