@@ -41,8 +41,8 @@ def test_csv_opens_in_excel_and_sums_to_the_summary(
         # Bills and settled advances are the grants' spending too, outside this register.
         owed = reader.books_view.query(
             "SELECT SUM(j.amount_fen) AS n FROM {t}fl_journal j JOIN {t}fl_entries e"
-            " ON e.position = j.position WHERE e.event_type IN ('Bill.Received',"
-            " 'Advance.Settled') AND j.account LIKE 'Expenses:%'",
+            " ON e.position = j.position WHERE e.event_type IN (%s, %s) AND j.account LIKE %s",
+            ["Bill.Received", "Advance.Settled", "Expenses:%"],
         )
         assert int(owed[0]["n"]) == parse_yuan("13600.00")
         total = sum(parse_yuan(r[amount]) for r in kept) + int(owed[0]["n"])
