@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledger.domain.accounts import CASH_AND_EQUIVALENTS, event_name, postings_for
+from ledger.domain.accounts import CASH_AND_EQUIVALENTS, Posting, event_name, postings_for
 
 # The form's lines that an event of this fund can reach (line numbers of 会民非03表).
 DONATIONS_RECEIVED = 1  # 接受捐赠收到的现金
@@ -41,9 +41,12 @@ def cash_line(domain_event: Any, change_fen: int) -> int:
     return OTHER_RECEIVED if change_fen > 0 else OTHER_PAID
 
 
-def cash_flows(domain_event: object) -> list[tuple[int, int]]:
-    """(line, change in cash in fen: inflows positive) for one event; none if no cash moved."""
-    change_fen = sum(
-        p.amount_fen for p in postings_for(domain_event) if p.account in CASH_AND_EQUIVALENTS
-    )
+def cash_flows(
+    domain_event: object, postings: list[Posting] | None = None
+) -> list[tuple[int, int]]:
+    """(line, change in cash in fen: inflows positive) for one event; none if no cash moved.
+    ``postings``: the event's own, when the caller has them already."""
+    if postings is None:
+        postings = postings_for(domain_event)
+    change_fen = sum(p.amount_fen for p in postings if p.account in CASH_AND_EQUIVALENTS)
     return [(cash_line(domain_event, change_fen), change_fen)] if change_fen else []

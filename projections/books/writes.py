@@ -186,7 +186,7 @@ def books_writes(position: int, domain_event: Any) -> list[Write]:
         for posting in postings:
             writes.append(Add(_ADD_ACCOUNT_DAY, (posting.account, day), (posting.amount_fen,)))
     writes.extend(_note_writes(position, domain_event))
-    for line, amount_fen in cash_flows(domain_event):
+    for line, amount_fen in cash_flows(domain_event, postings):
         writes.append(Add(_ADD_CASH_DAY, (line, day), (amount_fen,)))
     if event_name(domain_event) == "Fund.YearClosed":
         writes.append(_close_year(int(domain_event.year)))
