@@ -136,6 +136,19 @@ class WrongState(LedgerError):
         )
 
 
+class NotAPerson(LedgerError):
+    code = "not-a-person"
+    title = "Organisations are not people: there is no personal data to erase"
+
+    def __init__(self, what: str, key: object) -> None:
+        super().__init__(
+            f"{what} {key} is an organisation, and organisations are not people: its name "
+            "stays published and nothing is erased (the right to erasure is a person's)",
+            what=what,
+            key=str(key),
+        )
+
+
 class ReversalUncovered(LedgerError):
     code = "reversal-uncovered"
     title = "The reversal would leave commitments uncovered"

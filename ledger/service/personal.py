@@ -15,7 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from ledger.domain import Advance, Bill, Donor, DonorKind, Expense, Meta, PayeeKind
-from ledger.domain.errors import NotFound, WrongState
+from ledger.domain.errors import NotAPerson, NotFound, WrongState
 from ledger.domain.sealing import is_sealed, seal
 from ledger.service.kernel import Actor, Decision, Kernel, Receipt, permitted
 
@@ -90,6 +90,9 @@ class PersonalData(Kernel):
                 donor = None
             if donor is None:
                 return person_id, self._forget_payee(person_id, meta)
+            if donor.kind != DonorKind.INDIVIDUAL:
+                # Its name is published and stays so; forgetting would only block its gifts.
+                raise NotAPerson("donor", person_id)
             unsealed_name = donor.kind == DonorKind.INDIVIDUAL and not is_sealed(donor.name)
             if unsealed_name or (donor.contact and not is_sealed(donor.contact)):
                 # Recorded before personal data was sealed: its plaintext is in the events.
@@ -116,10 +119,10 @@ class PersonalData(Kernel):
             except NotFound:
                 owed = self._get(Advance, expense_id, "donor, expense, bill or advance")
             if owed.payee_kind != PayeeKind.INDIVIDUAL:
-                raise WrongState("payee", expense_id, "an organisation", "a person") from None
+                raise NotAPerson("payee", expense_id) from None
             return []
         if expense.payee_kind != PayeeKind.INDIVIDUAL:
-            raise WrongState("payee of expense", expense_id, "an organisation", "a person")
+            raise NotAPerson("payee of expense", expense_id)
         if expense.payee_forgotten:
             return []
         expense.forget_payee(meta)

@@ -38,6 +38,15 @@ def test_approving_ones_own_proposal_is_403(api: Api) -> None:
     assert_problem(response, 403, "self-approval", grant_id=grant_id)
 
 
+def test_forgetting_an_organisation_is_409_organisations_are_not_people(api: Api) -> None:
+    organisation = api.donor(kind="enterprise")
+    response = api.post("committee0", f"/v1/people/{organisation}/forget")
+    assert_problem(response, 409, "not-a-person", what="donor", key=organisation)
+    assert "organisations are not people" in response.json()["detail"]
+    # Nothing was recorded: it goes on giving.
+    api.donate(organisation, "10.00")
+
+
 @pytest.mark.parametrize(
     ("who", "path", "body", "what"),
     [

@@ -23,7 +23,7 @@ from helpers import DAY, build_world, fen, refused
 
 from fund_ledger import verifying
 from ledger.app import OPERATOR, FundLedger
-from ledger.domain.errors import NotFound, NotPermitted, WrongState
+from ledger.domain.errors import NotAPerson, NotFound, NotPermitted, WrongState
 from ledger.domain.sealing import ERASED, is_sealed
 from projections.audit import check_store, export_audit_bundle
 from projections.exports import export_360giving, export_beancount, export_csv
@@ -138,7 +138,7 @@ def test_forget_is_idempotent_and_refuses_what_it_cannot_do(fund: Fund) -> None:
     # An organisation paid is not a person; its name stays.
     organisation_paid = fund.reader.expenses(limit=100).items
     org_expense = next(x for x in organisation_paid if x["payee_kind"] == "organisation")
-    refused(app, WrongState, lambda: app.forget_person(OPERATOR, org_expense["expense_id"]))
+    refused(app, NotAPerson, lambda: app.forget_person(OPERATOR, org_expense["expense_id"]))
     keys_before = app.keyring.all()
 
     app.forget_person(OPERATOR, fund.donor_id)
@@ -161,6 +161,21 @@ def test_forget_is_idempotent_and_refuses_what_it_cannot_do(fund: Fund) -> None:
     # A gift of theirs may still be reversed: the amounts stay the fund's business.
     gift = fund.reader.donations(donor_id=fund.donor_id).items[0]
     app.reverse_donation(fund.world.committee[0], gift["donation_id"], "bank returned it", on=DAY)
+
+
+def test_an_organisation_is_not_forgotten_and_goes_on_giving_under_its_name(fund: Fund) -> None:
+    app, world = fund.app, fund.world
+    for kind in ("government", "enterprise", "community"):
+        organisation = world.donors[kind]
+        error = refused(app, NotAPerson, lambda o=organisation: app.forget_person(OPERATOR, o))
+        assert "organisations are not people" in error.detail
+        assert not app.keyring.is_forgotten(organisation)
+    # Its future gifts are still recorded, under the name it gave.
+    world.donate("10.00", donor="enterprise")
+    fund.views.catch_up()
+    donor = fund.reader.donor_statement(world.donors["enterprise"])
+    assert donor is not None
+    assert donor["donor"]["name"] == "南湖大酒店"
 
 
 def test_forgetting_on_the_memory_store_and_what_a_sealed_value_looks_like() -> None:
