@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -163,10 +164,21 @@ _KINDS: dict[str, tuple[tuple[_Column, ...], Callable[[Reader, bool], Iterator[R
 CSV_KINDS = tuple(_KINDS)
 
 
+# What starts a formula in some spreadsheet (OWASP's list, with "|" for DDE and "%" for
+# Calc's escapes), looked for after any leading white space and with full-width forms folded
+# (＝, ＋, ｜ ... are formulas to Excel in a Chinese locale).
+FORMULA_STARTS = frozenset("=+-@|%")
+
+
 def _cell(value: object) -> str:
+    """A cell's text, made text for a spreadsheet: OWASP's rule for CSV injection, on every
+    cell. A cell that a spreadsheet could read as a formula is prefixed with an apostrophe
+    (shown by no spreadsheet, kept by any program that reads the file)."""
     text = text_of(value)
-    # Spreadsheets run a cell that starts like a formula; free text must stay text.
-    return "'" + text if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else text
+    folded = unicodedata.normalize("NFKC", text).lstrip()
+    if folded[:1] in FORMULA_STARTS or text[:1] in {"\t", "\r", "\n"}:
+        return "'" + text
+    return text
 
 
 def export_csv(reader: Reader, kind: str, *, public: bool) -> bytes:

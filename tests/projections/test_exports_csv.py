@@ -1,4 +1,5 @@
-"""Exports, CSV: they open in Excel and sum to the summary, and the public ones show only what
+"""Exports, CSV: they open in Excel and sum to the summary, every cell is text to a spreadsheet,
+and the public ones show only what
 they may: no one who asked not to be named, no voucher hashes, no committee member.
 """
 
@@ -6,14 +7,18 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 
 import pytest
 from exporting import read_csv, registers
+from helpers import DAY, build_world, fen
 
+from ledger.app import FundLedger
 from ledger.domain.disclosure import ANONYMOUS_ZH
 from ledger.domain.money import parse_yuan
 from projections.exports import export_csv
 from projections.reader import Reader
+from projections.runner import Views
 
 YUAN = re.compile(r"^\d+\.\d{2}$")
 
@@ -123,3 +128,54 @@ def test_the_public_grants_csv_names_no_committee_member(reader: Reader) -> None
     assert committee
     assert [name for name in committee if name in public] == []
     assert [name for name in committee if name not in full] == []
+
+
+# Formula payloads that slip past a check of the first character alone: leading spaces and
+# line breaks, full-width signs, a pipe (DDE), and the classic ones.
+HOSTILE = (
+    " =1+1",
+    "\n=1+2",
+    "＝1+3",
+    "|calc!A0",
+    "\u3000＋1+4",
+    "\t=1+5",
+    "\n\t@SUM(1)",
+    "-2+3",
+    "%0A=1",
+    "＠SUM(1)",
+    "｜calc",
+)
+
+
+def _formula_like(cell: str) -> bool:
+    """Whether a spreadsheet might read the cell as a formula (OWASP's rule, widened)."""
+    stripped = unicodedata.normalize("NFKC", cell).lstrip()
+    return stripped[:1] in {"=", "+", "-", "@", "|", "%"} or cell[:1] in {"\t", "\r", "\n"}
+
+
+def test_every_cell_of_every_csv_is_text_however_a_formula_hides(store_url: str) -> None:
+    app = FundLedger(store_url)
+    world = build_world(app)
+    for number, text in enumerate(HOSTILE):
+        donor_id = app.register_donor(world.treasurer, text, "individual", "named").id
+        app.record_donation(world.treasurer, donor_id, fen("10.00"), DAY, "cash", f"{text}{number}")
+    grant_id = app.propose_grant(
+        world.committee[0], world.projects["noodles"], fen("50.00"), HOSTILE[0], on=DAY
+    ).id
+    world.approve(grant_id)
+    for text in HOSTILE[:4]:
+        app.record_expense(world.treasurer, grant_id, fen("1.00"), DAY, text, "programme", text)
+    views = Views(app)
+    views.catch_up()
+    reader = Reader(views)
+    try:
+        for kind in ("donations", "grants", "expenses"):
+            for public in (True, False):
+                for row in read_csv(export_csv(reader, kind, public=public)):
+                    for column, cell in row.items():
+                        assert not _formula_like(cell) or cell.startswith("'"), (kind, column, cell)
+        exported = read_csv(export_csv(reader, "donations", public=True))
+        assert {"'" + text for text in HOSTILE} <= {row["捐赠人 / donor"] for row in exported}
+    finally:
+        views.close()
+        app.close()
