@@ -1,6 +1,6 @@
 """Exports, CSV: they open in Excel and sum to the summary, every cell is text to a spreadsheet,
-and the public ones show only what
-they may: no one who asked not to be named, no voucher hashes, no committee member.
+and the public ones show only what they may: no one who asked not to be named, no voucher
+hashes, no committee member.
 """
 
 from __future__ import annotations
