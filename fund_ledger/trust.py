@@ -13,6 +13,7 @@ from fund_ledger import common
 from fund_ledger.common import err, fail, failing_on, open_views
 from ledger.log.notes import NoteError, Signer, Verifier
 from ledger.log.verify import VerificationFailed
+from ledger.store.files import UnsafeFile, refuse_symlink, write_new_file
 from projections.audit import check_store
 from projections.log.queries import InconsistentLog, Log
 from projections.runner import Views
@@ -37,10 +38,10 @@ def open_log(views: Views, signer: Signer | None) -> Log:
     return Log(views.view("log"), origin=signer.name if signer else "unsigned")
 
 
-def write_secret(path: Path, text: str) -> None:
-    """A file only its owner may read, made so before the secret goes in."""
-    path.touch(mode=0o600)
-    path.write_text(text + "\n")
+def write_secret(path: Path, text: str, *, replace: bool = False) -> None:
+    """A file only its owner may read (0600 from its first byte), never through a symlink."""
+    with failing_on(UnsafeFile, OSError):
+        write_new_file(path, text + "\n", replace=replace)
 
 
 @keys_app.command("init")
@@ -54,12 +55,17 @@ def keys_init(
 ) -> None:
     """Make the Ed25519 key that signs checkpoints; prints the public key on standard output."""
     path = Path(Settings().signing_key_file)
+    public = path.with_suffix(".pub")
+    with failing_on(UnsafeFile):
+        refuse_symlink(path)
+        refuse_symlink(public)
     if path.exists() and not force:
         raise fail(f"{path} exists; the log's history is signed with it")
     with failing_on(NoteError):
         signer = Signer.generate(origin)
-    write_secret(path, signer.encode())
-    path.with_suffix(".pub").write_text(signer.verifier.encode() + "\n")
+    write_secret(path, signer.encode(), replace=force)
+    with failing_on(UnsafeFile, OSError):
+        write_new_file(public, signer.verifier.encode() + "\n", mode=0o644, replace=True)
     err.print(f"wrote {path} (keep it secret, out of the database) and {path.with_suffix('.pub')}")
     typer.echo(signer.verifier.encode())
 
