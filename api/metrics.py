@@ -1,140 +1,119 @@
-"""The service's counters, and their exposition in Prometheus' text format."""
+"""The service's metrics, kept and exposed by ``prometheus-client`` with every label bounded.
+
+Each app has a registry of its own (tests make many apps in one process). A label only takes
+values from a known set: the method from the HTTP methods the API serves (anything else is
+``other``), the route from the app's route templates (``unmatched`` for any other path), the
+status from the answers the app gives; so no request can add a series of its own.
+"""
 
 from __future__ import annotations
 
-import threading
-from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+
+import prometheus_client
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from ledger.service.batching import GroupStats
 from projections.runner import ViewStatus
 
 LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER = "other"
+# The text format's content type, as prometheus-client writes it.
+CONTENT_TYPE = prometheus_client.CONTENT_TYPE_LATEST
+
+# A "_created" series per label set doubles the series and says nothing a scraper needs.
+prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
 
 
-@dataclass
+def bounded_method(method: str) -> str:
+    return method if method in METHODS else OTHER
+
+
 class Metrics:
-    """Counters for Prometheus' text format; small enough not to need a library."""
+    """Requests counted and timed by route, and how long writes waited for the views."""
 
-    requests: defaultdict[tuple[str, str, int], int] = field(
-        default_factory=lambda: defaultdict(int)
-    )
-    latency_buckets: defaultdict[tuple[str, float], int] = field(
-        default_factory=lambda: defaultdict(int)
-    )
-    latency_sum_s: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
-    latency_count: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
-    view_wait_buckets: defaultdict[float, int] = field(default_factory=lambda: defaultdict(int))
-    view_wait_count: int = 0
-    view_wait_sum_s: float = 0.0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def observe_view_wait(self, seconds: float) -> None:
-        with self.lock:
-            self.view_wait_count += 1
-            self.view_wait_sum_s += seconds
-            for bucket in LATENCY_BUCKETS_S:
-                if seconds <= bucket:
-                    self.view_wait_buckets[bucket] += 1
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "fund_ledger_requests",
+            "HTTP requests by method, route and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "fund_ledger_request_seconds",
+            "Request latency.",
+            ["route"],
+            buckets=LATENCY_BUCKETS_S,
+            registry=self.registry,
+        )
+        self.view_wait = Histogram(
+            "fund_ledger_view_wait_seconds",
+            "How long writes waited for the views to show them (the projection lag each"
+            " write saw).",
+            buckets=LATENCY_BUCKETS_S,
+            registry=self.registry,
+        )
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        with self.lock:
-            self.requests[(method, route, status)] += 1
-            self.latency_sum_s[route] += seconds
-            self.latency_count[route] += 1
-            for bucket in LATENCY_BUCKETS_S:
-                if seconds <= bucket:
-                    self.latency_buckets[(route, bucket)] += 1
+        """``route`` is a route template or ``unmatched``, never a path as typed."""
+        self.requests.labels(bounded_method(method), route, str(status)).inc()
+        self.latency.labels(route).observe(seconds)
+
+    def observe_view_wait(self, seconds: float) -> None:
+        self.view_wait.observe(seconds)
 
 
-def exposition(m: Metrics, stats: GroupStats | None, statuses: Sequence[ViewStatus] | None) -> str:
-    """The metrics as Prometheus text; ``statuses`` None when the store did not answer."""
-    with m.lock:
-        lines = [*_requests(m), *_view_waits(m)]
-    if stats is not None:
-        lines += _group_commits(stats)
-    lines += _store(statuses)
-    return "\n".join(lines) + "\n"
+class _State(Collector):
+    """What is read at the moment of a scrape: group commits, and the store and its views."""
 
+    def __init__(self, stats: GroupStats | None, statuses: Sequence[ViewStatus] | None) -> None:
+        self.stats = stats
+        self.statuses = statuses
 
-def _requests(m: Metrics) -> list[str]:
-    lines = [
-        "# HELP fund_ledger_requests_total HTTP requests by method, route and status.",
-        "# TYPE fund_ledger_requests_total counter",
-    ]
-    for (method, route, status), count in sorted(m.requests.items()):
-        lines.append(
-            f'fund_ledger_requests_total{{method="{method}",route="{route}",'
-            f'status="{status}"}} {count}'
-        )
-    lines += [
-        "# HELP fund_ledger_request_seconds Request latency.",
-        "# TYPE fund_ledger_request_seconds histogram",
-    ]
-    for route in sorted(m.latency_count):
-        for bucket in LATENCY_BUCKETS_S:
-            lines.append(
-                f'fund_ledger_request_seconds_bucket{{route="{route}",le="{bucket}"}} '
-                f"{m.latency_buckets[(route, bucket)]}"
+    def collect(self) -> Iterator[Metric]:
+        if self.stats is not None:
+            with self.stats.lock:
+                batches, commands = self.stats.batches, self.stats.commands
+                largest = self.stats.batch_size_largest
+            yield CounterMetricFamily(
+                "fund_ledger_group_commit_batches",
+                "Transactions that saved single donations (a group commit each).",
+                value=batches,
             )
-        lines.append(
-            f'fund_ledger_request_seconds_bucket{{route="{route}",le="+Inf"}} '
-            f"{m.latency_count[route]}"
+            yield CounterMetricFamily(
+                "fund_ledger_group_commit_commands", "Single donations run in them.", value=commands
+            )
+            yield GaugeMetricFamily(
+                "fund_ledger_group_commit_batch_size_largest", "The most in one batch.", largest
+            )
+        yield GaugeMetricFamily(
+            "fund_ledger_store_up",
+            "Whether the store answered the last probe in time.",
+            int(self.statuses is not None),
         )
-        lines.append(
-            f'fund_ledger_request_seconds_sum{{route="{route}"}} {m.latency_sum_s[route]:.6f}'
+        if self.statuses is None:
+            return
+        yield GaugeMetricFamily(
+            "fund_ledger_events_written",
+            "Events in the log.",
+            self.statuses[0].log_position if self.statuses else 0,
         )
-        lines.append(
-            f'fund_ledger_request_seconds_count{{route="{route}"}} {m.latency_count[route]}'
+        lag = GaugeMetricFamily(
+            "fund_ledger_projection_lag", "Events not yet applied, per view.", labels=["view"]
         )
-    return lines
+        for status in self.statuses:
+            lag.add_metric([status.name], status.lag)
+        yield lag
 
 
-def _view_waits(m: Metrics) -> list[str]:
-    return [
-        "# HELP fund_ledger_view_wait_seconds How long writes waited for the views"
-        " to show them (the projection lag each write saw).",
-        "# TYPE fund_ledger_view_wait_seconds histogram",
-        *(
-            f'fund_ledger_view_wait_seconds_bucket{{le="{b}"}} {m.view_wait_buckets[b]}'
-            for b in LATENCY_BUCKETS_S
-        ),
-        f'fund_ledger_view_wait_seconds_bucket{{le="+Inf"}} {m.view_wait_count}',
-        f"fund_ledger_view_wait_seconds_sum {m.view_wait_sum_s:.6f}",
-        f"fund_ledger_view_wait_seconds_count {m.view_wait_count}",
-    ]
-
-
-def _group_commits(stats: GroupStats) -> list[str]:
-    with stats.lock:
-        return [
-            "# HELP fund_ledger_group_commit_batches_total Transactions that saved single"
-            " donations (a group commit each).",
-            "# TYPE fund_ledger_group_commit_batches_total counter",
-            f"fund_ledger_group_commit_batches_total {stats.batches}",
-            "# HELP fund_ledger_group_commit_commands_total Single donations run in them.",
-            "# TYPE fund_ledger_group_commit_commands_total counter",
-            f"fund_ledger_group_commit_commands_total {stats.commands}",
-            "# HELP fund_ledger_group_commit_batch_size_largest The most in one batch.",
-            "# TYPE fund_ledger_group_commit_batch_size_largest gauge",
-            f"fund_ledger_group_commit_batch_size_largest {stats.batch_size_largest}",
-        ]
-
-
-def _store(statuses: Sequence[ViewStatus] | None) -> list[str]:
-    lines = [
-        "# HELP fund_ledger_store_up Whether the store answered the last probe in time.",
-        "# TYPE fund_ledger_store_up gauge",
-        f"fund_ledger_store_up {int(statuses is not None)}",
-    ]
-    if statuses is not None:
-        lines += [
-            "# HELP fund_ledger_events_written Events in the log.",
-            "# TYPE fund_ledger_events_written gauge",
-            f"fund_ledger_events_written {statuses[0].log_position if statuses else 0}",
-            "# HELP fund_ledger_projection_lag Events not yet applied, per view.",
-            "# TYPE fund_ledger_projection_lag gauge",
-            *(f'fund_ledger_projection_lag{{view="{s.name}"}} {s.lag}' for s in statuses),
-        ]
-    return lines
+def exposition(
+    metrics: Metrics, stats: GroupStats | None, statuses: Sequence[ViewStatus] | None
+) -> bytes:
+    """The metrics as Prometheus text; ``statuses`` None when the store did not answer."""
+    state = CollectorRegistry()
+    state.register(_State(stats, statuses))
+    return generate_latest(metrics.registry) + generate_latest(state)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from api.deps import ServicesDep
-from api.metrics import exposition
+from api.metrics import CONTENT_TYPE, exposition
 from api.problems import RETRY_AFTER_S, problem
 from ledger.domain import errors
 
@@ -46,13 +46,13 @@ async def healthz(services: ServicesDep) -> JSONResponse:
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
-def metrics(services: ServicesDep) -> str:
+def metrics(services: ServicesDep) -> Response:
     try:
         statuses = services.store_status()
     except Exception:  # the store is down: the metrics say so instead of waiting for it
         statuses = None
     stats = services.donations.stats if services.donations is not None else None
-    return exposition(services.metrics, stats, statuses)
+    return Response(exposition(services.metrics, stats, statuses), media_type=CONTENT_TYPE)
 
 
 def _problem_types() -> dict[str, str]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from api_calls import Api, assert_problem, new_fund, settings_for
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from api.app import create_app
 
@@ -67,7 +68,7 @@ def test_metrics_are_prometheus_text(demo: Api) -> None:
     text = response.text
     assert "# TYPE fund_ledger_requests_total counter" in text
     counted = re.search(
-        r'^fund_ledger_requests_total\{method="GET",route="/v1/summary",status="200"\} (\d+)$',
+        r'^fund_ledger_requests_total\{method="GET",route="/v1/summary",status="200"\} (\d+)\.0$',
         text,
         re.MULTILINE,
     )
@@ -76,8 +77,35 @@ def test_metrics_are_prometheus_text(demo: Api) -> None:
     # Routes are counted by template, so ids and codes cannot blow up the label set.
     assert 'route="/v1/projects/{project}"' in text
     assert 'route="/v1/projects/health"' not in text
-    lags = re.findall(r'^fund_ledger_projection_lag\{view="(\w+)"\} (\d+)$', text, re.MULTILINE)
+    lags = re.findall(r'^fund_ledger_projection_lag\{view="(\w+)"\} (\d+)\.0$', text, re.MULTILINE)
     assert {"books", "registers"} <= {view for view, _ in lags}
+
+
+def _series(text: str) -> set[tuple[str, tuple[tuple[str, str], ...]]]:
+    return {
+        (sample.name, tuple(sorted(sample.labels.items())))
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_metrics_keep_a_bounded_set_of_series_whatever_the_requests(demo: Api) -> None:
+    """Made-up methods, paths and query strings add no series: every label has known values."""
+
+    def strange_requests(number: int) -> None:
+        demo.client.request(f"BREW{number}X", f"/v1/summary?{number}=x")
+        demo.client.request("GET", f"/no/such/path/{number}")
+        demo.client.request(f"M{number}", f"/v1/projects/code{number}")
+
+    strange_requests(0)
+    demo.get("/metrics")
+    before = _series(demo.get("/metrics").text)
+    for number in range(1, 31):
+        strange_requests(number)
+    after = _series(demo.get("/metrics").text)
+    assert after == before
+    methods = {dict(labels).get("method") for _, labels in after} - {None}
+    assert methods <= {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"}
 
 
 def test_every_response_carries_the_security_headers(demo: Api) -> None:
