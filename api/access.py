@@ -110,7 +110,7 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     # -- documentation and files -----------------------------------------------------------------
     ("GET", "/openapi.json"): DOCUMENTATION,
     ("GET", "/docs"): DOCUMENTATION,
-    ("GET", "/docs/oauth2-redirect"): DOCUMENTATION,
-    ("GET", "/redoc"): DOCUMENTATION,
+    ("GET", "/docs/init.js"): DOCUMENTATION,
+    ("GET", "/docs/assets/{path}"): DOCUMENTATION,
     ("GET", "/static/{path}"): DOCUMENTATION,
 }

@@ -17,7 +17,7 @@ from api import logs, problems
 from api.config import Settings
 from api.deps import current_actor
 from api.limits import BodyLimit, Deadline
-from api.routes import commands, exports, ops, pages, reads, transparency
+from api.routes import commands, docs, exports, ops, pages, reads, transparency
 from api.services import AuthThrottle, Services
 from ledger.app import FundLedger
 from ledger.log.notes import Signer
@@ -40,6 +40,8 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
+# The API docs run Swagger UI: scripts from this origin, on the docs only.
+DOCS_HEADERS = {**SECURITY_HEADERS, "Content-Security-Policy": docs.DOCS_POLICY}
 # What answers without the store: health and metrics report on it, the rest never touch it.
 PATHS_WITHOUT_STORE = ("/healthz", "/metrics", "/problems/", "/static/", "/docs", "/openapi.json")
 
@@ -75,13 +77,14 @@ class HeadersAndMetrics:
         answered = False
         services: Services | None = getattr(scope["app"].state, "services", None)
         store = None if scope["path"].startswith(PATHS_WITHOUT_STORE) else services
+        headers = DOCS_HEADERS if scope["path"].startswith(docs.DOCS_PATH) else SECURITY_HEADERS
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status, answered
             if message["type"] == "http.response.start":
                 status = message["status"]
                 answered = True
-                MutableHeaders(scope=message).update(SECURITY_HEADERS)
+                MutableHeaders(scope=message).update(headers)
             await send(message)
 
         try:
@@ -173,6 +176,9 @@ def create_app(settings: Settings | None = None, ledger: FundLedger | None = Non
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # Served from the service itself (api/routes/docs.py): no CDN, no ReDoc.
+        docs_url=None,
+        redoc_url=None,
         # A token is checked wherever it is sent, so a bad one is refused even on public reads.
         dependencies=[Depends(current_actor)],
     )
@@ -188,6 +194,7 @@ def create_app(settings: Settings | None = None, ledger: FundLedger | None = Non
     app.include_router(transparency.router)
     app.include_router(ops.router)
     app.include_router(pages.router)
+    docs.install(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.state.base_url = settings.base_url
 

@@ -138,7 +138,8 @@ def ask(fund: Fund, method: str, template: str, caller: str) -> tuple[int, str]:
         response = fund.client.post(concrete(template), json=BODIES[template], headers=headers)
     else:
         problem = {"code": "not-found"} if template.startswith("/problems/") else {}
-        values = fund.values | problem
+        asset = {"path": "swagger-ui.css"} if template.startswith("/docs/") else {}
+        values = fund.values | problem | asset
         path = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], template)
         response = fund.client.get(path, params=query(template, fund.tree_size), headers=headers)
     return response.status_code, response.headers.get("content-type", "")

@@ -186,3 +186,34 @@ def test_every_field_of_every_request_body_is_described(demo: Api) -> None:
         if not definition.get("description")
     ]
     assert bare == []
+
+
+def test_the_api_docs_load_everything_from_the_service_under_a_csp_that_allows_just_that(
+    demo: Api,
+) -> None:
+    """/docs works on a closed network: Swagger UI's files come from the service itself, and
+    only the docs get a policy that lets a script run."""
+    docs = demo.client.get("/docs")
+    assert docs.status_code == 200
+    assert "http://" not in docs.text
+    assert "https://" not in docs.text
+    assert "<script>" not in docs.text  # no inline script: the policy needs no hash or nonce
+    policy = dict(
+        part.strip().split(" ", 1)
+        for part in docs.headers["content-security-policy"].split(";")
+        if part.strip()
+    )
+    assert policy["script-src"] == "'self'"
+    assert policy["connect-src"] == "'self'"
+    assert "unsafe-inline" not in docs.headers["content-security-policy"]
+    assets = re.findall(r'(?:src|href)="(/[^"]+)"', docs.text)
+    assert any(asset.endswith("swagger-ui-bundle.js") for asset in assets), assets
+    assert any(asset.endswith(".css") for asset in assets), assets
+    for asset in assets:
+        answer = demo.client.get(asset)
+        assert answer.status_code == 200, asset
+        assert len(answer.content) > 100, asset
+    # The pages keep theirs: no script at all.
+    home = demo.client.get("/")
+    assert "script-src 'none'" in home.headers["content-security-policy"]
+    assert "script-src 'none'" in demo.client.get("/v1/summary").headers["content-security-policy"]

@@ -31,7 +31,7 @@ from projections.reader import Reader
 
 # Documentation is built from the code, not from the books; its examples are made up (the
 # phone number in DonorCreate's example happens to be the demo's first resident's).
-NOT_DATA = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+NOT_DATA = {"/openapi.json", "/docs", "/docs/init.js"}
 DEMO_MONTHS = [f"{y}-{m:02d}" for y, m in [(2025, 11), (2025, 12)]] + [
     f"2026-{m:02d}" for m in range(1, 13)
 ]

@@ -182,3 +182,22 @@ def test_the_monthly_notice_prints_to_one_a4_page(server: str, browser: object) 
     assert pages == 1
     assert visits.page.locator("svg.qr").count() == 1
     visits.context.close()
+
+
+def test_the_api_docs_work_offline_under_their_policy(server: str, browser: object) -> None:
+    """Swagger UI draws every operation from files the service serves, with no CSP refusal."""
+    visits = Visits(browser, 1280)
+    refused: list[str] = []
+    visits.page.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    visits.open(f"{server}/docs")
+    visits.page.wait_for_selector(".opblock", timeout=20_000)
+    assert visits.page.locator(".opblock").count() > 40
+    visits.page.screenshot(path=str(SCREENSHOTS / "api-docs.png"))
+    assert refused == []
+    assert {urlsplit(url).hostname for url in visits.requests} == {"127.0.0.1"}
+    visits.context.close()
