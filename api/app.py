@@ -134,6 +134,7 @@ def load_signer(path: str) -> Signer | None:
 
 def create_app(settings: Settings | None = None, ledger: FundLedger | None = None) -> FastAPI:
     settings = settings or Settings()
+    proxies = settings.proxy_networks()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None, ledger: FundLedger | None = Non
             signer=signer,
             checkpoint_interval_s=settings.checkpoint_interval_s,
             auth_throttle=AuthThrottle(failures_max=settings.auth_failures_max),
+            trusted_proxies=proxies,
             store_probe_timeout_s=settings.store_probe_timeout_s,
             thresholds=settings.thresholds(),
             donations=GroupCommitter(

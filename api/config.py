@@ -7,6 +7,7 @@ from decimal import Decimal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.clients import Network, proxy_networks
 from ledger.store.database import DEFAULT_DATABASE_URL
 from projections.statements.ratios import RatioBasis, Thresholds
 
@@ -51,6 +52,11 @@ class Settings(BaseSettings):
     auth_failures_max: int = Field(
         10, ge=1, description="Failed authentications a client may make per minute."
     )
+    trusted_proxies: str = Field(
+        "",
+        description="Reverse proxies whose X-Forwarded-For is believed: comma-separated "
+        "addresses or networks (e.g. 127.0.0.1, 10.0.0.0/8); none by default.",
+    )
     checkpoint_interval_s: float = Field(
         2.0, gt=0, le=3600, description="How often a grown log gets a new signed checkpoint."
     )
@@ -69,6 +75,10 @@ class Settings(BaseSettings):
             "previous_year_end_net_assets (a foundation without public fundraising)."
         ),
     )
+
+    def proxy_networks(self) -> tuple[Network, ...]:
+        """The trusted proxies as networks; a malformed entry is a ValueError naming it."""
+        return proxy_networks(self.trusted_proxies)
 
     def thresholds(self) -> Thresholds:
         return Thresholds(self.management_share_max, self.charitable_spending_min, self.ratio_basis)

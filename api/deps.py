@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from starlette.concurrency import run_in_threadpool
 
+from api.clients import client_address
 from api.problems import ApiProblem
 from api.services import Services
 from ledger.app import Actor
@@ -34,30 +35,29 @@ async def current_actor(
         ),
     ] = None,
 ) -> Actor | None:
-    """The caller, or None for the public. A token that does not match is refused, not ignored.
+    """The caller, or None for the public. A token that does not match is refused, not ignored,
+    and counted against its address (``AuthThrottle``).
 
     async, so that a caller without a token takes no worker thread here; a token is checked
     against the store in one.
     """
     if authorization is None:
         return None
-    client = request.client.host if request.client else "unknown"
-    wait_s = services.auth_throttle.retry_after_s(client)
-    if wait_s:
-        raise ApiProblem(
-            429,
-            "too-many-failures",
-            "too many failed authentications; wait and try again",
-            retry_after_s=wait_s,
-        )
     scheme, _, token = authorization.partition(" ")
     actor = None
     if scheme.lower() == "bearer" and token and len(token) <= TOKEN_CHARS_MAX:
         actor = await run_in_threadpool(services.ledger.authenticate, token.strip())
-    if actor is None:
-        services.auth_throttle.failed(client)
-        raise ApiProblem(401, "bad-token", "the token is malformed, unknown or revoked")
-    return actor
+    if actor is not None:
+        return actor  # a valid token always gets in, whatever its address's failures
+    wait_s = services.auth_throttle.failed(client_address(request, services.trusted_proxies))
+    if wait_s:
+        raise ApiProblem(
+            429,
+            "too-many-failures",
+            "too many failed authentications from this address; wait and try again",
+            retry_after_s=wait_s,
+        )
+    raise ApiProblem(401, "bad-token", "the token is malformed, unknown or revoked")
 
 
 CurrentActor = Annotated[Actor | None, Depends(current_actor)]

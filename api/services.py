@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from limits import RateLimitItemPerSecond
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
+from api.clients import Network
 from api.metrics import Metrics
 from ledger.app import DonationOrder, FundLedger, Receipt
 from ledger.log.notes import Signer
@@ -22,37 +28,26 @@ from projections.statements.ratios import Thresholds
 PROBE_ERRORS_MAX = 2
 
 
-@dataclass
 class AuthThrottle:
-    """Failed authentications per client: after too many in a window, the client waits.
+    """Failed authentications per client address, in a moving window (the ``limits`` library).
 
-    Guessing tokens is hopeless (256 bits), but a flood of guesses still costs the server;
-    limits keep the table itself small.
+    Only failures are counted, and only failures are held up: a presented token is checked
+    first, and a valid one always gets in, so bad guesses from an address (a shared NAT, a
+    proxy, an attacker) never lock its valid users out. Past ``failures_max`` in the window a
+    failure is answered 429 with the wait instead of 401. The storage forgets an address when
+    its window has passed.
     """
 
-    failures_max: int = 10
-    window_s: float = 60.0
-    clients_max: int = 10_000
-    failures: dict[str, list[float]] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    def __init__(self, failures_max: int = 10, window_s: int = 60) -> None:
+        self.limit = RateLimitItemPerSecond(failures_max, window_s)
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
 
-    def retry_after_s(self, client: str) -> int:
-        """Seconds the client must wait before trying again; 0 when it may try now."""
-        now = time.monotonic()
-        with self.lock:
-            recent = [t for t in self.failures.get(client, []) if now - t < self.window_s]
-            if len(recent) < self.failures_max:
-                return 0
-            return int(self.window_s - (now - recent[0])) + 1
-
-    def failed(self, client: str) -> None:
-        now = time.monotonic()
-        with self.lock:
-            if client not in self.failures and len(self.failures) >= self.clients_max:
-                oldest = min(self.failures, key=lambda c: self.failures[c][-1])
-                del self.failures[oldest]
-            recent = [t for t in self.failures.get(client, []) if now - t < self.window_s]
-            self.failures[client] = [*recent, now][-self.failures_max :]
+    def failed(self, client: str) -> int:
+        """Count a failure; the seconds the client should wait when over the limit, else 0."""
+        if self.limiter.hit(self.limit, "auth-failures", client):
+            return 0
+        stats = self.limiter.get_window_stats(self.limit, "auth-failures", client)
+        return max(1, math.ceil(stats.reset_time - time.time()))
 
 
 class ViewWatch:
@@ -108,6 +103,8 @@ class Services:
     # The spending-ratio rules the statements are checked against (Settings).
     thresholds: Thresholds = field(default_factory=Thresholds)
     auth_throttle: AuthThrottle = field(default_factory=AuthThrottle)
+    # Reverse proxies whose X-Forwarded-For is believed (api.clients).
+    trusted_proxies: tuple[Network, ...] = ()
     started_at: float = field(default_factory=time.monotonic)
     checkpoint_error: BaseException | None = None
     store_probe_timeout_s: float = 3.0

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from api.config import Settings
-from fund_ledger.common import err, fail
+from fund_ledger.common import err, fail, failing_on
 from fund_ledger.trust import write_secret
 from ledger.app import FundLedger
 from ledger.demo import load_demo
@@ -47,6 +47,8 @@ def serve(
     from api.app import create_app
 
     settings = Settings()
+    with failing_on(ValueError):
+        settings.proxy_networks()
     ledger = FundLedger(settings.database_url)
     key_file = Path(settings.signing_key_file)
     if with_demo and not key_file.exists():
@@ -62,4 +64,12 @@ def serve(
             for name, (role, token) in users.tokens.items():
                 typer.echo(f"{role:<10} {name}\t{token}")
     err.print(f"serving on http://{host}:{port}/ (API docs at /docs)")
-    uvicorn.run(create_app(settings, ledger), host=host, port=port, log_level=log_level)
+    # The app reads X-Forwarded-For itself, from the proxies it is told to trust
+    # (api/clients.py); uvicorn's own reading would trust any local process.
+    uvicorn.run(
+        create_app(settings, ledger),
+        host=host,
+        port=port,
+        log_level=log_level,
+        proxy_headers=False,
+    )

@@ -108,23 +108,69 @@ def test_a_bad_token_on_a_public_read_is_refused_not_ignored(demo: Api) -> None:
     assert_problem(response, 401, "bad-token")
 
 
-def test_failed_authentications_are_throttled_per_client(tmp_path: Path) -> None:
+def _throttled_app(tmp_path: Path, **settings: Any) -> tuple[Any, str]:
     url = f"sqlite:///{tmp_path / 'throttle.sqlite3'}"
     ledger = FundLedger(url)
     ledger.establish_fund(OPERATOR, "throttle fund")
     _, token = ledger.add_user(OPERATOR, "出纳", "treasurer")
-    settings = Settings(database_url=url, auth_failures_max=3, signing_key_file=str(tmp_path / "k"))
-    with TestClient(create_app(settings, ledger)) as client:
-        for _ in range(3):
-            assert (
-                client.get("/v1/summary", headers={"Authorization": "Bearer guess"}).status_code
-                == 401
-            )
-        refused = client.get("/v1/summary", headers={"Authorization": "Bearer guess"})
-        assert refused.status_code == 429
+    config = Settings(database_url=url, signing_key_file=str(tmp_path / "k"), **settings)
+    return create_app(config, ledger), token
+
+
+def _bearer(token: str, **headers: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}", **headers}
+
+
+def test_a_thousand_bad_tokens_never_lock_out_a_valid_one_from_the_same_address(
+    tmp_path: Path,
+) -> None:
+    app, token = _throttled_app(tmp_path, auth_failures_max=10)
+    with TestClient(app, client=("203.0.113.7", 40000)) as client:
+        statuses = [
+            client.get("/v1/summary", headers=_bearer(f"guess{n}")).status_code for n in range(1000)
+        ]
+        assert statuses[:10] == [401] * 10
+        assert set(statuses[10:]) == {429}  # the failures are throttled...
+        refused = client.get("/v1/summary", headers=_bearer("guess"))
         assert int(refused.headers["Retry-After"]) > 0
         assert refused.headers["content-type"] == "application/problem+json"
-        # Even the right token waits: the limit is on the client, not on the guess.
-        right = client.get("/v1/summary", headers={"Authorization": f"Bearer {token}"})
-        assert right.status_code == 429
+        # ... and never the address's valid users.
+        assert client.get("/v1/summary", headers=_bearer(token)).status_code == 200
+        assert client.get("/v1/donations", headers=_bearer(token)).status_code == 200
         assert client.get("/v1/summary").status_code == 200  # the public reads on
+
+
+def test_forwarded_headers_are_ignored_unless_the_peer_is_a_configured_proxy(
+    tmp_path: Path,
+) -> None:
+    app, _token = _throttled_app(tmp_path, auth_failures_max=3)
+    # No proxy configured: a client on this machine cannot dodge the throttle by naming
+    # another address in X-Forwarded-For.
+    with TestClient(app, client=("127.0.0.1", 40000)) as client:
+        statuses = [
+            client.get(
+                "/v1/summary", headers=_bearer("guess", **{"X-Forwarded-For": f"198.51.100.{n}"})
+            ).status_code
+            for n in range(6)
+        ]
+        assert statuses == [401, 401, 401, 429, 429, 429]
+
+
+def test_behind_a_configured_proxy_each_client_is_counted_apart_and_cannot_pose_as_another(
+    tmp_path: Path,
+) -> None:
+    app, _token = _throttled_app(tmp_path, auth_failures_max=3, trusted_proxies="127.0.0.1")
+    with TestClient(app, client=("127.0.0.1", 40000)) as proxy:
+        # The proxy appends the address it saw; what the client wrote before it is not trusted.
+        attacker = [
+            proxy.get(
+                "/v1/summary",
+                headers=_bearer("guess", **{"X-Forwarded-For": f"192.0.2.{n}, 198.51.100.9"}),
+            ).status_code
+            for n in range(5)
+        ]
+        assert attacker == [401, 401, 401, 429, 429]
+        other = proxy.get(
+            "/v1/summary", headers=_bearer("guess", **{"X-Forwarded-For": "198.51.100.10"})
+        )
+        assert other.status_code == 401  # another client behind the proxy is not held up
