@@ -1,4 +1,8 @@
-"""Who may call each route: one table of rights for every route the app serves, pages included.
+"""Who may call each route, and who may see each personal field: the two tables of rights.
+
+Every route the app serves has a row in ``ROUTE_ACCESS``, pages included. A route serving
+records gives the public their public variant, and each role the personal fields
+``FIELD_READERS`` grants it, each chosen for what the role's work needs: nothing more.
 
 The ledger's ``RIGHTS`` guard the commands; the API's own guards (``signed_in``,
 ``reader_of_everything``, the full journal's token) guard some reads. This table states the
@@ -10,7 +14,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ledger.app import Actor
 from ledger.domain import Role
+from ledger.domain.disclosure import (
+    DONOR_CONTACT,
+    DONOR_NAME,
+    EVERY_FIELD,
+    GIFT_NOTE,
+    GIFT_PROOF,
+    PAYEE_NAME,
+    VOUCHER_HASH,
+)
 
 # A caller without a token; the roles are ``Role`` values (an operator is never given a token).
 PUBLIC = "public"
@@ -114,3 +128,36 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/docs/assets/{path}"): DOCUMENTATION,
     ("GET", "/static/{path}"): DOCUMENTATION,
 }
+
+
+# Personal field -> the roles that see it; any other caller sees the public form or nothing.
+# Users' token hashes are shown to nobody, in no answer, the raw event log included.
+FIELD_READERS: dict[str, frozenset[str]] = {
+    # The real name of a masked or anonymous person who gave: the treasurer writes their
+    # receipts, the committee answers to them (erasure requests, corrections), the auditor
+    # checks the gift was theirs. The expert panel judges projects, not people.
+    DONOR_NAME: frozenset({Role.TREASURER, Role.COMMITTEE, Role.AUDITOR}),
+    # Phone numbers and addresses: the treasurer, to thank and to send receipts; the auditor,
+    # to confirm gifts with their givers. Neither the committee nor the panel needs them.
+    DONOR_CONTACT: frozenset({Role.TREASURER, Role.AUDITOR}),
+    # A note on a gift may say anything about the giver: those who keep and check the gift.
+    GIFT_NOTE: frozenset({Role.TREASURER, Role.AUDITOR}),
+    # A person paid by the fund (a household helped): the treasurer pays them, the committee
+    # orders and reverses payments, the auditor checks them. The panel sees "individual".
+    PAYEE_NAME: frozenset({Role.TREASURER, Role.COMMITTEE, Role.AUDITOR}),
+    # The hash of a voucher's scan, to match paper to books: anyone who holds a token.
+    VOUCHER_HASH: TOKEN_HOLDERS,
+    # A donor's secret and a gift's opening: the treasurer hands them to the donor with the
+    # receipt; with them anyone could link that donor's gifts, so nobody else gets them.
+    GIFT_PROOF: frozenset({Role.TREASURER}),
+}
+assert set(FIELD_READERS) == EVERY_FIELD
+
+
+def sight_of(actor: Actor | None) -> frozenset[str]:
+    """The personal fields this caller may see (none for the public)."""
+    if actor is None:
+        return frozenset()
+    if actor.role == Role.OPERATOR:
+        return EVERY_FIELD
+    return frozenset(field for field, roles in FIELD_READERS.items() if actor.role in roles)

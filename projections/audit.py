@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ledger.app import FundLedger
-from ledger.log.leaves import canonical, leaf_record
+from ledger.domain.records import LEAF_FORMAT_V1
+from ledger.log.leaves import canonical, format_after, leaf_record
 from ledger.log.merkle import MerkleFrontier, leaf_hash
 from ledger.log.notes import NoteError, Signer, Verifier, open_checkpoint
 from ledger.log.verify import VerificationFailed
@@ -105,6 +106,7 @@ def check_store(ledger: FundLedger, log: Log, verifier: Verifier) -> int:
     size = log.size()
     leaves = log.stored_leaves(size)
     events = ledger.iter_events()
+    leaf_format = LEAF_FORMAT_V1
     while True:
         try:
             position, event = next(events)
@@ -127,7 +129,8 @@ def check_store(ledger: FundLedger, log: Log, verifier: Verifier) -> int:
                 f"{position}: events were deleted or reordered"
             )
             raise VerificationFailed(msg)
-        if canonical(leaf_record(position, event, salt_for)) != data:
+        leaf_format = format_after(leaf_format, event)
+        if canonical(leaf_record(position, event, salt_for, leaf_format)) != data:
             msg = (
                 f"the event at position {position} does not match entry {index}: "
                 "the stored event or its entry was changed"

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
+from api.access import sight_of
 from api.deps import CurrentActor, ServicesDep
 from api.models import PROBLEM_RESPONSES
 from api.problems import ApiProblem
@@ -41,7 +42,9 @@ def export(
             raise ApiProblem(404, "not-found", str(error), what="360giving") from None
         return Response(json.dumps(package, ensure_ascii=False), media_type="application/json")
     if name in {"donations.csv", "grants.csv", "expenses.csv"}:
-        data = exports.export_csv(reader, name.removesuffix(".csv"), public=actor is None)
+        data = exports.export_csv(
+            reader, name.removesuffix(".csv"), public=actor is None, sight=sight_of(actor)
+        )
         return Response(
             data,
             media_type="text/csv; charset=utf-8",

@@ -10,9 +10,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Response
 
 from api import present
+from api.access import sight_of
 from api.deps import CurrentActor, FullReader, ServicesDep
 from api.models import PROBLEM_RESPONSES, Listing, Summary
 from api.problems import ApiProblem
+from ledger.app import Actor
+from ledger.domain.disclosure import GIFT_PROOF, public_donor_id
 from ledger.domain.money import parse_yuan
 from ledger.domain.yuan import format_yuan
 from projections.registers.listings import Page
@@ -36,9 +39,13 @@ def _fen(value: str | None, field: str) -> int | None:
     return None if value is None else parse_yuan(value, field=field, allow_zero=True)
 
 
-def _listing(page: Page, shape: Any, public: bool) -> Listing:
+def _listing(page: Page, shape: Any, actor: Actor | None, *, sighted: bool = False) -> Listing:
+    """The page in the caller's variant; ``sighted`` shapes take the personal fields too."""
+    options: dict[str, Any] = {"public": actor is None}
+    if sighted:
+        options["sight"] = sight_of(actor)
     return Listing(
-        items=[shape(item, public=public) for item in page.items], next_after=page.next_after
+        items=[shape(item, **options) for item in page.items], next_after=page.next_after
     )
 
 
@@ -110,7 +117,7 @@ def donations(
     page = services.reader.donations(
         project=project, donor_kind=donor_kind, receipt_no=receipt_no, **window.filters()
     )
-    return _listing(page, present.donation, actor is None)
+    return _listing(page, present.donation, actor, sighted=True)
 
 
 @router.get("/grants", summary="Grants 资助")
@@ -122,7 +129,7 @@ def grants(
     status: str | None = None,
 ) -> Listing:
     page = services.reader.grants(project=project, status=status, **window.filters())
-    return _listing(page, present.grant, actor is None)
+    return _listing(page, present.grant, actor)
 
 
 @router.get("/expenses", summary="Expenses 支出")
@@ -137,7 +144,7 @@ def expenses(
     page = services.reader.expenses(
         project=project, category=category, grant_id=grant_id, **window.filters()
     )
-    return _listing(page, present.expense, actor is None)
+    return _listing(page, present.expense, actor, sighted=True)
 
 
 @router.get("/opinions", summary="Expert-panel opinions 专家意见")
@@ -149,7 +156,7 @@ def opinions(
     limit: Limit = 100,
 ) -> Listing:
     page = services.reader.opinions(subject_id=subject_id, after=after, limit=limit)
-    return _listing(page, present.opinion, actor is None)
+    return _listing(page, present.opinion, actor)
 
 
 @router.get("/corrections", summary="Every reversal with its reason 更正说明")
@@ -170,10 +177,21 @@ def corrections(services: ServicesDep, actor: CurrentActor) -> list[dict[str, An
 
 @router.get("/donors/{donor_id}/statement", summary="A donor's gifts and their use 捐赠去向")
 def donor_statement(donor_id: str, services: ServicesDep, actor: CurrentActor) -> dict[str, Any]:
+    """A donor's gifts: for the public only a donor whose id is public (an organisation not
+    anonymous), since a statement links every gift of its donor; a person's is for token
+    holders, and for the treasurer with the secret that lets the donor find their gifts in the
+    public log. An unknown id and a person's id look alike to the public."""
     data = services.reader.donor_statement(donor_id)
-    if data is None:
+    if data is None or (
+        actor is None and not public_donor_id(data["donor"]["kind"], data["donor"]["disclosure"])
+    ):
         raise ApiProblem(404, "not-found", f"no donor {donor_id}", what="donor", key=donor_id)
-    return present.statement(data, public=actor is None)
+    sight = sight_of(actor)
+    answer = present.statement(data, public=actor is None, sight=sight)
+    if GIFT_PROOF in sight:
+        secret = services.ledger.donor_secret(donor_id)
+        answer["donor_secret"] = secret.hex() if secret else None
+    return answer
 
 
 @router.get("/reports/monthly/{month}", summary="Monthly report 月度报告")
@@ -280,7 +298,9 @@ def events(
         }
         for position, event in services.ledger.read_events(after, limit)
     ]
-    # Personal data is sealed in the events; these readers see it opened (or erased).
+    # Personal data is sealed in the events: each reader sees opened what FIELD_READERS grants
+    # its role (or erased), the rest withheld; a user's token hash nobody.
+    present.withheld_from(rows, sight_of(_reader))
     services.reader.open_sealed([row["data"] for row in rows], ("name", "contact", "note", "payee"))
     body = {"items": rows, "next_after": rows[-1]["position"] if len(rows) == limit else None}
     return Response(

@@ -8,9 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import PlainTextResponse
 
-from api.deps import ServicesDep
+from api.access import sight_of
+from api.deps import CurrentActor, ServicesDep
 from api.models import PROBLEM_RESPONSES
 from api.problems import ApiProblem
+from ledger.domain.disclosure import GIFT_PROOF
 from projections.log.queries import ENTRIES_PAGE_MAX
 
 router = APIRouter(prefix="/v1", tags=["verifiable log 可验证日志"], responses=PROBLEM_RESPONSES)
@@ -87,8 +89,12 @@ def consistency(services: ServicesDep, first: Size, second: Size) -> dict[str, A
 
 
 @router.get("/donations/{donation_id}/receipt", summary="A donor's proof bundle 捐赠凭证")
-def receipt(donation_id: str, services: ServicesDep) -> dict[str, Any]:
-    """The gift's log entry, its inclusion proof, and the signed checkpoint it verifies against."""
+def receipt(donation_id: str, services: ServicesDep, actor: CurrentActor) -> dict[str, Any]:
+    """The gift's log entry, its inclusion proof, and the signed checkpoint it verifies against.
+
+    For the treasurer, who hands it to the donor, also the gift's opening: it proves this gift
+    is the donor's (its SHA-256 under the reference label is the entry's ``donor_ref``) and
+    links no other gift (``ledger.domain.gift_refs``)."""
     position = services.reader.donation_position(donation_id)
     if position is None:
         raise ApiProblem(404, "not-found", f"no donation {donation_id}", what="donation")
@@ -101,6 +107,10 @@ def receipt(donation_id: str, services: ServicesDep) -> dict[str, Any]:
             "the gift is not in a signed checkpoint yet; try again in a few seconds",
         )
     index = int(leaf["leaf_index"])
+    proof: dict[str, Any] = {}
+    if GIFT_PROOF in sight_of(actor):
+        opening = services.ledger.gift_opening(donation_id)
+        proof["gift_opening"] = opening.hex() if opening else None
     return {
         "donation_id": donation_id,
         "index": index,
@@ -109,4 +119,5 @@ def receipt(donation_id: str, services: ServicesDep) -> dict[str, Any]:
         "proof": _b64(services.log.inclusion_proof(index, checkpoint.size)),
         "checkpoint": checkpoint.note,
         "key": services.signer.verifier.encode() if services.signer else None,
+        **proof,
     }

@@ -14,13 +14,14 @@ from ledger.domain.grants import Grant, GrantStatus
 from ledger.domain.opinions import Opinion
 from ledger.domain.people import DIRECTORY_ID, Directory, Disclosure, Donor, DonorKind, Role
 from ledger.domain.projects import Project
-from ledger.domain.records import IdempotencyRecord
+from ledger.domain.records import LEAF_FORMAT_ID, IdempotencyRecord, LeafFormat
 from ledger.domain.volunteering import ServiceDonation
 
 __all__ = [
     "DIRECTORY_ID",
     "FUND_ID",
     "FUND_TZ",
+    "LEAF_FORMAT_ID",
     "Advance",
     "Bill",
     "Category",
@@ -37,6 +38,7 @@ __all__ = [
     "Grant",
     "GrantStatus",
     "IdempotencyRecord",
+    "LeafFormat",
     "Meta",
     "Opinion",
     "PayeeKind",

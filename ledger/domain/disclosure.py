@@ -80,3 +80,23 @@ def public_name(name: str, kind: str, disclosure: str, *, lang: str = "zh") -> s
     if kind in ORGANISATION_KINDS:
         return mask_organisation(name)
     return mask_name(name)
+
+
+def public_donor_id(kind: str, disclosure: str) -> bool:
+    """Whether a donor's id may be published beside their gifts. An id links every gift of
+    its donor: published for organisations that did not ask to be anonymous, never for a
+    person (whose linked gifts are personal data) nor an anonymous organisation."""
+    return kind in ORGANISATION_KINDS and disclosure != "anonymous"
+
+
+# Personal data beyond the public variant, field by field. Who may see each is one table of
+# the API (``api.access.FIELD_READERS``); the command line's operator sees them all.
+DONOR_NAME = "donor_name"  # the real name of a masked or anonymous individual donor
+DONOR_CONTACT = "donor_contact"  # a donor's phone numbers and addresses
+GIFT_NOTE = "gift_note"  # a note on a gift (it may say anything about the giver)
+PAYEE_NAME = "payee_name"  # a person the fund paid
+VOUCHER_HASH = "voucher_sha256"  # the hash of a voucher's scan
+GIFT_PROOF = "gift_proof"  # a donor's secret, a gift's opening (ledger.domain.gift_refs)
+EVERY_FIELD = frozenset(
+    {DONOR_NAME, DONOR_CONTACT, GIFT_NOTE, PAYEE_NAME, VOUCHER_HASH, GIFT_PROOF}
+)

@@ -60,6 +60,7 @@ class Donation(FundAggregate):
         in_kind: bool,
         note: str | None,
         meta: Meta,
+        donor_ref: str | None = None,
     ) -> None:
         self.donor_id = donor_id
         self.donor_kind = donor_kind
@@ -71,6 +72,9 @@ class Donation(FundAggregate):
         self.project_code = project_code
         self.in_kind = in_kind
         self.note = note
+        # In place of the donor in the public log, when their id may not be shown
+        # (ledger.domain.gift_refs); None on gifts recorded before references existed.
+        self.donor_ref = donor_ref
         self.reversed = False
 
     @staticmethod
@@ -209,9 +213,11 @@ def new_donation(
     receipt_no: str,
     note: str | None,
     meta: Meta,
+    donor_ref: str | None = None,
 ) -> Donation:
     """A gift from this donor, restricted to the project if one is given; the note sealed
-    beforehand under the donor's key."""
+    beforehand under the donor's key, and the donor's blinded reference made beforehand
+    when their id is not public."""
     return Donation(
         donor_id=str(donor.id),
         donor_kind=donor.kind,
@@ -223,4 +229,5 @@ def new_donation(
         in_kind=channel == Channel.IN_KIND,
         note=note,
         meta=meta,
+        donor_ref=donor_ref,
     )

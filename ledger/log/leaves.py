@@ -4,6 +4,12 @@ A leaf holds what anyone may see of an event: its position, type, dates, amounts
 strings, accounts, and references by id. Personal data (names, contact details, notes, an
 individual payee) never goes in; a salted hash of it does, so that erasing a person's data
 never changes a leaf, and without the salt nobody can test a guess against the hash.
+
+Formats. A leaf signed is signed for good, so what goes in changes only with a new format,
+taken from a recorded position on (the ``LeafFormat.Adopted`` event: its own leaf is the first
+of the new format). v1 showed a gift's donor id, which links every gift of one person; v2
+shows a blinded reference instead for any donor whose id is not public
+(``ledger.domain.gift_refs``), and the postings without the v1 release from restriction.
 """
 
 from __future__ import annotations
@@ -15,11 +21,20 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from ledger.domain.accounts import commitment_change_fen, event_name, v1_postings_for
+from ledger.domain.accounts import (
+    commitment_change_fen,
+    event_name,
+    postings_for,
+    v1_postings_for,
+)
+from ledger.domain.disclosure import ORGANISATION_KINDS
+from ledger.domain.records import LEAF_FORMAT_V1, LEAF_FORMAT_V2
 from ledger.domain.yuan import format_yuan
 from ledger.log import canonical as jcs
 
-LEAF_FORMAT = "fund-ledger/leaf/v1"
+LEAF_FORMATS = (LEAF_FORMAT_V1, LEAF_FORMAT_V2)
+# Fields of events that only a later format shows (an older one never did, so never may).
+LATER_FIELDS = {LEAF_FORMAT_V1: frozenset({"donor_ref"})}
 
 # Fields that are personal data: (event type, field) -> the id whose salt hashes it.
 PERSONAL: dict[str, dict[str, str]] = {
@@ -79,12 +94,22 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def leaf_record(position: int, domain_event: Any, salt_for: SaltFor) -> dict[str, Any]:
-    """The public record of one event, in the leaf's JSON shape."""
+def format_after(leaf_format: str, domain_event: Any) -> str:
+    """The format of this event's leaf, given the format of the leaf before it."""
+    if event_name(domain_event) == "LeafFormat.Adopted":
+        return str(domain_event.leaf_format)
+    return leaf_format
+
+
+def leaf_record(
+    position: int, domain_event: Any, salt_for: SaltFor, leaf_format: str = LEAF_FORMAT_V1
+) -> dict[str, Any]:
+    """The public record of one event, in the leaf's JSON shape, in ``leaf_format``."""
+    assert leaf_format in LEAF_FORMATS, leaf_format
     name = event_name(domain_event)
     meta = domain_event.meta
     record: dict[str, Any] = {
-        "format": LEAF_FORMAT,
+        "format": leaf_format,
         "position": position,
         "event": f"{domain_event.originator_id}/{domain_event.originator_version}",
         "type": name,
@@ -94,9 +119,10 @@ def leaf_record(position: int, domain_event: Any, salt_for: SaltFor) -> dict[str
         "actor_role": meta.actor_role,
     }
     personal = PERSONAL.get(name, {})
+    omitted = OMITTED | LATER_FIELDS.get(leaf_format, frozenset())
     data: dict[str, Any] = {}
     for key, value in vars(domain_event).items():
-        if key in OMITTED:
+        if key in omitted:
             continue
         if key in personal:
             subject = str(getattr(domain_event, personal[key]))
@@ -111,14 +137,24 @@ def leaf_record(position: int, domain_event: Any, salt_for: SaltFor) -> dict[str
     if meta.idempotency_key is not None:
         subject = str(domain_event.originator_id)
         record["idempotency_key"] = salted_hash(salt_for(subject), meta.idempotency_key)
+    if leaf_format != LEAF_FORMAT_V1 and name == "Donation.Received":
+        _blind_donor(data, domain_event)
     record["data"] = data
-    record["postings"] = [
-        [p.account, format_yuan(p.amount_fen)] for p in v1_postings_for(domain_event)
-    ]
+    postings = v1_postings_for if leaf_format == LEAF_FORMAT_V1 else postings_for
+    record["postings"] = [[p.account, format_yuan(p.amount_fen)] for p in postings(domain_event)]
     commitment_fen = commitment_change_fen(domain_event)
     if commitment_fen:
         record["commitment"] = format_yuan(commitment_fen)
     return record
+
+
+def _blind_donor(data: dict[str, Any], gift: Any) -> None:
+    """A gift shows its donor's id only when it may be published (an organisation not
+    anonymous, recorded with no reference); else the reference, or nothing."""
+    donor_ref = getattr(gift, "donor_ref", None)
+    data["donor_ref"] = donor_ref
+    if donor_ref is not None or gift.donor_kind not in ORGANISATION_KINDS:
+        del data["donor_id"]
 
 
 def canonical(record: dict[str, Any]) -> bytes:

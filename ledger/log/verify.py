@@ -14,6 +14,7 @@ from typing import Any
 from ledger.domain.books import position_from
 from ledger.domain.money import parse_yuan
 from ledger.log.canonical import NotCanonicalJSON, NotJSON, loads_canonical
+from ledger.log.leaves import LEAF_FORMATS
 from ledger.log.merkle import MerkleFrontier, leaf_hash, verify_consistency
 from ledger.log.notes import Checkpoint, NoteError, Verifier, open_checkpoint
 
@@ -144,9 +145,11 @@ class _Replay:
     balances_fen: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
     committed_fen: int = 0
     last_position: int = 0
+    leaf_format: str = LEAF_FORMATS[0]
 
     def add(self, index: int, data: bytes) -> None:
         record = _entry(index, data)
+        self._check_format(index, record)
         position = record.get("position")
         if not isinstance(position, int) or position <= self.last_position:
             raise VerificationFailed(
@@ -168,6 +171,22 @@ class _Replay:
             raise VerificationFailed(f"entry {index} posts unbalanced amounts")
         for account, amount_fen in postings:
             self.balances_fen[account] += amount_fen
+
+    def _check_format(self, index: int, record: dict[str, Any]) -> None:
+        """Formats change only at a ``LeafFormat.Adopted`` entry, and only forward."""
+        leaf_format = record.get("format")
+        if leaf_format == self.leaf_format:
+            return
+        if leaf_format not in LEAF_FORMATS:
+            raise VerificationFailed(f"entry {index} has an unknown format {leaf_format!r}")
+        if record.get("type") != "LeafFormat.Adopted" or LEAF_FORMATS.index(
+            leaf_format
+        ) < LEAF_FORMATS.index(self.leaf_format):
+            raise VerificationFailed(
+                f"entry {index} changes the format from {self.leaf_format} to {leaf_format}"
+                " other than forward at a LeafFormat.Adopted entry"
+            )
+        self.leaf_format = leaf_format
 
 
 def _entry(index: int, data: bytes) -> dict[str, Any]:

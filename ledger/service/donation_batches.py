@@ -80,6 +80,7 @@ class DonationBatches(DonationCommands):
         fund = self.fund()
         donors: dict[str, Donor] = {}
         projects: dict[str, Project] = {}
+        keys: dict[str, bytes] = {}
         made: list[Aggregate] = []
         for index, item in enumerate(items):
             fund.check_open(item["received_on"])
@@ -95,7 +96,7 @@ class DonationBatches(DonationCommands):
                     )
                 project = projects[item["project_id"]]
                 project.check_open()
-            made.append(self._new_donation(donors[donor_id], project, item, meta))
+            made.append(self._new_donation(donors[donor_id], project, item, meta, keys))
         return made
 
     @property
@@ -120,6 +121,7 @@ class DonationBatches(DonationCommands):
         """
         if not self.imports_atomically:
             return self._import_in_batches(actor, items, progress)
+        self.adopt_leaf_format()  # the COPY below does not go through save
         donors: dict[str, Donor] = {}
         projects: dict[str, Project] = {}
 
@@ -135,7 +137,14 @@ class DonationBatches(DonationCommands):
                 projects[project_id] = self._open_project(project_id)
             return projects[project_id]
 
-        encoder = bulk.DonationEncoder(self.mapper, actor.id, actor.role.value, self._new_donation)
+        keys: dict[str, bytes] = {}
+        encoder = bulk.DonationEncoder(
+            self.mapper,
+            actor.id,
+            actor.role.value,
+            lambda donor, project, item, meta: self._new_donation(donor, project, item, meta, keys),
+            lambda donor, donation_id: self._donor_ref(donor, donation_id, keys),
+        )
         gifts = bulk.stored_donations(
             encoder, self._checked_for_import(items), donor_for, project_for
         )
@@ -236,9 +245,16 @@ class DonationBatches(DonationCommands):
         }
 
     def _new_donation(
-        self, donor: Donor, project: Project | None, item: dict[str, Any], meta: Meta
+        self,
+        donor: Donor,
+        project: Project | None,
+        item: dict[str, Any],
+        meta: Meta,
+        keys: dict[str, bytes] | None = None,
     ) -> Donation:
-        """One gift of a batch: dated on its own day, its note sealed."""
+        """One gift of a batch: dated on its own day, its note sealed, its donor's reference
+        made (with ``keys``, the donors' keys the batch has read)."""
+        donation_id = str(Donation.create_id(item["receipt_no"]))
         return new_donation(
             donor,
             project,
@@ -247,4 +263,5 @@ class DonationBatches(DonationCommands):
             item["receipt_no"],
             self._sealed_note(donor, item["note"]),
             Meta(meta.actor_id, meta.actor_role, item["received_on"], meta.idempotency_key),
+            self._donor_ref(donor, donation_id, keys),
         )

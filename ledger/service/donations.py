@@ -60,11 +60,23 @@ class DonationOrder:
         return Meta(self.actor.id, self.actor.role.value, self.received_on, self.idempotency_key)
 
     def donation(
-        self, donor: Donor, project: Project | None, meta: Meta, sealed_note: str | None
+        self,
+        donor: Donor,
+        project: Project | None,
+        meta: Meta,
+        sealed_note: str | None,
+        donor_ref: str | None,
     ) -> Donation:
-        """The gift's aggregate; its note sealed beforehand under the donor's key."""
+        """The gift's aggregate; its note sealed and its donor's reference made beforehand."""
         return new_donation(
-            donor, project, self.amount_fen, self.channel, self.receipt, sealed_note, meta
+            donor,
+            project,
+            self.amount_fen,
+            self.channel,
+            self.receipt,
+            sealed_note,
+            meta,
+            donor_ref,
         )
 
 
@@ -136,7 +148,8 @@ class DonationCommands(PersonalData):
             if self._exists(donation_id):
                 raise Duplicate("receipt", order.receipt)
             note = self._sealed_note(donor, order.note)
-            return str(donation_id), [order.donation(donor, project, meta, note)]
+            donor_ref = self._donor_ref(donor, str(donation_id))
+            return str(donation_id), [order.donation(donor, project, meta, note, donor_ref)]
 
         [args] = self._blinded_notes([order.args()], order.idempotency_key)
         return self._run(

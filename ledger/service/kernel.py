@@ -11,6 +11,7 @@ only validate and decide.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -23,15 +24,22 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import InfrastructureFactory, JSONTranscoder, RecordConflictError
+from eventsourcing.persistence import (
+    InfrastructureFactory,
+    JSONTranscoder,
+    RecordConflictError,
+    Recording,
+)
 from eventsourcing.utils import Environment
 
 from ledger.domain import (
     DIRECTORY_ID,
     FUND_ID,
+    LEAF_FORMAT_ID,
     Directory,
     Fund,
     IdempotencyRecord,
+    LeafFormat,
     Meta,
     Project,
     Role,
@@ -39,6 +47,7 @@ from ledger.domain import (
 from ledger.domain.base import today
 from ledger.domain.checks import check_date, check_idempotency_key
 from ledger.domain.errors import Contention, IdempotencyConflict, NotFound, NotPermitted
+from ledger.domain.records import LEAF_FORMAT_CURRENT
 from ledger.service.tally import DonationTally
 from ledger.store import sql, transcodings
 from ledger.store.database import DEFAULT_DATABASE_URL, persistence_env, tune_postgres_pool
@@ -188,6 +197,31 @@ class Kernel(Application[UUID]):
             getattr(self.recorder, "datastore", None),
             create=env["CREATE_TABLE"].lower() in {"y", "yes", "1"},
         )
+
+    # Whether this process has seen the store's leaf format recorded (see ``save``).
+    _leaf_format_recorded: bool = False
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """Save, after recording the log's leaf format if the store has none yet."""
+        self.adopt_leaf_format()
+        return super().save(*objs, **kwargs)
+
+    def adopt_leaf_format(self) -> None:
+        """Record ``LeafFormat.Adopted`` once per store, before anything else this code writes:
+        a fresh store's first event, or an older store's first after the upgrade. Its position
+        is where the log's leaves change format, the same on every rebuild. Every write path
+        calls this first (``save``, and the bulk import that bypasses it)."""
+        if self._leaf_format_recorded:
+            return
+        if not self._exists(LEAF_FORMAT_ID):
+            adopted = LeafFormat(
+                leaf_format=LEAF_FORMAT_CURRENT,
+                meta=Meta(OPERATOR.id, OPERATOR.role.value, today()),
+            )
+            # Another process may record it first; then its record stands.
+            with contextlib.suppress(RecordConflictError):
+                super().save(adopted)
+        self._leaf_format_recorded = True
 
     def construct_factory(self, env: Environment) -> InfrastructureFactory:
         # Before the tables are made, so that even the first pooled connections are tuned.

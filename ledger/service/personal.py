@@ -14,8 +14,10 @@ import json
 from typing import Any
 from uuid import UUID
 
-from ledger.domain import Advance, Bill, Donor, DonorKind, Expense, Meta, PayeeKind
+from ledger.domain import Advance, Bill, Donation, Donor, DonorKind, Expense, Meta, PayeeKind
+from ledger.domain.disclosure import public_donor_id
 from ledger.domain.errors import NotAPerson, NotFound, WrongState
+from ledger.domain.gift_refs import donor_secret, gift_opening, reference_for
 from ledger.domain.sealing import is_sealed, seal
 from ledger.service.kernel import Actor, Decision, Kernel, Receipt, permitted
 
@@ -68,11 +70,46 @@ class PersonalData(Kernel):
             for item in items
         ]
 
+    def _donor_ref(
+        self, donor: Donor, donation_id: str, keys: dict[str, bytes] | None = None
+    ) -> str | None:
+        """What a gift's public record shows in place of a donor whose id is not public: a
+        reference from the donor's secret (``ledger.domain.gift_refs``); None for the others.
+        ``keys`` keeps the keys a batch has read, so a donor's key is read once a batch."""
+        if public_donor_id(donor.kind, donor.disclosure):
+            return None
+        person = str(donor.id)
+        key = keys.get(person) if keys is not None else None
+        if key is None:
+            key = self._key_of(person, "donor")
+            if keys is not None:
+                keys[person] = key
+        return reference_for(key, donation_id)
+
     def _sealed_note(self, donor: Donor, note: str | None) -> str | None:
         """A note on a gift may say anything about the giver: sealed under the donor's key."""
         if note is None:
             return None
         return seal(self._key_of(str(donor.id), "donor"), str(donor.id), note)
+
+    def donor_secret(self, donor_id: str) -> bytes | None:
+        """What lets a donor find every gift of theirs in the public log
+        (``ledger.domain.gift_refs``); None once they are forgotten or for a donor whose gifts
+        show their id. Personal data: for the treasurer to hand to the donor, no one else."""
+        donor = self._get(Donor, donor_id, "donor")
+        if public_donor_id(donor.kind, donor.disclosure):
+            return None
+        key = self.keyring.keys([donor_id])[donor_id]
+        return None if key is None else donor_secret(key)
+
+    def gift_opening(self, donation_id: str) -> bytes | None:
+        """What proves one gift is the donor's, for its receipt, and links no other gift; None
+        for a gift that shows its donor's id, or recorded before references, or forgotten."""
+        donation = self._get(Donation, donation_id, "donation")
+        if getattr(donation, "donor_ref", None) is None:
+            return None
+        secret = self.donor_secret(donation.donor_id)
+        return None if secret is None else gift_opening(secret, donation_id)
 
     @permitted("forget_person")
     def forget_person(self, actor: Actor, person_id: str) -> Receipt:

@@ -27,6 +27,8 @@ from ledger.domain.errors import Duplicate
 
 # How the service makes one gift of an import (its note sealed), for the mapper's bytes.
 MakeDonation = Callable[[Donor, Project | None, dict[str, Any], Meta], Donation]
+# The reference a gift shows in place of its donor (None when the donor's id is public).
+DonorReference = Callable[[Donor, str], str | None]
 
 # The encoder of eventsourcing's JSONTranscoder, without its hook for other types: every value
 # given to it here is already plain.
@@ -40,10 +42,16 @@ class DonationEncoder:
     """Writes a Donation.Received stored event from a checked item, as the mapper would."""
 
     def __init__(
-        self, mapper: Mapper[Any], actor_id: str, actor_role: str, make: MakeDonation
+        self,
+        mapper: Mapper[Any],
+        actor_id: str,
+        actor_role: str,
+        make: MakeDonation,
+        reference: DonorReference,
     ) -> None:
         self.mapper = mapper
         self.make = make
+        self.reference = reference
         self.actor_id = actor_id
         self.actor_role = actor_role
         self.timestamp = datetime.now(UTC)
@@ -78,6 +86,7 @@ class DonationEncoder:
         return stored
 
     def _direct(self, donor: Donor, project: Project | None, item: dict[str, Any]) -> StoredEvent:
+        donation_id = derived_id("receipt", item["receipt_no"])
         state = {
             "timestamp": {"_type_": "datetime_iso", "_data_": self.timestamp.isoformat()},
             "originator_topic": self.originator_topic,
@@ -102,9 +111,10 @@ class DonationEncoder:
                     "idempotency_key": None,
                 },
             },
+            "donor_ref": self.reference(donor, str(donation_id)),
         }
         return StoredEvent(
-            originator_id=derived_id("receipt", item["receipt_no"]),
+            originator_id=donation_id,
             originator_version=1,
             topic=self.topic,
             state=_encode(state).encode("utf-8"),

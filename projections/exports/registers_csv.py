@@ -10,7 +10,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ledger.domain.disclosure import ORGANISATION_KINDS
+from ledger.domain.disclosure import (
+    DONOR_CONTACT,
+    DONOR_NAME,
+    EVERY_FIELD,
+    GIFT_NOTE,
+    PAYEE_NAME,
+    VOUCHER_HASH,
+    public_donor_id,
+)
 from ledger.domain.yuan import format_yuan
 from projections.exports.rows import every_row, pages, text_of
 from projections.reader import Reader
@@ -25,9 +33,21 @@ class _Column:
     en: str
     value: Callable[[Row], object]
     audience: str = "both"  # "public", "full" or "both"
+    # In the full variant, the personal field the reader must be allowed to see; without it
+    # the column shows ``instead`` (or is left out).
+    field: str | None = None
+    instead: Callable[[Row], object] | None = None
 
-    def shown(self, public: bool) -> bool:
-        return self.audience in ("both", "public" if public else "full")
+    def shown(self, public: bool, sight: frozenset[str]) -> bool:
+        if self.audience not in ("both", "public" if public else "full"):
+            return False
+        return public or self.field is None or self.field in sight or self.instead is not None
+
+    def cell(self, row: Row, public: bool, sight: frozenset[str]) -> object:
+        if public or self.field is None or self.field in sight:
+            return self.value(row)
+        assert self.instead is not None
+        return self.instead(row)
 
     @property
     def header(self) -> str:
@@ -53,9 +73,13 @@ def _contact_text(contact_json: str | None) -> str:
     return "; ".join(f"{key}: {value}" for key, value in sorted(contact.items()))
 
 
+def _contact_cell(row: Row) -> str:
+    return _contact_text(row.get("contact_json"))
+
+
 def _public_donor_id(row: Row) -> str:
     # Ids of people would let the public link one person's gifts; organisations' may be shown.
-    if row["donor_kind"] in ORGANISATION_KINDS and row.get("disclosure") != "anonymous":
+    if public_donor_id(row["donor_kind"], row.get("disclosure") or "anonymous"):
         return str(row["donor_id"])
     return ""
 
@@ -64,20 +88,28 @@ DONATION_COLUMNS = (
     _Column("收据编号", "receipt_no", _field("receipt_no")),
     _Column("捐赠日期", "received_on", _field("received_on")),
     _Column("捐赠人", "donor", _field("donor_public_name"), "public"),
-    _Column("捐赠人", "donor", _field("donor_name"), "full"),
+    _Column(
+        "捐赠人", "donor", _field("donor_name"), "full", DONOR_NAME, _field("donor_public_name")
+    ),
     _Column("公开名称", "public_name", _field("donor_public_name"), "full"),
     _Column("披露方式", "disclosure", _field("disclosure"), "full"),
     _Column("捐赠人类型", "donor_kind", _field("donor_kind")),
     _Column("捐赠人编号", "donor_id", _public_donor_id, "public"),
     _Column("捐赠人编号", "donor_id", _field("donor_id"), "full"),
-    _Column("联系方式", "contact", lambda row: _contact_text(row.get("contact_json")), "full"),
+    _Column(
+        "联系方式",
+        "contact",
+        lambda row: _contact_text(row.get("contact_json")),
+        "full",
+        DONOR_CONTACT,
+    ),
     _Column("金额（元）", "amount_yuan", _yuan("amount_fen")),
     _Column("渠道", "channel", _field("channel")),
     _Column("限定项目", "restricted_to_project", _field("project_code")),
     _Column("实物", "in_kind", lambda row: _yes_no(row["in_kind"])),
     _Column("冲销日期", "reversed_on", _field("reversed_on")),
     _Column("冲销原因", "reversal_reason", _field("reversal_reason")),
-    _Column("备注", "note", _field("note"), "full"),
+    _Column("备注", "note", _field("note"), "full", GIFT_NOTE),
     _Column("捐赠编号", "donation_id", _field("donation_id"), "full"),
     _Column("记录时间", "recorded_at", _field("recorded_at"), "full"),
 )
@@ -115,22 +147,22 @@ EXPENSE_COLUMNS = (
     _Column("类别", "category", _field("category")),
     _Column("用途", "description", _field("description")),
     _Column("收款方", "payee", _public_payee, "public"),
-    _Column("收款方", "payee", _field("payee"), "full"),
+    _Column("收款方", "payee", _field("payee"), "full", PAYEE_NAME, _public_payee),
     _Column("收款方类型", "payee_kind", _field("payee_kind")),
     _Column("金额（元）", "amount_yuan", _yuan("amount_fen")),
     _Column("限定性部分（元）", "restricted_yuan", _yuan("restricted_fen")),
     _Column("非限定性部分（元）", "unrestricted_yuan", _yuan("unrestricted_fen")),
     _Column("凭证号", "voucher_no", _field("voucher_no")),
-    _Column("凭证哈希", "voucher_sha256", _field("voucher_sha256"), "full"),
+    _Column("凭证哈希", "voucher_sha256", _field("voucher_sha256"), "full", VOUCHER_HASH),
     _Column("冲销日期", "reversed_on", _field("reversed_on")),
     _Column("冲销原因", "reversal_reason", _field("reversal_reason")),
     _Column("记录时间", "recorded_at", _field("recorded_at"), "full"),
 )
 
 
-def _donation_rows(reader: Reader, public: bool) -> Iterator[Row]:
+def _donation_rows(reader: Reader, public: bool, sight: frozenset[str]) -> Iterator[Row]:
     for page in pages(lambda after: reader.donations(after=after, limit=PAGE_SIZE_MAX)):
-        if not public:
+        if not public and DONOR_CONTACT in sight:
             # Contacts are read only for the full variant, so the public one cannot leak them.
             contacts = reader.donor_contacts({item["donor_id"] for item in page})
             for item in page:
@@ -138,7 +170,7 @@ def _donation_rows(reader: Reader, public: bool) -> Iterator[Row]:
         yield from page
 
 
-def _grant_rows(reader: Reader, public: bool) -> Iterator[Row]:
+def _grant_rows(reader: Reader, public: bool, _sight: frozenset[str]) -> Iterator[Row]:
     projects = reader.projects_by_code()
     people = {} if public else reader.people_names()
     for grant in every_row(lambda after: reader.grants(after=after, limit=PAGE_SIZE_MAX)):
@@ -152,11 +184,13 @@ def _grant_rows(reader: Reader, public: bool) -> Iterator[Row]:
         yield grant
 
 
-def _expense_rows(reader: Reader, public: bool) -> Iterator[Row]:
+def _expense_rows(reader: Reader, _public: bool, _sight: frozenset[str]) -> Iterator[Row]:
     return every_row(lambda after: reader.expenses(after=after, limit=PAGE_SIZE_MAX))
 
 
-_KINDS: dict[str, tuple[tuple[_Column, ...], Callable[[Reader, bool], Iterator[Row]]]] = {
+_KINDS: dict[
+    str, tuple[tuple[_Column, ...], Callable[[Reader, bool, frozenset[str]], Iterator[Row]]]
+] = {
     "donations": (DONATION_COLUMNS, _donation_rows),
     "grants": (GRANT_COLUMNS, _grant_rows),
     "expenses": (EXPENSE_COLUMNS, _expense_rows),
@@ -181,20 +215,23 @@ def _cell(value: object) -> str:
     return text
 
 
-def export_csv(reader: Reader, kind: str, *, public: bool) -> bytes:
+def export_csv(
+    reader: Reader, kind: str, *, public: bool, sight: frozenset[str] = EVERY_FIELD
+) -> bytes:
     """A register as CSV for Excel: UTF-8 with a BOM, a header of Chinese and English names.
 
     ``public`` follows the disclosure rules: donors under their public names, no contact
-    details, no ids of people, payees only when organisations, no voucher hashes.
+    details, no ids of people, payees only when organisations, no voucher hashes. The full
+    variant shows of the personal fields (``ledger.domain.disclosure``) those in ``sight``.
     """
     if kind not in _KINDS:
         msg = f"unknown export {kind!r}: expected one of {', '.join(CSV_KINDS)}"
         raise ValueError(msg)
     columns, rows = _KINDS[kind]
-    shown = [column for column in columns if column.shown(public)]
+    shown = [column for column in columns if column.shown(public, sight)]
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow([column.header for column in shown])
-    for row in rows(reader, public):
-        writer.writerow([_cell(column.value(row)) for column in shown])
+    for row in rows(reader, public, sight):
+        writer.writerow([_cell(column.cell(row, public, sight)) for column in shown])
     return buffer.getvalue().encode("utf-8-sig")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.persistence import Tracking
 
-from ledger.log.leaves import canonical, leaf_record
+from ledger.domain.records import LEAF_FORMAT_V1
+from ledger.log.leaves import canonical, format_after, leaf_record
 from ledger.log.merkle import leaf_hash
 from projections.log.tree import frontier, size_of
 from projections.sqlview.projection import ViewProjection
@@ -31,8 +33,20 @@ def _kept_salts(c: Cursor, subjects: list[str]) -> dict[str, bytes]:
     return found
 
 
+def _last_format(c: Cursor, size: int) -> str:
+    """The format of the last leaf: the next one's, unless the next event adopts another."""
+    if size == 0:
+        return LEAF_FORMAT_V1
+    c.execute("SELECT data FROM {t}fl_log_leaves WHERE leaf_index = %s", (size - 1,))
+    row = c.fetchone()
+    assert row is not None, f"the log of {size} leaves has no leaf {size - 1}"
+    return str(json.loads(row["data"])["format"])
+
+
 def _append(c: Cursor, batch: Sequence[tuple[int, Any]]) -> None:
-    tree = frontier(c, size_of(c))
+    size = size_of(c)
+    tree = frontier(c, size)
+    leaf_format = _last_format(c, size)
     # A leaf's salts are its event's own (by originator) or a user's: read them for the batch
     # at once; a subject looked up and not found gets a new salt without asking again.
     looked_up = {str(e.originator_id) for _, e in batch}
@@ -56,7 +70,8 @@ def _append(c: Cursor, batch: Sequence[tuple[int, Any]]) -> None:
     leaves: list[tuple[int, int, str, str]] = []
     nodes: list[tuple[int, int, str]] = []
     for position, domain_event in batch:
-        data = canonical(leaf_record(position, domain_event, salt_for))
+        leaf_format = format_after(leaf_format, domain_event)
+        data = canonical(leaf_record(position, domain_event, salt_for, leaf_format))
         hashed = leaf_hash(data)
         leaves.append((tree.size, position, hashed.hex(), data.decode()))
         nodes.extend((level, index, h.hex()) for level, index, h in tree.append(hashed))

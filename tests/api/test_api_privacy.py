@@ -26,6 +26,7 @@ from api.app import create_app
 from api.config import Settings
 from ledger.app import FundLedger
 from ledger.demo import AUDITOR, load_demo
+from ledger.domain.disclosure import public_donor_id
 from ledger.log.notes import Signer
 from projections.reader import Reader
 
@@ -150,6 +151,7 @@ class Demo:
     public: Sweep
     auditor: Sweep
     routes: set[str]
+    donors: list[dict[str, Any]]  # each donor's id, kind and disclosure
 
 
 def get_routes(app: Any) -> set[str]:
@@ -315,7 +317,8 @@ def demo(module_store_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         sweep_public(public, reader, size)
         auditor = Sweep(client, {"Authorization": f"Bearer {users.tokens[AUDITOR][1]}"})
         sweep_auditor(auditor)
-        yield Demo(Secrets.of(reader), public, auditor, get_routes(client.app))
+        donors = reader.registers_view.query("SELECT donor_id, kind, disclosure FROM {t}fl_donors")
+        yield Demo(Secrets.of(reader), public, auditor, get_routes(client.app), donors)
 
 
 KINDS = [
@@ -333,10 +336,21 @@ def test_the_sweep_asked_every_route_and_got_no_server_error(demo: Demo) -> None
     assert errors == {}
     answered = {public.templates[url] for url, status in public.statuses.items() if status == 200}
     assert answered == demo.routes - FOR_TOKEN_HOLDERS
-    # Every donor's statement and every gift's receipt was there to be read.
-    for template in ("/v1/donors/{donor_id}/statement", "/v1/donations/{donation_id}/receipt"):
-        statuses = {s for url, s in public.statuses.items() if public.templates[url] == template}
-        assert statuses == {200}, template
+    # Every gift's receipt was there to be read, and the statement of every donor whose id is
+    # public; a person's statement (it links all their gifts) is not the public's: 404.
+    template = "/v1/donations/{donation_id}/receipt"
+    assert {s for url, s in public.statuses.items() if public.templates[url] == template} == {200}
+    statements = {
+        url: status
+        for url, status in public.statuses.items()
+        if public.templates[url] == "/v1/donors/{donor_id}/statement"
+    }
+    assert statements == {
+        f"http://testserver/v1/donors/{d['donor_id']}/statement": (
+            200 if public_donor_id(d["kind"], d["disclosure"]) else 404
+        )
+        for d in demo.donors
+    }
 
 
 def test_the_secrets_are_real(demo: Demo) -> None:

@@ -4,6 +4,9 @@ token, and failed authentications throttled per client.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +103,9 @@ def test_the_event_log_is_for_auditors_committee_and_advisers(
     page = response.json()
     assert [e["position"] for e in page["items"]] == [1, 2, 3, 4, 5]
     assert page["next_after"] == 5
-    assert page["items"][0]["type"] == "Fund.Established"
+    # The store's first event says which format its log's leaves take; then the fund.
+    assert page["items"][0]["type"] == "LeafFormat.Adopted"
+    assert page["items"][1]["type"] == "Fund.Established"
 
 
 def test_a_bad_token_on_a_public_read_is_refused_not_ignored(demo: Api) -> None:
@@ -174,3 +179,59 @@ def test_behind_a_configured_proxy_each_client_is_counted_apart_and_cannot_pose_
             "/v1/summary", headers=_bearer("guess", **{"X-Forwarded-For": "198.51.100.10"})
         )
         assert other.status_code == 401  # another client behind the proxy is not held up
+
+
+# -- who sees which personal field (api/access.py, FIELD_READERS) -------------------------------
+
+PHONE = re.compile(r"1390573\d{4}")
+INDIVIDUAL_PAYEE = "王桂英"
+
+
+def _hidden_names() -> list[str]:
+    from ledger.demo import RESIDENTS
+
+    return [name for name, disclosure in RESIDENTS if disclosure != "named"]
+
+
+@pytest.mark.parametrize(
+    ("who", "names", "contacts", "payees"),
+    [
+        ("treasurer", True, True, True),
+        ("auditor", True, True, True),
+        ("committee0", True, False, True),
+        ("adviser", False, False, False),
+    ],
+)
+def test_each_role_sees_the_personal_fields_its_work_needs_and_no_more(
+    demo: Api, who: str, names: bool, contacts: bool, payees: bool
+) -> None:
+    csv_text = demo.get("/v1/exports/donations.csv", who).content.decode("utf-8-sig")
+    donations = json.dumps(demo.get("/v1/donations", who, limit=500).json(), ensure_ascii=False)
+    expenses = json.dumps(demo.get("/v1/expenses", who, limit=500).json(), ensure_ascii=False)
+    expenses_csv = demo.get("/v1/exports/expenses.csv", who).content.decode("utf-8-sig")
+    for text in (csv_text, donations):
+        assert any(name in text for name in _hidden_names()) == names, who
+    assert bool(PHONE.search(csv_text)) == contacts, who
+    assert ("联系方式" in csv_text) == contacts
+    assert (INDIVIDUAL_PAYEE in expenses) == payees
+    assert (INDIVIDUAL_PAYEE in expenses_csv) == payees
+
+
+@pytest.mark.parametrize("who", ["auditor", "committee0", "adviser"])
+def test_the_raw_log_shows_no_token_hash_and_withholds_what_the_role_may_not_see(
+    demo: Api, who: str
+) -> None:
+    body = ""
+    after = 0
+    while after is not None:
+        page = demo.get("/v1/events", who, after=after, limit=500).json()
+        body += json.dumps(page, ensure_ascii=False)
+        after = page["next_after"]
+    assert "token_sha256" not in body
+    for token in demo.tokens.values():
+        assert hashlib.sha256(token.encode()).hexdigest() not in body
+    sees_names = who != "adviser"
+    assert any(name in body for name in _hidden_names()) == sees_names
+    assert bool(PHONE.search(body)) == (who == "auditor")
+    assert (INDIVIDUAL_PAYEE in body) == sees_names
+    assert ("withheld" in body) == (who != "auditor")

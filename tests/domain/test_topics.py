@@ -41,6 +41,7 @@ STORED_TOPICS = {
     "Custody": ["Received", "PassedOn"],
     "ServiceDonation": ["Recorded"],
     "IdempotencyRecord": ["Recorded"],
+    "LeafFormat": ["Adopted"],
 }
 
 

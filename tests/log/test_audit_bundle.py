@@ -228,7 +228,8 @@ def t_resigned_by_another_key(folder: Path) -> str:
     # Someone rewrites an entry and signs the result with a key of their own, under our name.
     impostor = Signer.generate(ORIGIN)
     lines = _entries(folder)
-    lines[18] = change_amount_digit(lines[18].decode()).encode()
+    k = _first_of_type(lines, "Donation.Received")
+    lines[k] = change_amount_digit(lines[k].decode()).encode()
     _write_entries(folder, lines)
     root = root_hash([leaf_hash(line) for line in lines])
     (folder / "checkpoint").write_text(impostor.sign(Checkpoint(ORIGIN, len(lines), root).body()))

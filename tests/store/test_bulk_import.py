@@ -89,14 +89,29 @@ def test_the_bulk_encoder_writes_the_mappers_bytes_or_is_not_trusted(postgres_ur
         donor = ledger._get(Donor, donor_id, "donor")
         item = {**_gifts(str(donor.id), None, 2, "C")[1], "note": None}
         encoder = bulk.DonationEncoder(
-            ledger.mapper, treasurer.id, treasurer.role.value, ledger._new_donation
+            ledger.mapper,
+            treasurer.id,
+            treasurer.role.value,
+            ledger._new_donation,
+            ledger._donor_ref,
         )
         assert encoder.calibrate(donor, None, item)
         # A first gift with a note (which the mapper writes, sealed) still calibrates.
         assert bulk.DonationEncoder(
-            ledger.mapper, treasurer.id, treasurer.role.value, ledger._new_donation
+            ledger.mapper,
+            treasurer.id,
+            treasurer.role.value,
+            ledger._new_donation,
+            ledger._donor_ref,
         ).calibrate(donor, None, {**item, "note": "有备注"})
         assert encoder._direct(donor, None, item) == encoder._mapped(donor, None, item)
+        # A person's gift carries a blinded reference in place of the id, written alike.
+        person_id = ledger.register_donor(treasurer, "某人", "individual", "masked").id
+        person = ledger._get(Donor, person_id, "donor")
+        assert encoder.calibrate(person, None, item)
+        direct = encoder._direct(person, None, item)
+        assert direct == encoder._mapped(person, None, item)
+        assert b'"donor_ref":"ref:' in direct.state
         # Were the mapper to write otherwise (a new field, a cipher), the bulk bytes are not used.
         original = ledger.mapper.to_stored_event
 
@@ -111,7 +126,11 @@ def test_the_bulk_encoder_writes_the_mappers_bytes_or_is_not_trusted(postgres_ur
 
         ledger.mapper.to_stored_event = changed  # type: ignore[method-assign,assignment]
         wary = bulk.DonationEncoder(
-            ledger.mapper, treasurer.id, treasurer.role.value, ledger._new_donation
+            ledger.mapper,
+            treasurer.id,
+            treasurer.role.value,
+            ledger._new_donation,
+            ledger._donor_ref,
         )
         assert not wary.calibrate(donor, None, item)
         assert b'"in_kind_v2"' in wary.encode(donor, None, item).state
