@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.clients import Network, proxy_networks
 from ledger.store.database import DEFAULT_DATABASE_URL
+from ledger.store.kek import DEFAULT_KEK_FILE
 from projections.statements.ratios import RatioBasis, Thresholds
 
 
@@ -48,6 +49,11 @@ class Settings(BaseSettings):
     signing_key_file: str = Field(
         "fund-ledger-signing.key",
         description="The checkpoint signing key (fund-ledger keys init); never in the database.",
+    )
+    kek_file: str = Field(
+        DEFAULT_KEK_FILE,
+        description="The key-encryption key the per-person keys are wrapped under (fund-ledger "
+        "keys init-kek), unless FUND_LEDGER_KEK holds it; never in the database or a backup.",
     )
     auth_failures_max: int = Field(
         10, ge=1, description="Failed authentications a client may make per minute."

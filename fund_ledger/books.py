@@ -53,8 +53,10 @@ def init(
     quorum: Annotated[int, typer.Option(help="Approvals by other members a grant needs.")] = 3,
 ) -> None:
     """Establish a fund in the store named by FUND_LEDGER_DATABASE_URL."""
+    ledger = common.open_ledger()
+    common.with_new_kek(ledger)
     with failing_on(LedgerError):
-        common.open_ledger().establish_fund(OPERATOR, name, quorum)
+        ledger.establish_fund(OPERATOR, name, quorum)
     err.print(f"established {name} (quorum {quorum})")
 
 
@@ -63,6 +65,7 @@ def demo() -> None:
     ledger = common.open_ledger()
     if ledger.position():
         raise fail("the store is not empty; the demo loads into an empty one")
+    common.with_new_kek(ledger)
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err
     ) as progress:

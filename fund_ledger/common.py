@@ -19,6 +19,8 @@ from rich.progress import (
 from api.config import Settings
 from ledger.app import FundLedger
 from ledger.domain.errors import LedgerError
+from ledger.store.files import UnsafeFile
+from ledger.store.kek import make_kek_file
 from projections.runner import Views
 
 # soft_wrap: messages keep their words whole (paths, ids) whatever the terminal width.
@@ -26,11 +28,26 @@ err = Console(stderr=True, soft_wrap=True)
 
 
 def open_ledger() -> FundLedger:
-    """The ledger FUND_LEDGER_DATABASE_URL names.
+    """The ledger FUND_LEDGER_DATABASE_URL names; a store that cannot be opened (no KEK for
+    its keys, a bad URL) ends the command with one line.
 
     Commands call it as ``common.open_ledger()``: the one place a test hands them its own.
     """
-    return FundLedger(Settings().database_url)
+    with failing_on(LedgerError):
+        return FundLedger(Settings().database_url)
+
+
+def with_new_kek(ledger: FundLedger) -> None:
+    """For a store with no keys yet and no KEK anywhere (a fresh fund, the demo): make the
+    KEK file, and say where it is and what it is for."""
+    if ledger.keyring.kek is not None or ledger.keyring.all():
+        return
+    with failing_on(UnsafeFile, OSError):
+        ledger.keyring.kek = make_kek_file(ledger.kek_file)
+    err.print(
+        f"made the key-encryption key {ledger.kek_file} (0600): it opens every sealed name; "
+        "keep it, and a copy, apart from the database and its backups"
+    )
 
 
 def open_views(

@@ -135,7 +135,7 @@ def _restore_into(ledger: FundLedger, file: Path) -> None:
     from projections.backup import restore
 
     views = open_views(ledger)
-    with failing_on(ValueError, OSError), counting("restoring", None) as advance:
+    with failing_on(ValueError, OSError, LedgerError), counting("restoring", None) as advance:
         count = restore(ledger, views, file, advance)
     err.print(f"restored {count} events and rebuilt the views")
 

@@ -9,10 +9,11 @@ from typing import Annotated
 import typer
 
 from api.config import Settings
+from fund_ledger import common
 from fund_ledger.common import err, fail, failing_on
 from fund_ledger.trust import write_secret
-from ledger.app import FundLedger
 from ledger.demo import load_demo
+from ledger.domain.errors import KeyEncryptionKeyMissing
 from ledger.log.notes import Signer
 
 # uvicorn's "trace" would log every ASGI message, request headers (and tokens) included.
@@ -49,7 +50,7 @@ def serve(
     settings = Settings()
     with failing_on(ValueError):
         settings.proxy_networks()
-    ledger = FundLedger(settings.database_url)
+    ledger = common.open_ledger()
     key_file = Path(settings.signing_key_file)
     if with_demo and not key_file.exists():
         signer = Signer.generate("fund-ledger.local/nanhu-demo")
@@ -59,10 +60,13 @@ def serve(
         if ledger.position():
             err.print("the store is not empty: serving it as it is, without loading the demo")
         else:
+            common.with_new_kek(ledger)
             users = load_demo(ledger, lambda step: err.print(f"demo: {step}"))
             err.print("demo users' tokens (shown once):")
             for name, (role, token) in users.tokens.items():
                 typer.echo(f"{role:<10} {name}\t{token}")
+    if ledger.keyring.kek is None and ledger.position():
+        raise fail(KeyEncryptionKeyMissing(ledger.keyring.kek_source).detail)
     err.print(f"serving on http://{host}:{port}/ (API docs at /docs)")
     # The app reads X-Forwarded-For itself, from the proxies it is told to trust
     # (api/clients.py); uvicorn's own reading would trust any local process.

@@ -11,9 +11,11 @@ import typer
 from api.config import Settings
 from fund_ledger import common
 from fund_ledger.common import err, fail, failing_on, open_views
+from ledger.domain.errors import LedgerError
 from ledger.log.notes import NoteError, Signer, Verifier
 from ledger.log.verify import VerificationFailed
 from ledger.store.files import UnsafeFile, refuse_symlink, write_new_file
+from ledger.store.kek import make_kek_file
 from projections.audit import check_store
 from projections.log.queries import InconsistentLog, Log
 from projections.runner import Views
@@ -68,6 +70,45 @@ def keys_init(
         write_new_file(public, signer.verifier.encode() + "\n", mode=0o644, replace=True)
     err.print(f"wrote {path} (keep it secret, out of the database) and {path.with_suffix('.pub')}")
     typer.echo(signer.verifier.encode())
+
+
+@keys_app.command("init-kek")
+def keys_init_kek() -> None:
+    """Make the key-encryption key the per-person keys are wrapped under (0600, never in the
+    database); at FUND_LEDGER_KEK_FILE, else fund-ledger.kek. Keep a copy apart from backups."""
+    ledger = common.open_ledger()
+    if ledger.keyring.kek is not None:
+        raise fail(f"there is a key-encryption key already ({ledger.keyring.kek.id})")
+    with failing_on(UnsafeFile, OSError):
+        kek = make_kek_file(ledger.kek_file)
+    ledger.keyring.kek = kek
+    with failing_on(LedgerError):
+        ledger.keyring.check_kek(None)  # a store whose keys are wrapped under another: say so
+    err.print(f"wrote {ledger.kek_file}: key-encryption key {kek.id}")
+
+
+@keys_app.command("rotate-kek")
+def keys_rotate_kek(
+    new_file: Annotated[
+        Path, typer.Option("--new-file", help="Where to make the new key-encryption key.")
+    ],
+) -> None:
+    """Wrap every per-person key again under a new key-encryption key, in one transaction.
+
+    Then point FUND_LEDGER_KEK_FILE at the new file (or FUND_LEDGER_KEK at its content) and
+    destroy the old key and its copies: backups made before can then open no name.
+    """
+    ledger = common.open_ledger()
+    with failing_on(LedgerError):
+        ledger.keyring.check_kek(None)
+    with failing_on(UnsafeFile, OSError):
+        new = make_kek_file(new_file)
+    with failing_on(LedgerError):
+        count = ledger.keyring.rewrap(new)
+    err.print(
+        f"wrapped {count} keys under key-encryption key {new.id} ({new_file}); now set "
+        f"FUND_LEDGER_KEK_FILE={new_file} and destroy the old key and its copies"
+    )
 
 
 @log_app.command("checkpoint")

@@ -9,7 +9,9 @@ without its key, so a restore keeps them forgotten). The views are rebuilt after
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
+import io
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +19,7 @@ from typing import IO, Any
 from uuid import UUID
 
 from ledger.app import FundLedger
+from ledger.store.files import new_file
 from ledger.store.keyring import StoredKey
 from projections.log.kept import kept_records, restore_kept
 from projections.runner import Views
@@ -29,6 +32,22 @@ def _open(path: Path, mode: str) -> IO[str]:
     if path.suffix == ".gz":
         return gzip.open(path, mode + "t", encoding="utf-8")  # type: ignore[return-value]
     return path.open(mode, encoding="utf-8")
+
+
+@contextlib.contextmanager
+def _new_backup(path: Path) -> Iterator[IO[str]]:
+    """A backup file only its owner may read, never through a symlink, put in place whole."""
+    with new_file(path, replace=True) as raw:
+        if path.suffix == ".gz":
+            packed = gzip.GzipFile(fileobj=raw, mode="wb")
+            out = io.TextIOWrapper(packed, encoding="utf-8")
+            yield out
+            out.close()  # and the gzip stream's end; ``raw`` stays open for new_file
+        else:
+            plain = io.TextIOWrapper(raw, encoding="utf-8")
+            yield plain
+            plain.flush()
+            plain.detach()
 
 
 def records(ledger: FundLedger, views: Views) -> Iterator[dict[str, Any]]:
@@ -51,7 +70,8 @@ def records(ledger: FundLedger, views: Views) -> Iterator[dict[str, Any]]:
     for key in ledger.keyring.all():
         yield {
             "person_key": key.person_id,
-            "key": key.key_hex,
+            # Wrapped under the KEK, which is not in the backup: a backup alone opens nothing.
+            "key_wrapped": key.key_wrapped,
             "created_at": key.created_at,
             "forgotten_at": key.forgotten_at,
         }
@@ -61,7 +81,7 @@ def records(ledger: FundLedger, views: Views) -> Iterator[dict[str, Any]]:
 
 def backup(ledger: FundLedger, views: Views, path: Path, progress: Callable[[int], None]) -> int:
     count = 0
-    with _open(path, "w") as out:
+    with _new_backup(path) as out:
         for record in records(ledger, views):
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
             if "position" in record:
@@ -79,6 +99,7 @@ def restore(ledger: FundLedger, views: Views, path: Path, progress: Callable[[in
         msg = "the store is not empty: restore only into an empty store"
         raise ValueError(msg)
     expected = _check_whole(path)
+    _check_keys(path, ledger)
     events: list[dict[str, Any]] = []
     kept: list[dict[str, Any]] = []
     count = 0
@@ -97,14 +118,34 @@ def restore(ledger: FundLedger, views: Views, path: Path, progress: Callable[[in
         count += _insert(ledger, events)
         progress(len(events))
     assert count == expected
-    ledger.keyring.load(
-        StoredKey(r["person_key"], r["key"], r["created_at"], r["forgotten_at"])
-        for r in kept
-        if "person_key" in r
-    )
+    _restore_keys(ledger, [record for record in kept if "person_key" in record])
     restore_kept(views.view("log"), kept)
     views.rebuild()
     return count
+
+
+def _restore_keys(ledger: FundLedger, records: list[dict[str, Any]]) -> None:
+    """The keys as the backup holds them: wrapped (they need the KEK they were wrapped under),
+    or, from a backup made before keys were wrapped, plain (wrapped now)."""
+    wrapped = [r for r in records if "key_wrapped" in r]
+    ledger.keyring.load(
+        StoredKey(r["person_key"], r["key_wrapped"], r["created_at"], r["forgotten_at"])
+        for r in wrapped
+    )
+    for r in records:
+        if "key" in r:
+            key = bytes.fromhex(r["key"]) if r["key"] else None
+            ledger.keyring.load_plain(r["person_key"], key, r["created_at"], r["forgotten_at"])
+
+
+def _check_keys(path: Path, ledger: FundLedger) -> None:
+    """Refuse a backup whose keys this store's KEK cannot open, before loading anything."""
+    with _open(path, "r") as lines:
+        for line in lines:
+            record = json.loads(line)
+            if record.get("key_wrapped") or record.get("key"):
+                ledger.keyring.check_kek(record.get("key_wrapped"))
+                return
 
 
 def _check_whole(path: Path) -> int:

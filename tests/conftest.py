@@ -7,6 +7,7 @@ connect fails instead of skipping.
 
 from __future__ import annotations
 
+import base64
 import os
 import uuid
 from collections.abc import Iterator
@@ -19,6 +20,9 @@ from databases import PG_ADMIN_URL, REQUIRE_POSTGRES, new_postgres_url
 # The API's throttle on failed authentications is tested on its own; the many deliberate bad
 # tokens of the other tests all come from one test client.
 os.environ.setdefault("FUND_LEDGER_AUTH_FAILURES_MAX", "1000000")
+# The per-person keys are wrapped under a key-encryption key: one for the whole test run (its
+# processes inherit it); the tests of a missing or another KEK set their own.
+os.environ.setdefault("FUND_LEDGER_KEK", base64.b64encode(os.urandom(32)).decode())
 
 
 @pytest.fixture(scope="session")

@@ -220,3 +220,46 @@ class DatedTooEarly(LedgerError):
             earliest=earliest,
             given=given,
         )
+
+
+class KeyEncryptionKeyMissing(LedgerError):
+    kind = "unavailable"
+    code = "no-key-encryption-key"
+    title = "The key-encryption key is missing: personal data cannot be sealed or read"
+
+    def __init__(self, where: str) -> None:
+        super().__init__(
+            "the per-person keys are kept wrapped under a key-encryption key, and there is "
+            f"none: {where}; set FUND_LEDGER_KEK or FUND_LEDGER_KEK_FILE to it, or make one "
+            "for a store with no keys yet with `fund-ledger keys init-kek`",
+            where=where,
+        )
+
+
+class WrongKeyEncryptionKey(LedgerError):
+    kind = "unavailable"
+    code = "wrong-key-encryption-key"
+    title = "The key-encryption key is not the one the keys are wrapped under"
+
+    def __init__(self, wrapped_under: str, given: str) -> None:
+        super().__init__(
+            f"the per-person keys are wrapped under key-encryption key {wrapped_under}, but "
+            f"the key given is {given}: set FUND_LEDGER_KEK or FUND_LEDGER_KEK_FILE to the "
+            "key they were wrapped under",
+            wrapped_under=wrapped_under,
+            given=given,
+        )
+
+
+class ErasureIncomplete(LedgerError):
+    kind = "unavailable"
+    code = "erasure-incomplete"
+    title = "Forgotten, but the old bytes of the key are not yet overwritten"
+
+    def __init__(self, person_id: str) -> None:
+        super().__init__(
+            f"{person_id} is forgotten and their key destroyed, but the database's write-ahead "
+            "log still holds its old bytes (readers were busy); run forget again to overwrite "
+            "them",
+            person_id=person_id,
+        )

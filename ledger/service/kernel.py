@@ -51,6 +51,7 @@ from ledger.domain.records import LEAF_FORMAT_CURRENT
 from ledger.service.tally import DonationTally
 from ledger.store import sql, transcodings
 from ledger.store.database import DEFAULT_DATABASE_URL, persistence_env, tune_postgres_pool
+from ledger.store.kek import KEK_ENV, KEK_FILE_ENV, kek_file, load_kek
 from ledger.store.keyring import Keyring, keyring_for
 
 RETRIES_MAX = 8
@@ -193,8 +194,14 @@ class Kernel(Application[UUID]):
         self._unchanged_lock = threading.Lock()
         # What the command running in this thread has read, for the save to check.
         self._reads = threading.local()
+        # The key-encryption key, from FUND_LEDGER_KEK or its file (ledger.store.kek).
+        kek_env = {name: self.env.get(name) or "" for name in (KEK_ENV, KEK_FILE_ENV)}
+        self.kek_file = kek_file(kek_env)
+        kek_source = f"{KEK_ENV} is not set and {self.kek_file} does not exist"
         self.keyring: Keyring = keyring_for(
             getattr(self.recorder, "datastore", None),
+            load_kek(kek_env),
+            kek_source,
             create=env["CREATE_TABLE"].lower() in {"y", "yes", "1"},
         )
 

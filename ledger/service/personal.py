@@ -16,7 +16,7 @@ from uuid import UUID
 
 from ledger.domain import Advance, Bill, Donation, Donor, DonorKind, Expense, Meta, PayeeKind
 from ledger.domain.disclosure import public_donor_id
-from ledger.domain.errors import NotAPerson, NotFound, WrongState
+from ledger.domain.errors import ErasureIncomplete, NotAPerson, NotFound, WrongState
 from ledger.domain.gift_refs import donor_secret, gift_opening, reference_for
 from ledger.domain.sealing import is_sealed, seal
 from ledger.service.kernel import Actor, Decision, Kernel, Receipt, permitted
@@ -141,8 +141,10 @@ class PersonalData(Kernel):
 
         # Dated today, never back: a closed month's frozen report must not change.
         receipt = self._run(actor, "forget_person", {"person_id": person_id}, decide)
-        # After the event, so that a crash in between leaves a decision that a retry completes.
-        self.keyring.destroy(receipt.id)
+        # After the event, so that a crash in between leaves a decision that a retry completes;
+        # the old bytes overwritten before answering, or a retry is asked for.
+        if not self.keyring.destroy(receipt.id):
+            raise ErasureIncomplete(receipt.id)
         return receipt
 
     def _forget_payee(self, expense_id: str, meta: Meta) -> list[Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -43,7 +44,7 @@ def persistence_env(database_url: str) -> dict[str, str]:
         path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
         if not path:
             raise InvalidInput("FUND_LEDGER_DATABASE_URL", database_url, "names no SQLite file")
-        Path(path).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite_file(Path(path).expanduser())
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(Path(path).expanduser()),
@@ -76,6 +77,24 @@ def persistence_env(database_url: str) -> dict[str, str]:
         database_url,
         "must start with sqlite:///, postgresql:// or memory://",
     )
+
+
+def private_sqlite_file(path: Path) -> None:
+    """The store's file made (or, made by older code, changed to) 0600 before SQLite opens it,
+    in a folder made 0700 when made here; SQLite gives its ``-wal`` and ``-shm`` files the
+    main file's mode, and any there already are changed too. A symlink is refused."""
+    path.resolve().parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.is_symlink():
+        raise InvalidInput("FUND_LEDGER_DATABASE_URL", str(path), "names a symlink")
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        os.close(descriptor)
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if file.exists() and not file.is_symlink() and file.stat().st_mode & 0o077:
+            file.chmod(0o600)
 
 
 def tune_postgres_pool(datastore: Any) -> None:

@@ -146,7 +146,7 @@ def test_forget_is_idempotent_and_refuses_what_it_cannot_do(fund: Fund) -> None:
     again = app.forget_person(OPERATOR, fund.donor_id)
     assert again.position == 0
     assert app.position() == position
-    assert [k for k in app.keyring.all() if k.key_hex is None] == [
+    assert [k for k in app.keyring.all() if k.key_wrapped is None] == [
         k for k in app.keyring.all() if k.person_id == fund.donor_id
     ]
     assert len(app.keyring.all()) == len(keys_before)

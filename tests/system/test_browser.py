@@ -50,6 +50,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("serve")
     port = _free_port()
     env = {**os.environ, "FUND_LEDGER_DATABASE_URL": f"sqlite:///{folder / 'demo.sqlite3'}"}
+    # As on a fresh machine: no key-encryption key set; the demo makes its own.
+    env.pop("FUND_LEDGER_KEK", None)
+    env.pop("FUND_LEDGER_KEK_FILE", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "fund_ledger", "serve", "--demo", "--port", str(port)],
         cwd=folder,
@@ -69,6 +72,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     else:
         process.kill()
         pytest.fail(f"serve --demo did not come up: {process.stderr.read().decode()[-2000:]}")
+    kek = folder / "fund-ledger.kek"
+    assert kek.stat().st_mode & 0o777 == 0o600
+    assert (folder / "demo.sqlite3").stat().st_mode & 0o777 == 0o600
     yield base
     process.terminate()
     process.wait(timeout=10)
