@@ -12,6 +12,8 @@ from api.config import Settings
 from fund_ledger import common
 from fund_ledger.common import err, fail, failing_on, open_views
 from ledger.domain.errors import LedgerError
+from ledger.domain.money import parse_yuan
+from ledger.domain.yuan import format_yuan
 from ledger.log.notes import NoteError, Signer, Verifier
 from ledger.log.verify import VerificationFailed
 from ledger.store.files import UnsafeFile, refuse_symlink, write_new_file
@@ -170,23 +172,30 @@ def verify(
     store: Annotated[
         bool, typer.Option("--store", help="The server's self-check of its own database.")
     ] = False,
+    donor_secret: Annotated[
+        str | None,
+        typer.Option(
+            help="A donor's secret (from the treasurer): also list every gift of theirs in it."
+        ),
+    ] = None,
 ) -> None:
     """Check the books without trusting the server; exits non-zero naming the first problem."""
     from fund_ledger import verifying
 
     settings = Settings()
+    secret = _donor_secret(donor_secret)
     try:
         trusted_note = _read(trusted) if trusted else None
         if store:
             typer.echo(_self_check(key, settings))
             return
         if bundle is not None:
-            result = _verify_bundle(bundle, key, trusted_note, settings)
+            result = _verify_bundle(bundle, key, trusted_note, settings, secret)
         elif url is not None:
-            result = verifying.verify_url(url, _verifier(key, settings), trusted_note)
+            result = verifying.verify_url(url, _verifier(key, settings), trusted_note, secret)
         elif entries is not None and checkpoint is not None:
             result = verifying.verify_files(
-                entries, _read(checkpoint), _verifier(key, settings), trusted_note, None
+                entries, _read(checkpoint), _verifier(key, settings), trusted_note, None, secret
             )
         else:
             raise fail("give --bundle, --url, --store, or --entries with --checkpoint")
@@ -194,6 +203,30 @@ def verify(
         err.print(f"[red]FAILED:[/red] {error}")
         raise typer.Exit(code=1) from None
     typer.echo(_verified(result))
+    if secret is not None:
+        _print_gifts(result)
+
+
+def _donor_secret(text: str | None) -> bytes | None:
+    if text is None:
+        return None
+    try:
+        secret = bytes.fromhex(text.strip())
+    except ValueError:
+        secret = b""
+    if len(secret) != 32:
+        raise fail("--donor-secret is 64 hexadecimal digits, as the treasurer gives it")
+    return secret
+
+
+def _print_gifts(result: Result) -> None:
+    """A donor's gifts found in the verified log, and their total."""
+    total_fen = 0
+    for gift in result.donor_gifts:
+        data = gift["data"]
+        total_fen += parse_yuan(data["amount"])
+        typer.echo(f"  {data['receipt_no']}  {gift['effective_on']}  {data['amount']}")
+    typer.echo(f"{len(result.donor_gifts)} gifts of this donor, {format_yuan(total_fen)} in all")
 
 
 def _self_check(key: str | None, settings: Settings) -> str:
@@ -206,7 +239,11 @@ def _self_check(key: str | None, settings: Settings) -> str:
 
 
 def _verify_bundle(
-    bundle: Path, key: str | None, trusted_note: str | None, settings: Settings
+    bundle: Path,
+    key: str | None,
+    trusted_note: str | None,
+    settings: Settings,
+    secret: bytes | None = None,
 ) -> Result:
     from fund_ledger import verifying
 
@@ -224,6 +261,7 @@ def _verify_bundle(
         _verifier(key or str(bundle / "key.pub"), settings),
         trusted_note,
         _summary(bundle / "summary.json"),
+        secret,
     )
 
 

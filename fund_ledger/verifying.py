@@ -6,11 +6,13 @@ import base64
 import json
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.error import URLError
 
+from ledger.log.donors import watching
 from ledger.log.notes import Checkpoint, NoteError, Verifier
 from ledger.log.verify import VerificationFailed, Verified, verify_log
 
@@ -24,6 +26,14 @@ class Result:
     entries: int
     trusted_size: int | None
     summary_checked: bool
+    # With a donor's secret: their gifts among the verified entries (ledger.log.donors).
+    donor_gifts: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _watched(
+    entries: Iterable[bytes], secret: bytes | None, found: list[dict[str, Any]]
+) -> Iterable[bytes]:
+    return entries if secret is None else watching(secret, entries, found)
 
 
 def _lines(path: Path) -> Iterator[bytes]:
@@ -38,22 +48,28 @@ def verify_files(
     verifier: Verifier,
     trusted_note: str | None,
     summary: Mapping[str, object] | None,
+    donor_secret: bytes | None = None,
 ) -> Result:
     if not entries.exists():
         msg = f"no entries file at {entries}"
         raise VerificationFailed(msg)
+    found: list[dict[str, Any]] = []
     verified = verify_log(
-        _lines(entries),
+        _watched(_lines(entries), donor_secret, found),
         checkpoint_note,
         verifier,
         trusted_note=trusted_note,
         published_summary=summary,
     )
-    return _result(verified, summary is not None)
+    return _result(verified, summary is not None, found)
 
 
-def _result(verified: Verified, summary_checked: bool) -> Result:
-    return Result(verified.checkpoint, verified.entries, verified.trusted_size, summary_checked)
+def _result(verified: Verified, summary_checked: bool, found: list[dict[str, Any]]) -> Result:
+    # Only gifts the checkpoint covers: the verifier stops reading at its size.
+    covered = [gift for gift in found if gift["position"] <= verified.last_position]
+    return Result(
+        verified.checkpoint, verified.entries, verified.trusted_size, summary_checked, covered
+    )
 
 
 def _get(url: str) -> bytes:
@@ -68,7 +84,9 @@ def _get(url: str) -> bytes:
         raise VerificationFailed(msg) from None
 
 
-def verify_url(base: str, verifier: Verifier, trusted_note: str | None) -> Result:
+def verify_url(
+    base: str, verifier: Verifier, trusted_note: str | None, donor_secret: bytes | None = None
+) -> Result:
     """Fetch the checkpoint, the entries it covers, and the published figures; verify them.
 
     The figures are compared when they describe the same log position as the checkpoint; the
@@ -111,12 +129,13 @@ def verify_url(base: str, verifier: Verifier, trusted_note: str | None) -> Resul
                 yield entry["data"].encode()
             start += len(page)
 
+    found: list[dict[str, Any]] = []
     verified = verify_log(
-        entries(),
+        _watched(entries(), donor_secret, found),
         note,
         verifier,
         trusted_note=trusted_note,
         published_summary=summary,
         consistency_proof=proof,
     )
-    return _result(verified, summary is not None)
+    return _result(verified, summary is not None, found)

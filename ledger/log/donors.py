@@ -4,7 +4,7 @@ donor's secret, and nobody without the secret able to tell whose a gift is."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ledger.domain.gift_refs import gift_opening, gift_reference
@@ -30,12 +30,26 @@ def proves_gift(opening: bytes, entry: bytes | str) -> bool:
 
 def gifts_of(secret: bytes, entries: Iterable[bytes | str]) -> list[dict[str, Any]]:
     """Every gift in the entries that the donor holding ``secret`` gave, in log order."""
-    found = []
+    found: list[dict[str, Any]] = []
+    for _entry in watching(secret, (_bytes(entry) for entry in entries), found):
+        pass
+    return found
+
+
+def watching(
+    secret: bytes, entries: Iterable[bytes], found: list[dict[str, Any]]
+) -> Iterator[bytes]:
+    """The entries as they pass (to a verifier, say), each gift of the donor added to
+    ``found``."""
     for entry in entries:
-        record = _gift(entry)
+        yield entry
+        record = _gift(entry) if b'"Donation.Received"' in entry else None
         if record is None or record["data"].get("donor_ref") is None:
             continue
         opening = gift_opening(secret, donation_id_of(record))
         if record["data"]["donor_ref"] == gift_reference(opening):
             found.append(record)
-    return found
+
+
+def _bytes(entry: bytes | str) -> bytes:
+    return entry if isinstance(entry, bytes) else entry.encode()

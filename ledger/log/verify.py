@@ -44,6 +44,7 @@ class Verified:
     summary: dict[str, object]
     trusted_size: int | None = None
     notes: list[str] = field(default_factory=list)
+    last_position: int = 0  # of the last entry the checkpoint covers
 
 
 def _trusted(
@@ -134,7 +135,13 @@ def verify_log(
     summary = position_from(replay.balances_fen, replay.committed_fen, size).as_json()
     if published_summary is not None:
         _check_published(published_summary, summary)
-    return Verified(checkpoint, size, summary, trusted.size if trusted else None)
+    return Verified(
+        checkpoint,
+        size,
+        summary,
+        trusted.size if trusted else None,
+        last_position=replay.last_position,
+    )
 
 
 @dataclass

@@ -19,9 +19,11 @@ import pytest
 from api_calls import PEOPLE
 from fastapi.testclient import TestClient
 from test_api_privacy import wait_for_checkpoint
+from typer.testing import CliRunner
 
 from api.app import create_app
 from api.config import Settings
+from fund_ledger.cli import app as cli
 from ledger.app import FundLedger
 from ledger.demo import load_demo
 from ledger.domain.gift_refs import gift_reference
@@ -182,3 +184,38 @@ def test_the_totals_still_verify_from_the_public_leaves(served: Served) -> None:
 
 def _leaf_of(entries: list[str], donation_id: str) -> str:
     return next(e for e in entries if f'"event":"{donation_id}/1"' in e)
+
+
+def test_a_donor_lists_their_gifts_with_fund_ledger_verify(served: Served, tmp_path: Path) -> None:
+    entries = _entries(served)
+    checkpoint = served.client.get("/v1/log/checkpoint").text
+    (tmp_path / "entries.jsonl").write_text("".join(entry + "\n" for entry in entries))
+    (tmp_path / "checkpoint").write_text(checkpoint)
+    key = served.client.get("/v1/log/key").text.strip()
+    donor, gifts = max(_people_with_gifts(served).items(), key=lambda item: len(item[1]))
+    secret = served.get(f"/v1/donors/{donor}/statement", "treasurer")["donor_secret"]
+    given = [
+        "verify",
+        "--entries",
+        str(tmp_path / "entries.jsonl"),
+        "--checkpoint",
+        str(tmp_path / "checkpoint"),
+        "--key",
+        key,
+        "--donor-secret",
+    ]
+    result = CliRunner().invoke(cli, [*given, secret])
+    assert result.exit_code == 0, result.output
+    assert f"{len(gifts)} gifts of this donor" in result.output
+    receipts = {
+        g["receipt_no"]
+        for g in served.get("/v1/donations?limit=500", "treasurer")["items"]
+        if g["id"] in gifts
+    }
+    assert all(receipt in result.output for receipt in receipts)
+    # Another secret finds none; a malformed one is refused in one line.
+    other = CliRunner().invoke(cli, [*given, "00" * 32])
+    assert "0 gifts of this donor" in other.output
+    bad = CliRunner().invoke(cli, [*given, "not-a-secret"])
+    assert bad.exit_code == 2
+    assert bad.output.startswith("error: ")
