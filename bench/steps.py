@@ -77,8 +77,10 @@ def set_up(b: Bench) -> None:
     b.env = {
         "FUND_LEDGER_DATABASE_URL": store_url,
         "FUND_LEDGER_SIGNING_KEY_FILE": str(b.work / "signing.key"),
+        "FUND_LEDGER_KEK_FILE": str(b.work / "fund.kek"),
     }
     timed(fund_ledger("keys", "init"), b.env, b.work)
+    timed(fund_ledger("keys", "init-kek"), b.env, b.work)
     ledger = FundLedger(store_url)
     ledger.establish_fund(OPERATOR, "bench fund")
     _, b.token = ledger.add_user(OPERATOR, "出纳", "treasurer")

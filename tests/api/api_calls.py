@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from api.config import Settings
 from ledger.app import OPERATOR, FundLedger
 from ledger.demo import ADVISER, AUDITOR, COMMITTEE, TREASURER
+from ledger.demo.year import DemoUsers
 from ledger.domain import today
 
 PROBLEM_JSON = "application/problem+json"
@@ -182,6 +183,12 @@ def settings_for(store_url: str, tmp_path: Path, **overrides: Any) -> Settings:
     return Settings(
         database_url=store_url, signing_key_file=str(tmp_path / "no-such.key"), **overrides
     )
+
+
+def demo_tokens(users: DemoUsers) -> dict[str, str]:
+    """The demo users' tokens, by who they are in ``PEOPLE``."""
+    names = {name: token for name, (_, token) in users.tokens.items()}
+    return {who: names[name] for who, (name, _) in PEOPLE.items()}
 
 
 def new_fund(store_url: str) -> tuple[FundLedger, dict[str, str]]:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from api_calls import PEOPLE, Api, new_fund, settings_for
+from api_calls import Api, demo_tokens, new_fund, settings_for
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -27,9 +27,7 @@ def api(store_url: str, tmp_path: Path) -> Iterator[Api]:
 def demo(module_store_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     """The Nanhu demo year, shared by the tests that only read or are refused."""
     ledger = FundLedger(module_store_url)
-    users = load_demo(ledger)
-    names = {name: token for name, (_, token) in users.tokens.items()}
-    tokens = {who: names[name] for who, (name, _) in PEOPLE.items()}
+    tokens = demo_tokens(load_demo(ledger))
     # A treasurer who has left: their token must stop working.
     _, tokens["revoked"] = ledger.add_user(OPERATOR, "离任出纳", "treasurer")
     ledger.revoke_user(OPERATOR, "离任出纳")

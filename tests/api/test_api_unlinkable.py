@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_calls import PEOPLE
+from api_calls import demo_tokens
 from fastapi.testclient import TestClient
 from test_api_privacy import wait_for_checkpoint
 from typer.testing import CliRunner
@@ -63,9 +63,7 @@ class Served:
 @pytest.fixture(scope="module")
 def served(module_store_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     ledger = FundLedger(module_store_url)
-    users = load_demo(ledger)
-    names = {name: token for name, (_, token) in users.tokens.items()}
-    tokens = {who: names[name] for who, (name, _) in PEOPLE.items()}
+    tokens = demo_tokens(load_demo(ledger))
     key_file = Path(tmp_path_factory.mktemp("keys")) / "signing.key"
     key_file.write_text(Signer.generate("fund-ledger.test/unlinkable").encode())
     settings = Settings(
