@@ -44,7 +44,3 @@ def gift_opening(secret: bytes, donation_id: str) -> bytes:
 def gift_reference(opening: bytes) -> str:
     """The reference a gift's public record shows in place of its donor."""
     return REFERENCE_PREFIX + hashlib.sha256(REFERENCE_LABEL + opening).hexdigest()
-
-
-def reference_for(person_key: bytes, donation_id: str) -> str:
-    return gift_reference(gift_opening(donor_secret(person_key), donation_id))

@@ -80,7 +80,7 @@ class DonationBatches(DonationCommands):
         fund = self.fund()
         donors: dict[str, Donor] = {}
         projects: dict[str, Project] = {}
-        keys: dict[str, bytes] = {}
+        secrets: dict[str, bytes] = {}
         made: list[Aggregate] = []
         for index, item in enumerate(items):
             fund.check_open(item["received_on"])
@@ -96,7 +96,7 @@ class DonationBatches(DonationCommands):
                     )
                 project = projects[item["project_id"]]
                 project.check_open()
-            made.append(self._new_donation(donors[donor_id], project, item, meta, keys))
+            made.append(self._new_donation(donors[donor_id], project, item, meta, secrets))
         return made
 
     @property
@@ -137,13 +137,15 @@ class DonationBatches(DonationCommands):
                 projects[project_id] = self._open_project(project_id)
             return projects[project_id]
 
-        keys: dict[str, bytes] = {}
+        secrets: dict[str, bytes] = {}
         encoder = bulk.DonationEncoder(
             self.mapper,
             actor.id,
             actor.role.value,
-            lambda donor, project, item, meta: self._new_donation(donor, project, item, meta, keys),
-            lambda donor, donation_id: self._donor_ref(donor, donation_id, keys),
+            lambda donor, project, item, meta: self._new_donation(
+                donor, project, item, meta, secrets
+            ),
+            lambda donor, donation_id: self._donor_ref(donor, donation_id, secrets),
         )
         gifts = bulk.stored_donations(
             encoder, self._checked_for_import(items), donor_for, project_for
@@ -250,10 +252,10 @@ class DonationBatches(DonationCommands):
         project: Project | None,
         item: dict[str, Any],
         meta: Meta,
-        keys: dict[str, bytes] | None = None,
+        secrets: dict[str, bytes] | None = None,
     ) -> Donation:
         """One gift of a batch: dated on its own day, its note sealed, its donor's reference
-        made (with ``keys``, the donors' keys the batch has read)."""
+        made (with ``secrets``, the donors' secrets the batch has made)."""
         donation_id = str(Donation.create_id(item["receipt_no"]))
         return new_donation(
             donor,
@@ -263,5 +265,5 @@ class DonationBatches(DonationCommands):
             item["receipt_no"],
             self._sealed_note(donor, item["note"]),
             Meta(meta.actor_id, meta.actor_role, item["received_on"], meta.idempotency_key),
-            self._donor_ref(donor, donation_id, keys),
+            self._donor_ref(donor, donation_id, secrets),
         )

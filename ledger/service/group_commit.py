@@ -58,7 +58,7 @@ class _Group:
         self.receipts_taken = {d for d in self.donation_ids if d in self.versions}
         self.donors: dict[str, Any] = {}
         self.projects: dict[str, Any] = {}
-        self.keys: dict[str, bytes] = {}  # donor id -> key, read once for the batch
+        self.secrets: dict[str, bytes] = {}  # donor id -> their secret, made once a batch
         self.keys_claimed: dict[UUID, int] = {}  # idempotency record id -> the order's index
         self.replays_of: dict[int, int] = {}  # order index -> the earlier order it repeats
         self.made: dict[int, list[Aggregate]] = {}  # order index -> its new aggregates
@@ -153,7 +153,7 @@ class GroupCommits(DonationCommands):
         if donation_id in group.receipts_taken:
             raise Duplicate("receipt", order.receipt)
         meta = order.meta()
-        donor_ref = self._donor_ref(donor, str(donation_id), group.keys)
+        donor_ref = self._donor_ref(donor, str(donation_id), group.secrets)
         made: list[Aggregate] = [
             order.donation(donor, project, meta, self._sealed_note(donor, order.note), donor_ref)
         ]

@@ -17,7 +17,7 @@ from uuid import UUID
 from ledger.domain import Advance, Bill, Donation, Donor, DonorKind, Expense, Meta, PayeeKind
 from ledger.domain.disclosure import public_donor_id
 from ledger.domain.errors import ErasureIncomplete, NotAPerson, NotFound, WrongState
-from ledger.domain.gift_refs import donor_secret, gift_opening, reference_for
+from ledger.domain.gift_refs import donor_secret, gift_opening, gift_reference
 from ledger.domain.sealing import is_sealed, seal
 from ledger.service.kernel import Actor, Decision, Kernel, Receipt, permitted
 
@@ -71,20 +71,20 @@ class PersonalData(Kernel):
         ]
 
     def _donor_ref(
-        self, donor: Donor, donation_id: str, keys: dict[str, bytes] | None = None
+        self, donor: Donor, donation_id: str, secrets: dict[str, bytes] | None = None
     ) -> str | None:
         """What a gift's public record shows in place of a donor whose id is not public: a
         reference from the donor's secret (``ledger.domain.gift_refs``); None for the others.
-        ``keys`` keeps the keys a batch has read, so a donor's key is read once a batch."""
+        ``secrets`` keeps the donors' secrets a batch has made, so each is made once a batch."""
         if public_donor_id(donor.kind, donor.disclosure):
             return None
         person = str(donor.id)
-        key = keys.get(person) if keys is not None else None
-        if key is None:
-            key = self._key_of(person, "donor")
-            if keys is not None:
-                keys[person] = key
-        return reference_for(key, donation_id)
+        secret = secrets.get(person) if secrets is not None else None
+        if secret is None:
+            secret = donor_secret(self._key_of(person, "donor"))
+            if secrets is not None:
+                secrets[person] = secret
+        return gift_reference(gift_opening(secret, donation_id))
 
     def _sealed_note(self, donor: Donor, note: str | None) -> str | None:
         """A note on a gift may say anything about the giver: sealed under the donor's key."""
