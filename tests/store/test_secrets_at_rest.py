@@ -194,9 +194,9 @@ def test_an_old_store_asks_for_the_kek_in_one_line_then_has_its_keys_wrapped_wit
 
 
 def test_a_backup_made_before_keys_were_wrapped_restores_them_wrapped(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    target = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    target = store_url
     monkeypatch.setenv("FUND_LEDGER_DATABASE_URL", target)
     result = CliRunner().invoke(cli, ["restore", str(FIXTURE / "backup.jsonl.gz")])
     assert result.exit_code == 0, result.output
@@ -206,6 +206,35 @@ def test_a_backup_made_before_keys_were_wrapped_restores_them_wrapped(
     names = app.keyring.reveal([e.name for e in registered])
     assert set(names) == {"张伟", "杨丽", "南湖宾馆"}
     app.close()
+
+
+@pytest.mark.postgres
+def test_an_old_key_table_on_postgresql_is_wrapped_in_place(postgres_url: str) -> None:
+    """The table as the previous code made it, with a plain key: wrapped at the next opening."""
+    app = FundLedger(postgres_url)
+    datastore = app.recorder.datastore  # type: ignore[attr-defined]
+    table = f'"{datastore.schema}".fl_person_keys'
+    key = os.urandom(32)
+    with datastore.transaction(commit=True) as cursor:
+        cursor.execute(f"DROP TABLE {table}")
+        cursor.execute(
+            f"CREATE TABLE {table} (person_id TEXT PRIMARY KEY, key_hex TEXT,"
+            " created_at TEXT NOT NULL, forgotten_at TEXT)"
+        )
+        cursor.execute(
+            f"INSERT INTO {table} VALUES ('p-1', %s, '2026-01-01T00:00:00+00:00', NULL)",
+            (key.hex(),),
+        )
+    app.close()
+    reopened = FundLedger(postgres_url)
+    assert reopened.keyring.keys(["p-1"]) == {"p-1": key}
+    [row] = reopened.keyring.all()
+    assert row.key_wrapped is not None
+    assert row.key_wrapped.startswith("kek1:")
+    with reopened.recorder.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
+        cursor.execute(f"SELECT key_hex FROM {table}")
+        assert cursor.fetchone()["key_hex"] is None
+    reopened.close()
 
 
 def test_rotating_the_kek_keeps_every_name_and_the_old_kek_opens_none(
