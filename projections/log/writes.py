@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.persistence import Tracking
@@ -43,10 +44,23 @@ def _last_format(c: Cursor, size: int) -> str:
     return str(json.loads(row["data"])["format"])
 
 
-def _append(c: Cursor, batch: Sequence[tuple[int, Any]]) -> None:
+@dataclass
+class Tail:
+    """The tree this process last wrote, and its last leaf's format: what the next batch
+    needs to know, read again only when the stored tree is another (another writer, a
+    rolled-back batch)."""
+
+    size: int = -1
+    root: bytes = b""
+    leaf_format: str = LEAF_FORMAT_V1
+
+
+def _append(c: Cursor, batch: Sequence[tuple[int, Any]], tail: Tail) -> None:
     size = size_of(c)
     tree = frontier(c, size)
-    leaf_format = _last_format(c, size)
+    root = tree.root() if size else b""
+    known = (tail.size, tail.root) == (size, root)
+    leaf_format = tail.leaf_format if known else _last_format(c, size)
     # A leaf's salts are its event's own (by originator) or a user's: read them for the batch
     # at once; a subject looked up and not found gets a new salt without asking again.
     looked_up = {str(e.originator_id) for _, e in batch}
@@ -84,16 +98,24 @@ def _append(c: Cursor, batch: Sequence[tuple[int, Any]]) -> None:
     )
     if nodes:
         c.executemany("INSERT INTO {t}fl_log_nodes (level, idx, hash) VALUES (%s, %s, %s)", nodes)
+    tail.size, tail.root, tail.leaf_format = tree.size, tree.root(), leaf_format
 
 
 class LogProjection(ViewProjection):
     name = "log"
+    _tail: Tail | None = None
+
+    @property
+    def tail(self) -> Tail:
+        if self._tail is None:
+            self._tail = Tail()
+        return self._tail
 
     def writes_for(self, position: int, domain_event: Any) -> list[Write]:
-        return [lambda c: _append(c, [(position, domain_event)])]
+        return [lambda c: _append(c, [(position, domain_event)], self.tail)]
 
     def process_batch(
         self, batch: Sequence[tuple[int, Any]], tracking: Tracking, *, after: int
     ) -> None:
         # One pass for the whole batch: the frontier is read once, not once per event.
-        self.view.write([lambda c: _append(c, batch)], tracking, after=after)
+        self.view.write([lambda c: _append(c, batch, self.tail)], tracking, after=after)
