@@ -6,7 +6,7 @@ records gives the public their public variant, and each role the personal fields
 
 The ledger's ``RIGHTS`` guard the commands; the API's own guards (``signed_in``,
 ``reader_of_everything``, the full journal's token) guard some reads. This table states the
-outcome for every caller in one place, and ``tests/test_api_access.py`` checks each route's
+outcome for every caller in one place, and ``tests/api/test_api_access.py`` checks each route's
 answers against it, and that no route of the app is missing from it.
 """
 

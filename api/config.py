@@ -9,11 +9,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.clients import Network, proxy_networks
 from ledger.store.database import DEFAULT_DATABASE_URL
-from ledger.store.kek import DEFAULT_KEK_FILE
 from projections.statements.ratios import RatioBasis, Thresholds
 
 
 class Settings(BaseSettings):
+    """The service's settings. The key-encryption key is not among them: the ledger reads
+    FUND_LEDGER_KEK or FUND_LEDGER_KEK_FILE wherever it is opened (``ledger.store.kek``)."""
+
     model_config = SettingsConfigDict(env_prefix="FUND_LEDGER_", extra="ignore")
 
     database_url: str = Field(
@@ -49,11 +51,6 @@ class Settings(BaseSettings):
     signing_key_file: str = Field(
         "fund-ledger-signing.key",
         description="The checkpoint signing key (fund-ledger keys init); never in the database.",
-    )
-    kek_file: str = Field(
-        DEFAULT_KEK_FILE,
-        description="The key-encryption key the per-person keys are wrapped under (fund-ledger "
-        "keys init-kek), unless FUND_LEDGER_KEK holds it; never in the database or a backup.",
     )
     auth_failures_max: int = Field(
         10, ge=1, description="Failed authentications a client may make per minute."
