@@ -38,7 +38,15 @@ def _grouped(yuan: object) -> str:
     return format_yuan_grouped(sign * parse_yuan(text.lstrip("-"), allow_zero=True))
 
 
+def _grouped_if_yuan(value: object) -> str:
+    """A statement's cell: grouped when it is an amount, as it is when it is not (a blank)."""
+    text = str(value)
+    return _grouped(text) if YUAN.fullmatch(text) else text
+
+
+YUAN = re.compile(r"-?\d+\.\d{2}")
 templates.env.filters["yuan"] = _grouped
+templates.env.filters["yuan_or_text"] = _grouped_if_yuan
 templates.env.filters["yuan_fen"] = lambda fen: format_yuan_grouped(int(fen))
 
 Lang = Annotated[str, Query(pattern="^(zh|en)$", description="zh (default) or en")]
@@ -47,8 +55,8 @@ DONATIONS_PAGE_SIZE = 50
 
 
 def _site(request: Request) -> PublicSite:
-    site = getattr(request.app.state, "public_site", None)
-    return site if isinstance(site, PublicSite) else PublicSite("", "", "", "", 15)
+    site: PublicSite = request.app.state.public_site
+    return site
 
 
 def _render(request: Request, template: str, lang: str, **context: Any) -> HTMLResponse:
