@@ -198,6 +198,6 @@ def create_app(settings: Settings | None = None, ledger: FundLedger | None = Non
     app.include_router(pages.router)
     docs.install(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.state.base_url = settings.base_url
+    app.state.public_site = settings.public_site()
 
     return app
