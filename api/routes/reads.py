@@ -253,29 +253,6 @@ def _period(since: date | None, until: date | None) -> tuple[date, date]:
     return first, last
 
 
-@router.get("/query", summary="The panel's own questions 自定义统计")
-def query(
-    services: ServicesDep,
-    group_by: Annotated[
-        str,
-        Query(
-            description="Comma-separated: project, donor_kind, month, category. donor_kind sums "
-            "donations; category sums expenses.",
-            examples=["donor_kind,project"],
-            max_length=100,
-        ),
-    ],
-    since: Since = None,
-    until: Until = None,
-    measure: Annotated[
-        str | None,
-        Query(pattern="^(donations|expenses)$", description="donations or expenses."),
-    ] = None,
-) -> dict[str, Any]:
-    keys = [k.strip() for k in group_by.split(",") if k.strip()]
-    return services.reader.grouped(keys, since, until, measure)
-
-
 @router.get("/events", summary="The full event log (auditor, committee, adviser) 事件日志")
 def events(
     services: ServicesDep,

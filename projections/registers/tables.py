@@ -71,6 +71,11 @@ REGISTERS_DDL = (
     " opinion_id TEXT PRIMARY KEY, position BIGINT NOT NULL UNIQUE, subject_id TEXT NOT NULL,"
     " subject_kind TEXT NOT NULL, author_id TEXT NOT NULL, text TEXT NOT NULL,"
     " recorded_on {date} NOT NULL)",
+    # How many people an activity served (the canteen's meals, a clinic's patients), written
+    # by the records of attendance; the panel's cost per person served reads it.
+    "CREATE TABLE IF NOT EXISTS {t}fl_people_served ("
+    " activity_id TEXT PRIMARY KEY, position BIGINT NOT NULL, project_code TEXT NOT NULL,"
+    " served_on {date} NOT NULL, people BIGINT NOT NULL)",
 )
 
 
