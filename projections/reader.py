@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from projections.books.statements import Statements
 from projections.monthly.queries import MonthlyQueries
+from projections.panel.checks import PanelChecks
 from projections.panel.query import PanelQueries
 from projections.registers.donors import DonorQueries
 from projections.registers.grouped import GroupedQueries
@@ -23,6 +24,7 @@ class Reader(
     DonorQueries,
     GroupedQueries,  # each with Listings: the paged registers
     PanelQueries,  # the panel's one query
+    PanelChecks,  # and its warnings
     MonthlyQueries,
 ):
     """Read-only queries over the views of one store."""

@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header, Path, Query
 from fastapi.responses import Response
 
 from api.access import sight_of
-from api.deps import CurrentActor, ServicesDep
-from api.models import PROBLEM_RESPONSES
+from api.deps import CurrentActor, IdempotencyKey, ServicesDep, SignedIn
+from api.models import PROBLEM_RESPONSES, Reason, Written
 from api.problems import ApiProblem
+from ledger.service.kernel import check_right
 from projections.exports.tables import table_csv, table_xlsx
 from projections.panel.facts import Audience, Window
 from projections.panel.query import DIMENSIONS, MEASURES, QuerySpec, query_table
@@ -127,3 +128,80 @@ def query(
         return answer
     headers, rows = query_table(answer)
     return as_file(fmt, "query", headers, rows)
+
+
+WarningPath = Annotated[
+    str, Path(min_length=1, max_length=64, description="A warning's id from /v1/checks.")
+]
+CHECK_COLUMNS = ("id", "kind_label", "detail", "amount", "on", "rule", "explained")
+
+
+@router.get(
+    "/checks",
+    summary="Warnings for the panel and committee 风险提示",
+    responses=FILE_RESPONSES,
+)
+def checks(
+    services: ServicesDep,
+    actor: SignedIn,
+    kind: Annotated[
+        str | None, Query(pattern=f"^{_NAME}$", description="Only warnings of this kind.")
+    ] = None,
+    format: Format = None,
+    accept: AcceptHeader = None,
+) -> Any:
+    """Every warning on the books as they stand (the rules are in each one), with the records
+    behind it and the committee's explanations. For token holders: the warnings add up
+    payments per payee."""
+    found = services.reader.checks(Audience(public=False, sight=sight_of(actor)))
+    if kind is not None:
+        found = [w for w in found if w["kind"] == kind]
+    fmt = chosen_format(format, accept)
+    if fmt == "json":
+        return {"items": found, "count": len(found)}
+    headers = [
+        "编号 / id",
+        "类型 / kind",
+        "说明 / detail",
+        "金额（元） / amount",
+        "日期 / on",
+        "规则 / rule",
+        "已解释 / explained",
+        "解释 / explanations",
+    ]
+    rows: list[list[object]] = [
+        [*(w.get(c) for c in CHECK_COLUMNS[:-1]), w["explained"], _said(w)] for w in found
+    ]
+    return as_file(fmt, "checks", headers, rows)
+
+
+def _said(warning: dict[str, Any]) -> str:
+    return "; ".join(f"{e['on']} {e['by']}: {e['reason']}" for e in warning["explanations"])
+
+
+@router.post(
+    "/checks/{warning_id}/explain",
+    status_code=201,
+    summary="Explain a warning (committee) 说明风险提示",
+    tags=["record and decide 记账与决策"],
+)
+def explain_warning(
+    warning_id: WarningPath,
+    body: Reason,
+    actor: SignedIn,
+    services: ServicesDep,
+    key: IdempotencyKey = None,
+) -> Written:
+    """The committee records why a warning is not a problem: an event; the warning stays,
+    shown with the reason, who gave it and when."""
+    check_right(actor, "explain_warning")
+    current = {w["id"] for w in services.reader.checks(Audience(public=False, sight=frozenset()))}
+    if warning_id not in current:
+        raise ApiProblem(
+            404, "not-found", f"no warning {warning_id}", what="warning", key=warning_id
+        )
+    receipt = services.ledger.explain_warning(actor, warning_id, body.reason, idempotency_key=key)
+    services.read_your_write(receipt.position)
+    return Written(
+        id=receipt.id, ids=list(receipt.ids) or None, position=receipt.position, replayed=False
+    )

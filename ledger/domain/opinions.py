@@ -7,6 +7,16 @@ from eventsourcing.domain import event
 from ledger.domain.base import FundAggregate, Meta
 
 
+class Explanation(FundAggregate):
+    """The committee's explanation of one of the panel's warnings (``projections.panel.checks``):
+    the warning stays, with the reason beside it."""
+
+    @event("Recorded")
+    def __init__(self, warning_id: str, reason: str, meta: Meta) -> None:
+        self.warning_id = warning_id
+        self.reason = reason
+
+
 class Opinion(FundAggregate):
     """An expert-panel member's opinion on a grant or a project."""
 

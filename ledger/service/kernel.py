@@ -113,6 +113,7 @@ RIGHTS: dict[str, tuple[Role, ...]] = {
     "record_expense": (Role.TREASURER,),
     "reverse_expense": (Role.COMMITTEE,),
     "record_opinion": (Role.ADVISER,),
+    "explain_warning": (Role.COMMITTEE,),
     "close_period": (Role.COMMITTEE,),
     "close_year": (Role.COMMITTEE,),
     "receive_bill": (Role.TREASURER,),

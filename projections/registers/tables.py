@@ -73,6 +73,10 @@ REGISTERS_DDL = (
     " recorded_on {date} NOT NULL)",
     # How many people an activity served (the canteen's meals, a clinic's patients), written
     # by the records of attendance; the panel's cost per person served reads it.
+    "CREATE TABLE IF NOT EXISTS {t}fl_explanations ("
+    " explanation_id TEXT PRIMARY KEY, position BIGINT NOT NULL UNIQUE,"
+    " warning_id TEXT NOT NULL, reason TEXT NOT NULL, member_id TEXT NOT NULL,"
+    " explained_on {date} NOT NULL)",
     "CREATE TABLE IF NOT EXISTS {t}fl_people_served ("
     " activity_id TEXT PRIMARY KEY, position BIGINT NOT NULL, project_code TEXT NOT NULL,"
     " served_on {date} NOT NULL, people BIGINT NOT NULL)",

@@ -276,6 +276,14 @@ def _registers_spending(position: int, e: Any, name: str) -> list[Write]:
                 (id_of(e), position, e.subject_id, e.subject_kind, e.meta.actor_id, e.text, day),
             )
         ]
+    if name == "Explanation.Recorded":
+        return [
+            (
+                "INSERT INTO {t}fl_explanations (explanation_id, position, warning_id, reason,"
+                " member_id, explained_on) VALUES (%s, %s, %s, %s, %s, %s)",
+                (id_of(e), position, e.warning_id, e.reason, e.meta.actor_id, day),
+            )
+        ]
     return []
 
 

@@ -36,6 +36,7 @@ STORED_TOPICS = {
     ],
     "Expense": ["Paid", "PayeeForgotten", "Reversed"],
     "Opinion": ["Recorded"],
+    "Explanation": ["Recorded"],
     "Bill": ["Received", "Paid"],
     "Advance": ["Paid", "Settled"],
     "Custody": ["Received", "PassedOn"],
