@@ -23,6 +23,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "export": books.export,
     "report": books.report,
     "query": panel.query,
+    "checks": panel.checks,
     "serve": serving.serve,
     "verify": trust.verify,
     "backup": data.backup_command,

@@ -89,3 +89,35 @@ def query(
         return
     headers, rows = query_table(answer)
     write_out(format_name, "query", headers, rows, out)
+
+
+CHECK_HEADERS = ["编号 / id", "类型 / kind", "说明 / detail", "金额（元） / amount", "日期 / on"]
+
+
+def checks(
+    kind: Annotated[str | None, typer.Option(help="Only warnings of this kind.")] = None,
+    format_name: Annotated[str, typer.Option("--format", help=", ".join(FORMATS))] = "table",
+    out: Annotated[Path | None, typer.Option(help="Write to this file.")] = None,
+) -> None:
+    """The warnings the panel would otherwise script, each with its rule and explanations."""
+    if format_name not in FORMATS:
+        raise fail(f"--format must be one of {', '.join(FORMATS)}")
+    reader = Reader(open_views(common.open_ledger(), caught_up=True))
+    found = [w for w in reader.checks(OPERATOR_SIGHT) if kind is None or w["kind"] == kind]
+    if format_name == "json":
+        typer.echo(json.dumps(found, ensure_ascii=False, indent=2))
+        return
+    headers = [*CHECK_HEADERS, "解释 / explanations"]
+    rows: list[list[object]] = [
+        [
+            w["id"],
+            w["kind_label"],
+            w["detail"],
+            w.get("amount"),
+            w.get("on"),
+            "; ".join(f"{e['on']} {e['by']}: {e['reason']}" for e in w["explanations"]),
+        ]
+        for w in found
+    ]
+    write_out(format_name, "checks", headers, rows, out)
+    err.print(f"{len(found)} warnings, {sum(w['explained'] for w in found)} explained")

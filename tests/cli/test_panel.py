@@ -54,3 +54,9 @@ def test_query_answers_spending_per_project_as_xlsx(
     refused = CliRunner().invoke(app, ["query", "colour"])
     assert refused.exit_code == 2
     assert "group_by" in refused.output
+
+    # The warnings, on the same books: the payees who also gave, by name at the console.
+    warned = CliRunner().invoke(app, ["checks", "--kind", "related_party", "--format", "csv"])
+    assert warned.exit_code == 0, warned.output
+    assert "南湖宾馆：收款12笔" in warned.stdout
+    assert warned.stdout.startswith("\ufeff编号 / id")
