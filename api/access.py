@@ -68,6 +68,8 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/v1/expenses/{expense_id}/reverse"): _write("reverse_expense", Role.COMMITTEE),
     ("POST", "/v1/opinions"): _write("record_opinion", Role.ADVISER),
     ("POST", "/v1/checks/{warning_id}/explain"): _write("explain_warning", Role.COMMITTEE),
+    ("POST", "/v1/opinions/{opinion_id}/answer"): _write("answer_opinion", Role.COMMITTEE),
+    ("POST", "/v1/opinions/{opinion_id}/supersede"): _write("supersede_opinion", Role.ADVISER),
     ("POST", "/v1/periods/{month}/close"): _write("close_period", Role.COMMITTEE),
     ("POST", "/v1/people/{person_id}/forget"): _write(
         "forget_person", Role.COMMITTEE, Role.OPERATOR

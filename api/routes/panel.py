@@ -11,8 +11,9 @@ from fastapi.responses import Response
 
 from api.access import sight_of
 from api.deps import CurrentActor, IdempotencyKey, ServicesDep, SignedIn
-from api.models import PROBLEM_RESPONSES, Reason, Written
+from api.models import PROBLEM_RESPONSES, OpinionTurn, Reason, Written
 from api.problems import ApiProblem
+from ledger.app import Receipt
 from ledger.service.kernel import check_right
 from projections.exports.tables import table_csv, table_xlsx
 from projections.panel.facts import Audience, Window
@@ -201,7 +202,51 @@ def explain_warning(
             404, "not-found", f"no warning {warning_id}", what="warning", key=warning_id
         )
     receipt = services.ledger.explain_warning(actor, warning_id, body.reason, idempotency_key=key)
+    return _written(services, receipt)
+
+
+OpinionPath = Annotated[str, Path(min_length=1, max_length=64, description="An opinion's id.")]
+
+
+@router.post(
+    "/opinions/{opinion_id}/answer",
+    status_code=201,
+    summary="Answer an expert opinion (committee) 答复专家意见",
+    tags=["record and decide 记账与决策"],
+)
+def answer_opinion(
+    opinion_id: OpinionPath,
+    body: OpinionTurn,
+    actor: SignedIn,
+    services: ServicesDep,
+    key: IdempotencyKey = None,
+) -> Written:
+    receipt = services.ledger.answer_opinion(actor, opinion_id, body.text, idempotency_key=key)
+    return _written(services, receipt)
+
+
+@router.post(
+    "/opinions/{opinion_id}/supersede",
+    status_code=201,
+    summary="Supersede one's own opinion (its author) 修订专家意见",
+    tags=["record and decide 记账与决策"],
+)
+def supersede_opinion(
+    opinion_id: OpinionPath,
+    body: OpinionTurn,
+    actor: SignedIn,
+    services: ServicesDep,
+    key: IdempotencyKey = None,
+) -> Written:
+    receipt = services.ledger.supersede_opinion(actor, opinion_id, body.text, idempotency_key=key)
+    return _written(services, receipt)
+
+
+def _written(services: ServicesDep, receipt: Receipt) -> Written:
     services.read_your_write(receipt.position)
     return Written(
-        id=receipt.id, ids=list(receipt.ids) or None, position=receipt.position, replayed=False
+        id=receipt.id,
+        ids=list(receipt.ids) or None,
+        position=receipt.position,
+        replayed=receipt.replayed,
     )

@@ -171,6 +171,8 @@ def corrections(services: ServicesDep, actor: CurrentActor) -> list[dict[str, An
             "reason": row["reversal_reason"],
             "position": row["reversed_position"],
         }
+        # Who decided, by name, for those who hold a token.
+        | ({} if actor is None else {"decided_by": row["decided_by"]})
         for kind, row in services.reader.corrections()
     ]
 

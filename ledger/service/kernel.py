@@ -114,6 +114,8 @@ RIGHTS: dict[str, tuple[Role, ...]] = {
     "reverse_expense": (Role.COMMITTEE,),
     "record_opinion": (Role.ADVISER,),
     "explain_warning": (Role.COMMITTEE,),
+    "answer_opinion": (Role.COMMITTEE,),
+    "supersede_opinion": (Role.ADVISER,),
     "close_period": (Role.COMMITTEE,),
     "close_year": (Role.COMMITTEE,),
     "receive_bill": (Role.TREASURER,),

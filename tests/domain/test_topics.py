@@ -35,7 +35,7 @@ STORED_TOPICS = {
         "Closed",
     ],
     "Expense": ["Paid", "PayeeForgotten", "Reversed"],
-    "Opinion": ["Recorded"],
+    "Opinion": ["Recorded", "Answered", "Superseded"],
     "Explanation": ["Recorded"],
     "Bill": ["Received", "Paid"],
     "Advance": ["Paid", "Settled"],
