@@ -103,9 +103,11 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     # -- exports: the full journal for token holders, open data for everyone -------------------
     ("GET", "/v1/exports/beancount"): Access(TOKEN_HOLDERS),
     ("GET", "/v1/exports/360giving"): READ,
-    ("GET", "/v1/exports/donations.csv"): READ,
-    ("GET", "/v1/exports/grants.csv"): READ,
-    ("GET", "/v1/exports/expenses.csv"): READ,
+    **{
+        ("GET", f"/v1/exports/{kind}.{suffix}"): READ
+        for kind in ("donations", "grants", "expenses", "corrections", "opinions")
+        for suffix in ("csv", "xlsx")
+    },
     # -- the verifiable log: public by design ---------------------------------------------------
     ("GET", "/v1/log/checkpoint"): READ,
     ("GET", "/v1/log/checkpoints/{size}"): READ,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -15,6 +16,7 @@ from projections.exports.registers_csv import _cell as safe_text
 Cells = Sequence[object]
 
 SHEET_TITLE_CHARS_MAX = 31  # Excel's limit
+YUAN = re.compile(r"^-?\d{1,13}\.\d{2}$")
 
 
 def table_csv(headers: Cells, rows: Sequence[Cells]) -> bytes:
@@ -52,4 +54,6 @@ def _xlsx(value: object) -> object:
         return "是" if value else "否"
     if isinstance(value, int | Decimal):
         return value
+    if isinstance(value, str) and YUAN.match(value):
+        return Decimal(value)  # an amount in yuan: a number to the spreadsheet
     return safe_text(value) if value is not None else None

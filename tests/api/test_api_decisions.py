@@ -4,9 +4,12 @@ that holds no money; opinions answered by the committee and superseded by their 
 
 from __future__ import annotations
 
+import io
+from decimal import Decimal
 from typing import Any
 
 from api_calls import PEOPLE, Api, assert_problem
+from openpyxl import load_workbook
 
 from ledger.app import OPERATOR
 from ledger.domain.accounts import event_name
@@ -105,3 +108,59 @@ def test_only_the_author_supersedes_an_opinion(api: Api) -> None:
         headers={"Authorization": f"Bearer {token}"},
     )
     assert_problem(response, 403, "not-the-author", opinion_id=opinion)
+
+
+def sheet_of(api: Api, name: str, who: str | None = "adviser") -> list[list[Any]]:
+    response = api.get(f"/v1/exports/{name}", who)
+    assert response.status_code == 200, response.text
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    assert sheet is not None
+    return [list(r) for r in sheet.iter_rows(values_only=True)]
+
+
+def test_every_list_downloads_with_chinese_headers_and_values(api: Api) -> None:
+    """The decision trail as spreadsheets: corrections, grants, opinions, and the registers,
+    each with Chinese headers and Chinese names beside the codes."""
+    donor = api.donor()
+    project = api.project("sheet")
+    api.donate(donor, "30000.00", project)
+    grant = api.grant(project, "10000.00")
+    rejected = api.propose(project, "5000.00")
+    api.ok("committee1", f"/v1/grants/{rejected}/reject", {"reason": "重复申请"}, status=200)
+    paid = api.expense(grant, "800.00")
+    api.ok("committee2", f"/v1/expenses/{paid.json()['id']}/reverse", {"reason": "录错"}, 200)
+    opinion = api.ok("adviser", "/v1/opinions", {"subject_id": grant, "text": "可行"})
+    api.ok("committee0", f"/v1/opinions/{opinion}/answer", {"text": "谢谢"})
+
+    corrections = sheet_of(api, "corrections.xlsx")
+    head = corrections[0]
+    row = dict(zip(head, corrections[1], strict=True))
+    assert row["对象（中文） / kind_zh"] == "支出"
+    assert row["决定人 / decided_by"] == name("committee2")
+    assert row["原因 / reason"] == "录错"
+    assert row["金额（元） / amount_yuan"] == Decimal("800.00")
+    public = sheet_of(api, "corrections.xlsx", None)
+    assert "决定人 / decided_by" not in public[0]
+
+    grants = [
+        dict(zip(g[0], r, strict=True)) for g in [sheet_of(api, "grants.xlsx")] for r in g[1:]
+    ]
+    turned_down = next(g for g in grants if g["资助编号 / grant_id"] == rejected)
+    assert turned_down["状态（中文） / status_zh"] == "未通过"
+    assert turned_down["否决人 / rejected_by"] == name("committee1")
+    assert turned_down["项目名称 / project_name"] == "项目 sheet"
+
+    opinions = sheet_of(api, "opinions.xlsx")
+    line = dict(zip(opinions[0], opinions[1], strict=True))
+    assert line["专家 / author"] == name("adviser")
+    assert f"{name('committee0')}答复: 谢谢" in line["答复与修订 / thread"]
+    assert line["对象（中文） / subject_kind_zh"] == "资助"
+
+    expenses = sheet_of(api, "expenses.xlsx")
+    spent = dict(zip(expenses[0], expenses[1], strict=True))
+    assert spent["类别（中文） / category_zh"] == "业务活动成本"
+    assert spent["冲销决定人 / reversed_by"] == name("committee2")
+    donations = sheet_of(api, "donations.xlsx")
+    gift = dict(zip(donations[0], donations[1], strict=True))
+    assert gift["渠道（中文） / channel_zh"] == "现金"
+    assert gift["捐赠人类型（中文） / donor_kind_zh"] == "爱心企业"
