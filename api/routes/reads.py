@@ -73,10 +73,10 @@ def project(project: str, services: ServicesDep, actor: CurrentActor) -> dict[st
         raise ApiProblem(404, "not-found", f"no project {project}", what="project", key=project)
     public = actor is None
     found["grants"] = [present.grant(g, public=public) for g in found["grants"]]
-    found["opinions"] = [
-        present.opinion(o, public=public)
-        for o in services.reader.opinions(subject_id=found["id"], limit=500).items
-    ]
+    # The opinions on the project and on each of its grants, with their threads, oldest first.
+    about = services.reader.opinions_about([found["id"], *(g["id"] for g in found["grants"])])
+    everything = sorted((o for said in about.values() for o in said), key=lambda o: o["position"])
+    found["opinions"] = [present.opinion(o, public=public) for o in everything]
     return found
 
 

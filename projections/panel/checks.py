@@ -14,6 +14,8 @@ Rules, stated once here and in each warning:
 - ``related_party``: a payee who is also a donor, or a person who acts for the fund.
 - ``negative_restricted``: a project's restricted money (restricted gifts received less the
   restricted part of its payments) below zero at the end of some day.
+- ``single_member``: a decision one member took alone where approving takes the fund's quorum:
+  each rejection of a grant and each reversal of a gift or a payment.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "duplicate_voucher": ("凭证重复使用", "Voucher used twice"),
     "related_party": ("关联方", "Related party"),
     "negative_restricted": ("限定性资金为负", "Restricted money below zero"),
+    "single_member": ("单人决定", "Decided by one member"),
 }
 RULES: dict[str, str] = {
     "far_above_usual": f"金额超过本项目支出中位数的{FAR_ABOVE_FACTOR}倍（项目至少"
@@ -58,6 +61,8 @@ RULES: dict[str, str] = {
     " for the fund",
     "negative_restricted": "某日终了时项目限定性资金小于零 / a project's restricted money"
     " below zero at the end of a day",
+    "single_member": "批准资助需法定人数，否决资助或冲销由一人决定 / approving takes the"
+    " quorum; this rejection or reversal was one member's",
 }
 INDIVIDUAL = "个人收款方 / an individual payee"
 
@@ -105,6 +110,7 @@ class PanelChecks(PanelFacts):
             *_duplicate_vouchers(payments),
             *self._related_parties(payments, audience),
             *self._negative_restricted(payments),
+            *self._single_member(),
         ][:WARNINGS_MAX]
         said: dict[str, list[dict[str, Any]]] = defaultdict(list)
         people = self.people_names()
@@ -160,6 +166,44 @@ class PanelChecks(PanelFacts):
             )
             records = [_expense_record(r) for r in rows]
             out.append(_warning("related_party", records, detail, amount=format_yuan(total_fen)))
+        return out
+
+    def _single_member(self) -> list[dict[str, Any]]:
+        fund = self.fund()
+        if fund is None or int(fund["quorum"]) < 2:
+            return []
+        people = self.people_names()
+        decisions = [
+            ("grant", r)
+            for r in self.registers_view.query(
+                "SELECT grant_id AS id, amount_fen, decided_on AS on_day, decided_by AS by_id,"
+                " project_code FROM {t}fl_grants WHERE status = 'rejected'"
+            )
+        ]
+        for kind, table, key in (
+            ("donation", "fl_donations", "donation_id"),
+            ("expense", "fl_expenses", "expense_id"),
+        ):
+            decisions += [
+                (kind, r)
+                for r in self.registers_view.query(
+                    f"SELECT {key} AS id, amount_fen, reversed_on AS on_day, reversed_by AS by_id,"
+                    f" project_code FROM {{t}}{table} WHERE reversed_position IS NOT NULL"
+                )
+            ]
+        out = []
+        for kind, row in decisions:
+            by = people.get(row["by_id"] or "", "?")
+            day = as_date(row["on_day"]).isoformat()
+            what = "否决资助 rejected" if kind == "grant" else "冲销 reversed"
+            amount = format_yuan(int(row["amount_fen"]))
+            detail = f"{by}：{day} {what} {amount}元，法定人数为{fund['quorum']} / quorum"
+            record = {
+                "kind": kind,
+                "id": row["id"],
+                "href": f"/v1/{kind}s?project={row['project_code'] or ''}",
+            }
+            out.append(_warning("single_member", [record], detail, amount=amount, on=day, by=by))
         return out
 
     def _negative_restricted(self, payments: list[dict[str, Any]]) -> list[dict[str, Any]]:

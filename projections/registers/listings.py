@@ -176,7 +176,7 @@ class Listings(Queries):
             ):
                 approvals.setdefault(row.pop("grant_id"), []).append(clean(row))
         people = self.people_names()
-        opinions = self._opinions_of([item["grant_id"] for item in page.items])
+        opinions = self.opinions_about([item["grant_id"] for item in page.items])
         for item in page.items:
             item["approvals_by"] = approvals.get(item["grant_id"], [])
             # Only an approved grant holds money back: a proposal, a rejection or a closed
@@ -189,7 +189,7 @@ class Listings(Queries):
             item["opinions"] = opinions.get(item["grant_id"], [])
         return page
 
-    def _opinions_of(self, subject_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    def opinions_about(self, subject_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
         """The opinions on each of these grants or projects, oldest first, with their authors'
         names and their threads (answers, later versions)."""
         if not subject_ids:

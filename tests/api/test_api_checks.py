@@ -151,3 +151,16 @@ def test_a_voucher_used_twice_is_warned_and_explaining_it_is_an_event(demo: Api)
 def demo_name(demo: Api, who: str) -> str:
     assert who in demo.tokens
     return PEOPLE[who][0]
+
+
+def test_decisions_one_member_took_alone_are_listed_with_who(demo: Api) -> None:
+    events = _log(demo)
+    names = {e.user_id: e.name for _, e in events if event_name(e) == "Directory.UserAdded"}
+    alone = {
+        (str(e.originator_id), names[e.meta.actor_id])
+        for _, e in events
+        if event_name(e) in {"Grant.Rejected", "Donation.Reversed", "Expense.Reversed"}
+    }
+    found = warnings(demo, "committee0", kind="single_member")
+    assert {(w["records"][0]["id"], w["by"]) for w in found} == alone
+    assert alone

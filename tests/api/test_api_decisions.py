@@ -93,6 +93,9 @@ def test_an_opinion_is_a_conversation_of_events_shown_in_the_grants_record(api: 
         "基金管理委员会 / committee",
         "专家 / panel member",
     ]
+    page = api.get("/v1/projects/talk", "adviser").json()
+    assert [o["id"] for o in page["opinions"]] == [opinion]
+    assert [n["kind"] for n in page["opinions"][0]["thread"]] == ["answer", "superseded"]
     listed = api.get("/v1/opinions", "committee0").json()["items"]
     assert [o["thread"][0]["text"] for o in listed] == [answer["text"]]
 
