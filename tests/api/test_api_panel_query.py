@@ -253,3 +253,28 @@ def test_bad_questions_are_refused_with_the_field(demo: Api) -> None:
         ({"group_by": "project", "pivot": "project"}, "pivot"),
     ]:
         assert_problem(demo.client.get("/v1/query", params=params), 422, field=field_name)
+
+
+def test_cost_per_person_served_reads_the_attendance_seam(demo: Api, books: Books) -> None:
+    """Q10: the demo records no attendance yet (the canteen's records will write
+    fl_people_served); rows put there as those records would make cost per person a query."""
+    view = demo.client.app.state.services.reader.registers_view  # type: ignore[attr-defined]
+    served = [("test-clinic-1", 1, "health", "2026-03-14", 40)]
+    served += [("test-clinic-2", 2, "health", "2026-04-11", 60)]
+    with view.cursor(commit=True) as cursor:
+        for row in served:
+            cursor.execute(
+                "INSERT INTO {t}fl_people_served (activity_id, position, project_code,"
+                " served_on, people) VALUES (%s, %s, %s, %s, %s)",
+                row,
+            )
+    params = {"group_by": "project", "measure": "cost_per_person,expenses,people_served"}
+    answer = demo.get("/v1/query", "adviser", project="health", **params).json()
+    [row] = answer["rows"]
+    spent = sum(x["amount"] for x in books.expenses.values() if x["project"] == "health")
+    assert row["people_served"] == 100
+    assert row["expenses"] == _yuan(spent)
+    assert Decimal(row["cost_per_person"]) == (Decimal(spent) / 100 / 100).quantize(Decimal("0.01"))
+    sheet = xlsx_rows(demo, "adviser", project="health", **params)
+    assert Decimal(str(sheet[1][2])) == Decimal(row["cost_per_person"])
+    assert sheet[1][4] == 100
