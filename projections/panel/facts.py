@@ -8,7 +8,6 @@ from datetime import date
 from typing import Any
 
 from ledger.domain.disclosure import DONOR_NAME, PAYEE_NAME, public_donor_id
-from ledger.domain.sealing import is_sealed
 from projections.panel.labels import (
     POOLED,
     POOLED_LABEL,
@@ -88,31 +87,29 @@ class PanelFacts(Listings):
         return rows
 
     def donation_facts(self, window: Window, audience: Audience) -> list[Fact]:
-        """Cash gifts that stayed (reversals and gifts in kind left out), by donor."""
-        where, params = _where(window, "d.received_on", "d.project_code")
+        """Cash gifts that stood (reversals and gifts in kind left out), by donor."""
+        where, params = _where(window, "received_on")
         rows = self._rows(
-            "SELECT d.donor_id, d.donor_kind, d.amount_fen, d.received_on, d.channel,"
-            " d.project_code, o.name, o.kind, o.disclosure, o.public_name"
-            " FROM {t}fl_donations d JOIN {t}fl_donors o ON o.donor_id = d.donor_id"
-            " WHERE d.reversed_position IS NULL AND d.in_kind = %s" + where,
+            "SELECT donor_id, donor_kind, amount_fen, received_on, channel, project_code"
+            " FROM {t}fl_donations WHERE reversed_position IS NULL AND in_kind = %s" + where,
             [False, *params],
         )
         names = self._project_names()
-        opened = [r for r in rows if DONOR_NAME in audience.sight or r["disclosure"] == "named"]
-        self.open_sealed(opened, ("name",))
-        opened_ids = {id(r) for r in opened}
+        # Names opened and masked as the listings show them (the forgotten stay erased).
+        donors = self._donors({row["donor_id"] for row in rows})
         facts = []
         for row in rows:
             code = row["project_code"] or UNRESTRICTED
-            if audience.public and not public_donor_id(row["kind"], row["disclosure"]):
-                donor = (POOLED, POOLED_LABEL)
-            elif id(row) in opened_ids and not is_sealed(row["name"]):
-                donor = (row["donor_id"], row["name"])
+            donor = donors[row["donor_id"]]
+            if audience.public and not public_donor_id(donor["kind"], donor["disclosure"]):
+                shown = (POOLED, POOLED_LABEL)
+            elif DONOR_NAME in audience.sight or donor["disclosure"] == "named":
+                shown = (row["donor_id"], str(donor["name"]))
             else:
-                donor = (row["donor_id"], row["public_name"])
+                shown = (row["donor_id"], str(donor["public_name"]))
             fact = {
                 "project": (code, names.get(code, UNRESTRICTED_LABEL)),
-                "donor": donor,
+                "donor": shown,
                 "donor_kind": (row["donor_kind"], label(row["donor_kind"])),
                 "channel": (row["channel"], label(row["channel"])),
                 "donations": int(row["amount_fen"]),

@@ -94,6 +94,8 @@ def test_the_advisers_downloads_hold_no_personal_data(
     assert {k: {s: u for s, u in v.items() if u} for k, v in leaks.items()} == {
         kind: {} for kind in secrets
     }
+    # Nor a sealed value left unopened in place of a masked name.
+    assert [url for url, text in bodies.items() if "sealed:" in text] == []
 
 
 def test_the_same_search_finds_them_in_the_auditors_downloads(
