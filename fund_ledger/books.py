@@ -57,6 +57,7 @@ def init(
     common.with_new_kek(ledger)
     with failing_on(LedgerError):
         ledger.establish_fund(OPERATOR, name, quorum)
+    common.views_caught_up(ledger)
     err.print(f"established {name} (quorum {quorum})")
 
 
@@ -71,6 +72,8 @@ def demo() -> None:
     ) as progress:
         task = progress.add_task("loading the demo", total=None)
         users = load_demo(ledger, lambda step: progress.update(task, description=step))
+        progress.update(task, description="bringing the views up to date")
+        common.views_caught_up(ledger)
     err.print(f"demo loaded: {ledger.position()} events; users: {', '.join(users.tokens)}")
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import typer
 
-from fund_ledger import books, data, serving, trust, users, views
+from fund_ledger import books, data, panel, serving, trust, users, views
 
 app = typer.Typer(
     help="fund-ledger: verifiable books for a community fund (共富基金).",
@@ -22,6 +22,8 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "forget": data.forget,
     "export": books.export,
     "report": books.report,
+    "query": panel.query,
+    "checks": panel.checks,
     "serve": serving.serve,
     "verify": trust.verify,
     "backup": data.backup_command,

@@ -61,6 +61,13 @@ def open_views(
     return views
 
 
+def views_caught_up(ledger: FundLedger) -> None:
+    """After a command that wrote events: every view brought up to them before it exits, so
+    that whoever reads the views next (the API, a read-only role's own SQL) finds them filled,
+    on SQLite and PostgreSQL alike, with no rebuild and no runner needed."""
+    open_views(ledger, caught_up=True).close()
+
+
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Say what is wrong in one line on standard error; the caller raises the exit it returns."""
     err.print(f"[red]error:[/red] {message}")

@@ -52,6 +52,7 @@ def import_donations(
         )
         raise typer.Exit(code=1)
     imported = _import(ledger, actor, parsed.items)
+    common.views_caught_up(ledger)
     err.print(f"imported {imported} donations; {len(parsed.bad)} rows rejected")
 
 
@@ -107,6 +108,7 @@ def forget(
     with failing_on(LedgerError):
         actor = ledger.actor_named(as_user) if as_user else OPERATOR
         receipt = ledger.forget_person(actor, person_id)
+    common.views_caught_up(ledger)
     done = "forgotten" if receipt.position else "already forgotten"
     err.print(f"{person_id}: {done}; their key is destroyed")
 

@@ -25,8 +25,10 @@ def users_add(
     role: Annotated[str, typer.Option(help="treasurer, committee, adviser or auditor.")],
 ) -> None:
     """Add a person; prints their bearer token alone on standard output."""
+    ledger = common.open_ledger()
     with failing_on(LedgerError):
-        receipt, token = common.open_ledger().add_user(OPERATOR, name, role)
+        receipt, token = ledger.add_user(OPERATOR, name, role)
+    common.views_caught_up(ledger)
     err.print(f"added {name} as {role} (id {receipt.id}); the token below is shown only once")
     sys.stdout.write(token + "\n")
 
@@ -34,8 +36,10 @@ def users_add(
 @users_app.command("revoke")
 def users_revoke(name: Annotated[str, typer.Option(help="The person's name.")]) -> None:
     """Revoke a person's token."""
+    ledger = common.open_ledger()
     with failing_on(LedgerError):
-        common.open_ledger().revoke_user(OPERATOR, name)
+        ledger.revoke_user(OPERATOR, name)
+    common.views_caught_up(ledger)
     err.print(f"revoked {name}")
 
 
