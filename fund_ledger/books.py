@@ -53,7 +53,7 @@ def init(
     quorum: Annotated[int, typer.Option(help="Approvals by other members a grant needs.")] = 3,
 ) -> None:
     """Establish a fund in the store named by FUND_LEDGER_DATABASE_URL."""
-    ledger = common.open_ledger()
+    ledger = common.open_ledger(create=True)
     common.with_new_kek(ledger)
     with failing_on(LedgerError):
         ledger.establish_fund(OPERATOR, name, quorum)
@@ -61,17 +61,22 @@ def init(
 
 
 def demo() -> None:
-    """Load the Nanhu demo year into an empty store (deterministic)."""
-    ledger = common.open_ledger()
+    """Load the Nanhu demo year into an empty store (deterministic); prints each demo user's
+    token on standard output (role, name, token), as serve --demo does."""
+    ledger = common.open_ledger(create=True)
     if ledger.position():
-        raise fail("the store is not empty; the demo loads into an empty one")
+        raise fail(
+            f"the store is not empty ({ledger.position()} events); the demo loads into an empty "
+            "one: run it in another folder, or set FUND_LEDGER_DATABASE_URL to a new store"
+        )
     common.with_new_kek(ledger)
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err
     ) as progress:
         task = progress.add_task("loading the demo", total=None)
         users = load_demo(ledger, lambda step: progress.update(task, description=step))
-    err.print(f"demo loaded: {ledger.position()} events; users: {', '.join(users.tokens)}")
+    err.print(f"demo loaded: {ledger.position()} events")
+    common.print_tokens(users.tokens)
 
 
 def summary(
@@ -133,6 +138,8 @@ def export(
 
     if format_name not in EXPORT_FORMATS:
         raise fail(f"FORMAT must be one of {', '.join(EXPORT_FORMATS)}")
+    if out is not None:
+        common.writable_file(out, "fund.beancount" if format_name == "beancount" else "export")
     if format_name == "statements":
         _export_statements(year, out)
         return
@@ -257,7 +264,7 @@ def report(
     elif name == "functional":
         result = reader.functional_expenses(first, last)
     else:
-        result = reader.monthly(month or f"{last:%Y-%m}")
+        result = reader.monthly(_month(month) or f"{last:%Y-%m}")
     typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
 
 
@@ -275,6 +282,10 @@ def _parse(value: str | None, parse: Callable[[str], T], option: str, what: str)
 
 def _day(value: str | None, option: str) -> date | None:
     return _parse(value, date.fromisoformat, option, "a date YYYY-MM-DD")
+
+
+def _month(value: str | None) -> str | None:
+    return _parse(value, lambda v: f"{date.fromisoformat(v + '-01'):%Y-%m}", "--month", "YYYY-MM")
 
 
 def _moment(value: str) -> datetime:

@@ -9,6 +9,7 @@ import typer
 
 from fund_ledger import common
 from fund_ledger.common import counting, err, fail, failing_on, open_views
+from fund_ledger.stores import address
 from ledger.app import OPERATOR, Actor, FundLedger
 from ledger.domain.errors import LedgerError
 
@@ -39,10 +40,13 @@ def import_donations(
     from ledger.domain.money import parse_yuan
     from ledger.formats.donations_csv import decode, parse_donations
 
+    with failing_on(LedgerError, prefix="--max-amount: "):
+        amount_fen_max = parse_yuan(max_amount)
+    data = common.readable_file(file, "the file to import")
     ledger = common.open_ledger()
     with failing_on(LedgerError):
         actor = ledger.actor_named(as_user)
-        parsed = parse_donations(decode(file.read_bytes()), amount_fen_max=parse_yuan(max_amount))
+        parsed = parse_donations(decode(data), amount_fen_max=amount_fen_max)
         _set_aside_refused(ledger, parsed)
     for bad in parsed.bad:
         err.print(f"line {bad.line}: {bad.problem}")
@@ -117,6 +121,7 @@ def backup_command(
     """Back up the store: every event byte for byte, with the log's salts and checkpoints."""
     from projections.backup import backup
 
+    common.writable_file(file, "fund.jsonl.gz")
     ledger = common.open_ledger()
     views = open_views(ledger)
     with counting("backing up", ledger.position()) as advance:
@@ -128,12 +133,16 @@ def restore_command(
     file: Annotated[Path, typer.Argument(help="A file from fund-ledger backup.")],
 ) -> None:
     """Restore a backup into an empty store, then rebuild the views."""
-    _restore_into(common.open_ledger(), file)
+    if not file.is_file():
+        raise fail(f"no backup file at {file}; give the file fund-ledger backup wrote")
+    _restore_into(common.open_ledger(create=True), file)
 
 
 def _restore_into(ledger: FundLedger, file: Path) -> None:
     from projections.backup import restore
 
+    if ledger.position():
+        raise fail("the store is not empty: restore only into an empty store")
     views = open_views(ledger)
     with failing_on(ValueError, OSError, LedgerError), counting("restoring", None) as advance:
         count = restore(ledger, views, file, advance)
@@ -149,10 +158,9 @@ def migrate_command(
     from projections.backup import backup
 
     source = common.open_ledger()
+    target = common.open_store(to, "--to", create=True)
     with tempfile.TemporaryDirectory() as folder:
         file = Path(folder) / "migration.jsonl"
         backup(source, open_views(source), file, lambda _n: None)
-        with failing_on(LedgerError):
-            target = FundLedger(to)
         _restore_into(target, file)
-    err.print(f"migrated to {to.split('@')[-1]}")
+    err.print(f"migrated to {address(to).where}")

@@ -11,7 +11,7 @@ import typer
 from api.config import Settings
 from fund_ledger import common
 from fund_ledger.common import err, fail, failing_on
-from fund_ledger.trust import write_secret
+from fund_ledger.trust import read_signer, write_key_pair, write_public_key
 from ledger.demo import load_demo
 from ledger.domain.errors import KeyEncryptionKeyMissing
 from ledger.log.notes import Signer
@@ -39,6 +39,8 @@ def serve(
 
     import uvicorn
 
+    if not 0 < port < 65536:
+        raise fail(f"--port must be a port number from 1 to 65535, not {port}")
     if log_level not in LOG_LEVELS:
         raise fail(f"--log-level is one of {', '.join(LOG_LEVELS)}")
     logging.basicConfig(
@@ -50,21 +52,17 @@ def serve(
     settings = Settings()
     with failing_on(ValueError):
         settings.proxy_networks()
-    ledger = common.open_ledger()
+    ledger = common.open_ledger(create=True)
     key_file = Path(settings.signing_key_file)
-    if with_demo and not key_file.exists():
-        signer = Signer.generate("fund-ledger.local/nanhu-demo")
-        write_secret(key_file, signer.encode())
-        err.print(f"made a demo signing key in {key_file}; public key: {signer.verifier.encode()}")
+    if with_demo:
+        _demo_signing_key(key_file)
     if with_demo:
         if ledger.position():
             err.print("the store is not empty: serving it as it is, without loading the demo")
         else:
             common.with_new_kek(ledger)
             users = load_demo(ledger, lambda step: err.print(f"demo: {step}"))
-            err.print("demo users' tokens (shown once):")
-            for name, (role, token) in users.tokens.items():
-                typer.echo(f"{role:<10} {name}\t{token}")
+            common.print_tokens(users.tokens)
     if ledger.keyring.kek is None and ledger.position():
         raise fail(KeyEncryptionKeyMissing(ledger.keyring.kek_source).detail)
     err.print(f"serving on http://{host}:{port}/ (API docs at /docs)")
@@ -76,4 +74,21 @@ def serve(
         port=port,
         log_level=log_level,
         proxy_headers=False,
+    )
+
+
+def _demo_signing_key(key_file: Path) -> None:
+    """A key to sign the demo's log, and its public key beside it (.pub) for verify --key;
+    a key already there is kept, and only its missing .pub written."""
+    public = key_file.with_suffix(".pub")
+    if key_file.exists():
+        if not public.exists():
+            write_public_key(public, read_signer(Settings()).verifier)
+            err.print(f"wrote the public key {public}")
+        return
+    signer = Signer.generate("fund-ledger.local/nanhu-demo")
+    write_key_pair(key_file, signer)
+    err.print(
+        f"made a demo signing key in {key_file} and its public key in {public} "
+        f"(for fund-ledger verify --key {public}): {signer.verifier.encode()}"
     )
