@@ -14,7 +14,7 @@ from ledger.app import OPERATOR, Actor, FundLedger
 from ledger.domain.errors import LedgerError
 
 if TYPE_CHECKING:
-    from ledger.formats.donations_csv import Parsed
+    from ledger.formats.donations_csv import BadRow, Parsed
 
 import_app = typer.Typer(help="Bring records in from files.", no_args_is_help=True)
 
@@ -35,8 +35,23 @@ def import_donations(
     max_amount: Annotated[
         str, typer.Option(help="Refuse single gifts above this many yuan (typos).")
     ] = "1000000.00",
+    allow_duplicates: Annotated[
+        bool,
+        typer.Option(
+            help="Record rows without a receipt number even when a gift with the same "
+            "natural key is in the file or the books already."
+        ),
+    ] = False,
 ) -> None:
-    """Import donations from a bank statement or spreadsheet, reporting every rejected row."""
+    """Import donations from a bank statement or spreadsheet, reporting every rejected row.
+
+    A row with a receipt_no is refused if that receipt is recorded already. A row without one
+    is known by its natural key: received_on, donor_id, amount, channel and project_id. If a
+    gift with the same five is in the books (not reversed) or earlier in the file, the row is
+    refused as a duplicate, so importing the same bank file twice records nothing the second
+    time; --allow-duplicates records such rows all the same (two real gifts alike in all
+    five).
+    """
     from ledger.domain.money import parse_yuan
     from ledger.formats.donations_csv import decode, parse_donations
 
@@ -46,30 +61,63 @@ def import_donations(
     ledger = common.open_ledger()
     with failing_on(LedgerError):
         actor = ledger.actor_named(as_user)
-        parsed = parse_donations(decode(data), amount_fen_max=amount_fen_max)
-        _set_aside_refused(ledger, parsed)
+        parsed = parse_donations(
+            decode(data), amount_fen_max=amount_fen_max, allow_duplicates=allow_duplicates
+        )
+        _set_aside_refused(ledger, parsed, allow_duplicates=allow_duplicates)
     for bad in parsed.bad:
         err.print(f"line {bad.line}: {bad.problem}")
     if parsed.bad and not partial:
+        duplicates = len({bad.line for bad in parsed.bad if DUPLICATE in bad.problem})
         err.print(
-            f"[red]{len(parsed.bad)} bad rows: nothing imported[/red] (--partial imports the rest)"
+            f"[red]{len({bad.line for bad in parsed.bad})} bad rows: nothing imported[/red] "
+            "(--partial imports the rest"
+            + (f"; {duplicates} already recorded: --allow-duplicates" if duplicates else "")
+            + ")"
         )
         raise typer.Exit(code=1)
     imported = _import(ledger, actor, parsed.items)
     err.print(f"imported {imported} donations; {len(parsed.bad)} rows rejected")
 
 
-def _set_aside_refused(ledger: FundLedger, parsed: Parsed) -> None:
-    """Move the rows the ledger would refuse to the bad ones, in line order."""
+def _set_aside_refused(ledger: FundLedger, parsed: Parsed, *, allow_duplicates: bool) -> None:
+    """Move the rows the ledger would refuse, or that repeat a gift recorded, to the bad ones,
+    in line order."""
     from ledger.formats.donations_csv import BadRow
 
     bad_rows = parsed.bad + [
         BadRow(parsed.items[index]["line"], problem)
         for index, problem in ledger.preflight_donations(parsed.items)
     ]
+    if not allow_duplicates:
+        bad_rows += _already_recorded(ledger, parsed.items)
     bad_lines = {bad.line for bad in bad_rows}
     parsed.items = [item for item in parsed.items if item["line"] not in bad_lines]
     parsed.bad = sorted(bad_rows, key=lambda bad: bad.line)
+
+
+DUPLICATE = "natural key"
+
+
+def _already_recorded(ledger: FundLedger, items: list[dict[str, Any]]) -> list[BadRow]:
+    """Rows without a receipt number whose natural key a gift in the books has already."""
+    from ledger.formats.donations_csv import BadRow, natural_key
+    from projections.registers.matching import RecordedGifts
+
+    unnumbered = [item for item in items if not item.get("receipt_no")]
+    if not unnumbered:
+        return []
+    views = open_views(ledger, ["registers"], caught_up=True)
+    found = RecordedGifts(views).receipts_by_key(natural_key(item) for item in unnumbered)
+    return [
+        BadRow(
+            item["line"],
+            f"already recorded as receipt {found[natural_key(item)]} (same {DUPLICATE}: "
+            "day, donor, amount, channel, project)",
+        )
+        for item in unnumbered
+        if natural_key(item) in found
+    ]
 
 
 def _import(ledger: FundLedger, actor: Actor, items: list[dict[str, Any]]) -> int:
