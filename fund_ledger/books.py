@@ -18,7 +18,7 @@ from api.config import Settings
 from fund_ledger import common
 from fund_ledger.common import err, fail, failing_on, open_views
 from fund_ledger.trust import open_log, read_signer
-from ledger.app import OPERATOR
+from ledger.app import OPERATOR, FundLedger
 from ledger.demo import load_demo
 from ledger.domain import FUND_TZ, today
 from ledger.domain.errors import LedgerError
@@ -97,6 +97,8 @@ def summary(
     with failing_on(LedgerError):
         fund = ledger.fund()
     position = Reader(open_views(ledger, caught_up=True)).summary(day, moment)
+    if moment is not None and position.events == 0:
+        _nothing_recorded_yet(ledger, moment)
     if as_json:
         typer.echo(json.dumps(position.as_json(fund.currency), ensure_ascii=False))
         return
@@ -117,6 +119,19 @@ def summary(
         table.add_row(label, format_yuan_grouped(amount_fen))
     Console().print(table)
     typer.echo(f"events: {position.events}")
+
+
+def _nothing_recorded_yet(ledger: FundLedger, moment: datetime) -> None:
+    """Zeros for a moment before the first entry: say so, with when the first was made."""
+    first = ledger.recorder.select_notifications(start=1, limit=1)
+    if not first:
+        return
+    event: Any = ledger.mapper.to_domain_event(first[0])
+    recorded_at = event.timestamp.astimezone(FUND_TZ)
+    err.print(
+        f"note: nothing had been recorded by {moment:%Y-%m-%dT%H:%M%z}: the first entry was "
+        f"recorded at {recorded_at:%Y-%m-%dT%H:%M%z} (--as-of asks by effective date instead)"
+    )
 
 
 def export(

@@ -160,7 +160,7 @@ def _read(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        msg = f"{path}: {error}"
+        msg = common.describe(error) if isinstance(error, OSError) else f"{path}: {error}"
         raise VerificationFailed(msg) from None
 
 

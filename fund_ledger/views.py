@@ -99,6 +99,8 @@ def projections_run(
     ] = 0.25,
 ) -> None:
     """Keep the views up to date until stopped (for a worker apart from the API)."""
+    if not 0 < poll_interval_s <= 60:
+        raise fail(f"--poll-interval is seconds, more than 0 and at most 60, not {poll_interval_s}")
     views = open_views(common.open_ledger())
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

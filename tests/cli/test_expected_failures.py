@@ -13,7 +13,7 @@ import pytest
 from databases import PG_ADMIN_URL
 from typer.testing import CliRunner, Result
 
-from fund_ledger.cli import app
+from fund_ledger.cli import app, main
 from ledger.app import OPERATOR, FundLedger
 
 
@@ -96,6 +96,7 @@ CASES = {
     "restore of a folder": (["restore", "a-folder"], ["no backup file"]),
     "port out of range": (["serve", "--port", "99999"], ["--port", "65535"]),
     "no such view": (["projections", "rebuild", "--view", "nope"], ["--view", "books"]),
+    "a runner that never waits": (["projections", "run", "--poll-interval", "0"], ["seconds"]),
     "grant on SQLite": (["db", "grant-readonly", "panel"], ["PostgreSQL"]),
     "new KEK in a missing folder": (
         ["keys", "rotate-kek", "--new-file", "no/such/fund.kek"],
@@ -117,6 +118,15 @@ def test_an_expected_failure_is_one_line_and_changes_nothing(
     before = _state(folder)
     _one_line_failure(CliRunner().invoke(app, args), *words)
     assert _state(folder) == before
+
+
+def test_a_moment_before_the_first_entry_is_explained_not_just_zeros(folder: Path) -> None:
+    result = CliRunner().invoke(app, ["summary", "--json", "--recorded-at", "2020-01-01T09:00"])
+    assert result.exit_code == 0, result.output
+    assert '"events": 0' in result.stdout
+    assert result.stderr.startswith(
+        "note: nothing had been recorded by 2020-01-01T09:00+0800: the first entry was recorded at"
+    )
 
 
 def test_a_bad_store_url_says_which_setting(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -177,3 +187,23 @@ def test_the_installed_command_prints_no_traceback(folder: Path) -> None:
         "(name+keyid+base64) or its file, e.g. --key fund-ledger-signing.pub, which "
         "fund-ledger keys init writes"
     ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["forget"], "error: Missing argument 'person_id'. (see fund-ledger forget --help)"),
+        (["summary", "--nope"], "error: No such option: --nope (see fund-ledger summary --help)"),
+        (
+            ["users", "add", "--name", "某人"],
+            "error: Missing option '--role'. (see fund-ledger users add --help)",
+        ),
+    ],
+    ids=["missing argument", "unknown option", "missing option"],
+)
+def test_a_usage_error_is_one_line_too(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What the installed script runs (fund_ledger.cli:run), not typer's framed panel."""
+    assert main(args) == 2
+    assert capsys.readouterr().err.splitlines() == [message]
