@@ -45,7 +45,10 @@ def open_store(url: str, named_by: str, *, create: bool) -> FundLedger:
     """The ledger at this URL (named by this option or variable, for the messages)."""
     store = address(url)
     if store.scheme not in {"sqlite", "postgresql", "memory"}:
-        raise fail(f"{named_by} must start with sqlite:///, postgresql:// or memory://, not {url}")
+        # The scheme alone: the rest of a URL may hold a password.
+        given = f"{store.scheme}://..." if store.scheme else "a URL without a scheme"
+        schemes = "sqlite:///, postgresql:// or memory://"
+        raise fail(f"{named_by} must start with {schemes}, not {given}")
     with failing_on(StoreUnavailable):
         found = probe(store)
     if not found and not create:
