@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -16,6 +17,11 @@ from ledger.demo import load_demo
 from ledger.domain.errors import KeyEncryptionKeyMissing
 from ledger.log.notes import Signer
 
+LISTEN_HINTS = {
+    errno.EADDRINUSE: "stop what holds it, or choose another --port",
+    errno.EADDRNOTAVAIL: "--host must be an address of this machine (127.0.0.1, 0.0.0.0 ...)",
+    errno.EACCES: "ports below 1024 need privileges; choose --port 8000 or another above",
+}
 # uvicorn's "trace" would log every ASGI message, request headers (and tokens) included.
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
@@ -41,6 +47,7 @@ def serve(
 
     if not 0 < port < 65536:
         raise fail(f"--port must be a port number from 1 to 65535, not {port}")
+    _check_address(host, port)
     if log_level not in LOG_LEVELS:
         raise fail(f"--log-level is one of {', '.join(LOG_LEVELS)}")
     logging.basicConfig(
@@ -75,6 +82,24 @@ def serve(
         log_level=log_level,
         proxy_headers=False,
     )
+
+
+def _check_address(host: str, port: int) -> None:
+    """The address to listen on, tried before the store is opened or the demo loaded: taken
+    or unknown, it is one line now rather than uvicorn's error after the start."""
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as error:
+        raise fail(f"--host {host}: {error.strerror}; give an address of this machine") from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as error:
+            hint = LISTEN_HINTS.get(error.errno or 0, "choose another --port or --host")
+            raise fail(f"cannot listen on {host}:{port}: {error.strerror}; {hint}") from None
 
 
 def _demo_signing_key(key_file: Path) -> None:

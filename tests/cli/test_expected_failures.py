@@ -3,6 +3,7 @@ wrong and what to do, with a non-zero exit: never a traceback, and nothing chang
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import uuid
@@ -127,6 +128,20 @@ def test_a_moment_before_the_first_entry_is_explained_not_just_zeros(folder: Pat
     assert result.stderr.startswith(
         "note: nothing had been recorded by 2020-01-01T09:00+0800: the first entry was recorded at"
     )
+
+
+def test_serve_on_a_taken_port_or_a_foreign_address_says_so_before_starting(
+    folder: Path,
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = CliRunner().invoke(app, ["serve", "--port", port])
+        _one_line_failure(result, f"127.0.0.1:{port}", "in use", "another --port")
+    # 192.0.2.1 (TEST-NET-1) is no address of this machine.
+    result = CliRunner().invoke(app, ["serve", "--host", "192.0.2.1", "--port", port])
+    _one_line_failure(result, "192.0.2.1", "--host must be an address of this machine")
 
 
 def test_a_bad_store_url_says_which_setting(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
