@@ -65,7 +65,10 @@ def serve(
         _demo_signing_key(key_file)
     if with_demo:
         if ledger.position():
-            err.print("the store is not empty: serving it as it is, without loading the demo")
+            err.print(
+                "the store is not empty: serving it as it is, without loading the demo "
+                "(fund-ledger users token --name NAME gives someone a new token)"
+            )
         else:
             common.with_new_kek(ledger)
             users = load_demo(ledger, lambda step: err.print(f"demo: {step}"))

@@ -14,6 +14,7 @@ from api.app import create_app
 from api.config import Settings
 from fund_ledger.cli import app
 from ledger.app import OPERATOR, FundLedger
+from projections.runner import Views
 
 
 @pytest.fixture
@@ -62,7 +63,7 @@ def test_a_new_token_works_and_the_old_one_is_refused_at_once(
 def test_a_revoked_name_is_pointed_to_users_token_which_makes_them_active_again(
     fund: tuple[FundLedger, TestClient],
 ) -> None:
-    _, client = fund
+    ledger, client = fund
     old = _cli("users", "add", "--name", "离任委员", "--role", "committee")
     CliRunner().invoke(app, ["users", "revoke", "--name", "离任委员"])
     assert _events_status(client, old) == 401
@@ -78,6 +79,12 @@ def test_a_revoked_name_is_pointed_to_users_token_which_makes_them_active_again(
     assert _events_status(client, new) == 200
     assert _events_status(client, old) == 401
     assert "│ 离任委员 │ committee │ yes" in _cli("users", "list")
+    views = Views(ledger)  # the registers view follows: active again
+    views.catch_up()
+    rows = views.view("registers").query(
+        "SELECT active FROM {t}fl_people WHERE name = %s", ["离任委员"]
+    )
+    assert [bool(row["active"]) for row in rows] == [True]
 
 
 def test_demo_prints_each_demo_users_token(
