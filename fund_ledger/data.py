@@ -181,8 +181,12 @@ def restore_command(
     file: Annotated[Path, typer.Argument(help="A file from fund-ledger backup.")],
 ) -> None:
     """Restore a backup into an empty store, then rebuild the views."""
+    from projections.backup import check_header
+
     if not file.is_file():
         raise fail(f"no backup file at {file}; give the file fund-ledger backup wrote")
+    with failing_on(ValueError, OSError, prefix=f"{file}: "):
+        check_header(file)
     _restore_into(common.open_ledger(create=True), file)
 
 

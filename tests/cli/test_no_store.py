@@ -85,6 +85,18 @@ def test_in_an_empty_postgresql_schema_a_reader_makes_no_table(
     assert tables == (0,)
 
 
+@pytest.mark.parametrize("content", [b"garbage\n", b"\x1f\x8b not gzip", b'{"format": "x"}\n'])
+def test_restoring_a_file_that_is_no_backup_makes_no_store(empty: Path, content: bytes) -> None:
+    (empty.parent / "fund.jsonl.gz").write_bytes(content)
+    result = CliRunner().invoke(app, ["restore", str(empty.parent / "fund.jsonl.gz")])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines() == [
+        f"error: {empty.parent / 'fund.jsonl.gz'}: not a fund-ledger backup "
+        '(its first line is not {"format": "fund-ledger/backup/v1"})'
+    ]
+    assert list(empty.iterdir()) == []
+
+
 def test_init_makes_the_store_the_readers_then_find(empty: Path) -> None:
     made = CliRunner().invoke(app, ["init", "--name", "南湖未来社区共富基金", "--quorum", "1"])
     assert made.exit_code == 0, made.output
