@@ -101,6 +101,7 @@ RIGHTS: dict[str, tuple[Role, ...]] = {
     "establish_fund": (Role.OPERATOR,),
     "add_user": (Role.OPERATOR,),
     "revoke_user": (Role.OPERATOR,),
+    "reissue_token": (Role.OPERATOR,),
     "register_donor": (Role.TREASURER,),
     "open_project": (Role.TREASURER,),
     "close_project": (Role.COMMITTEE,),

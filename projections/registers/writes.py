@@ -63,6 +63,8 @@ def _registers_fund(position: int, e: Any, name: str) -> list[Write]:
         ]
     if name == "Directory.UserRevoked":
         return [("UPDATE {t}fl_people SET active = %s WHERE user_id = %s", (False, e.user_id))]
+    if name == "Directory.TokenReissued":
+        return [("UPDATE {t}fl_people SET active = %s WHERE user_id = %s", (True, e.user_id))]
     return []
 
 

@@ -21,7 +21,7 @@ STORED_TOPICS = {
         "PeriodClosed",
         "YearClosed",
     ],
-    "Directory": ["Created", "UserAdded", "UserRevoked"],
+    "Directory": ["Created", "UserAdded", "UserRevoked", "TokenReissued"],
     "Donor": ["Registered", "Forgotten"],
     "Project": ["Opened", "Closed"],
     "Donation": ["Received", "Reversed", "InKindValued", "InKindUsed", "Depreciated"],
