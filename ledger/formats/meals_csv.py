@@ -1,0 +1,81 @@
+"""Reading the canteen's citizen-card transaction export (CSV), row by row.
+
+Columns: ``card_number, time, meal, price, subsidy`` (time ``YYYY-MM-DD HH:MM[:SS]``, money in
+yuan). A row that cannot be read is reported with its line; the rules are checked afterwards
+(``ledger.domain.meals``). A card number is personal data: no report ever repeats it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ledger.domain.canteen import MealTime
+from ledger.domain.errors import InvalidInput, LedgerError
+from ledger.domain.meals import BadMeal, MealRow
+from ledger.domain.money import parse_yuan
+
+COLUMNS = ("card_number", "time", "meal", "price", "subsidy")
+ROWS_MAX = 2_000_000
+CARD = re.compile(r"^[0-9A-Z]{6,32}$")
+UNREADABLE = "unreadable"
+
+
+@dataclass
+class ParsedMeals:
+    rows: list[MealRow] = field(default_factory=list)
+    bad: list[BadMeal] = field(default_factory=list)
+
+
+def normal_card(text: str) -> str:
+    """A card number as matched: no spaces, upper case."""
+    return text.replace(" ", "").upper()
+
+
+def parse_meals(text: str) -> ParsedMeals:
+    reader = csv.reader(io.StringIO(text))
+    header = [c.strip().lower() for c in next(reader, [])]
+    missing = [c for c in COLUMNS if c not in header]
+    if missing:
+        raise InvalidInput("file", ",".join(header), f"lacks the columns {', '.join(missing)}")
+    where = [header.index(c) for c in COLUMNS]
+    parsed = ParsedMeals()
+    for line, cells in _rows(reader):
+        try:
+            values = [cells[i].strip() if i < len(cells) else "" for i in where]
+            parsed.rows.append(_row(line, *values))
+        except LedgerError as error:
+            parsed.bad.append(BadMeal(line, UNREADABLE, error.detail))
+    return parsed
+
+
+def _rows(reader: Any) -> Iterator[tuple[int, list[str]]]:
+    """Each non-empty row with the line it ends on (``csv.reader``'s line_num)."""
+    for index, cells in enumerate(reader):
+        if index >= ROWS_MAX:
+            raise InvalidInput("file", f"over {ROWS_MAX} rows", "is too long; split it")
+        if cells:
+            yield reader.line_num, cells
+
+
+def _row(line: int, card: str, time: str, meal: str, price: str, subsidy: str) -> MealRow:
+    card = normal_card(card)
+    if not CARD.match(card):
+        # The value is not repeated: it may be a real card number mistyped.
+        raise InvalidInput(
+            "card_number", f"{len(card)} characters", "must be 6-32 digits or letters"
+        )
+    try:
+        at = datetime.fromisoformat(time)
+    except ValueError:
+        raise InvalidInput("time", time[:40], "must be YYYY-MM-DD HH:MM[:SS]") from None
+    if meal not in set(MealTime):
+        raise InvalidInput("meal", meal[:40], f"must be one of {', '.join(MealTime)}")
+    price_fen = parse_yuan(price, field="price")
+    subsidy_fen = parse_yuan(subsidy, field="subsidy", allow_zero=True)
+    return MealRow(line, card, at.replace(tzinfo=None), meal, price_fen, subsidy_fen)
