@@ -7,6 +7,7 @@ It answers no question itself: each view's queries live beside its tables (``boo
 from __future__ import annotations
 
 from projections.books.statements import Statements
+from projections.canteen.queries import CanteenQueries
 from projections.monthly.queries import MonthlyQueries
 from projections.registers.donors import DonorQueries
 from projections.registers.grouped import GroupedQueries
@@ -22,6 +23,7 @@ class Reader(
     DonorQueries,
     GroupedQueries,  # each with Listings: the paged registers
     MonthlyQueries,
+    CanteenQueries,  # meals and attendance: counts only
 ):
     """Read-only queries over the views of one store."""
 
