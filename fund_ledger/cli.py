@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import typer
 
-from fund_ledger import books, data, serving, trust, users, views
+from fund_ledger import books, canteen, data, serving, trust, users, views
 
 app = typer.Typer(
     help="fund-ledger: verifiable books for a community fund (共富基金).",
@@ -36,6 +36,8 @@ GROUPS: dict[str, typer.Typer] = {
     "log": trust.log_app,
     "import": data.import_app,
 }
+# The canteen's month of meals is one more kind of file to import.
+data.import_app.command("meals")(canteen.import_meals)
 for name, command in COMMANDS.items():
     app.command(name)(command)
 for name, group in GROUPS.items():

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,6 +24,7 @@ COLUMNS = ("card_number", "time", "meal", "price", "subsidy")
 ROWS_MAX = 2_000_000
 CARD = re.compile(r"^[0-9A-Z]{6,32}$")
 UNREADABLE = "unreadable"
+PROGRESS_ROWS = 5_000
 
 
 @dataclass
@@ -37,7 +38,8 @@ def normal_card(text: str) -> str:
     return text.replace(" ", "").upper()
 
 
-def parse_meals(text: str) -> ParsedMeals:
+def parse_meals(text: str, progress: Callable[[int], None] | None = None) -> ParsedMeals:
+    """Every row read, or reported; ``progress`` is told of each ``PROGRESS_ROWS`` rows read."""
     reader = csv.reader(io.StringIO(text))
     header = [c.strip().lower() for c in next(reader, [])]
     missing = [c for c in COLUMNS if c not in header]
@@ -45,7 +47,9 @@ def parse_meals(text: str) -> ParsedMeals:
         raise InvalidInput("file", ",".join(header), f"lacks the columns {', '.join(missing)}")
     where = [header.index(c) for c in COLUMNS]
     parsed = ParsedMeals()
-    for line, cells in _rows(reader):
+    for count, (line, cells) in enumerate(_rows(reader), 1):
+        if progress is not None and count % PROGRESS_ROWS == 0:
+            progress(PROGRESS_ROWS)
         try:
             values = [cells[i].strip() if i < len(cells) else "" for i in where]
             parsed.rows.append(_row(line, *values))
