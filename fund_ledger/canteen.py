@@ -42,7 +42,7 @@ def import_meals(
     """Settle a month of the canteen's subsidised meals from its citizen-card export."""
     from ledger.formats.donations_csv import decode
     from ledger.formats.meals_csv import parse_meals
-    from ledger.service.meal_settlements import Settled, file_sha256
+    from ledger.service.meal_settlements import file_sha256
 
     ledger = common.open_ledger()
     with failing_on(LedgerError, OSError):
@@ -57,28 +57,35 @@ def import_meals(
             reading = bars.add_task("reading", total=rows_total)
             parsed = parse_meals(text, lambda n: bars.advance(reading, n))
             bars.update(reading, completed=rows_total)
-            checking = bars.add_task("checking", total=len(parsed.rows))
-            checked = ledger.check_month(project, month, parsed.rows)
-            bars.update(checking, completed=len(parsed.rows))
-            bad = sorted([*parsed.bad, *checked.bad], key=lambda b: b.line)
-            settled: Settled | None = None
-            if not bad or partial:
-                recording = bars.add_task("settling", total=1)
+            checking = bars.add_task("checking and settling", total=len(parsed.rows))
+            if parsed.bad and not partial:
+                # An unreadable row refuses the file: check the rest only to list them all.
+                checked = ledger.check_month(project, month, parsed.rows)
+                receipt = None
+            else:
                 settled = ledger.settle_meals(
-                    actor, project, grant_id, month, file_sha256(data), parsed.rows, partial=partial
+                    actor,
+                    project,
+                    grant_id,
+                    month,
+                    file_sha256(data),
+                    parsed.rows,
+                    partial=partial,
+                    report=True,
                 )
-                bars.advance(recording, 1)
+                checked, receipt = settled.checked, settled.receipt
+            bars.update(checking, completed=len(parsed.rows))
+    bad = sorted([*parsed.bad, *checked.bad], key=lambda b: b.line)
     for row in bad:
         err.print(str(row), markup=False, highlight=False)
-    if settled is None:
+    if receipt is None:
         err.print(f"[red]{len(bad)} bad rows: nothing recorded[/red] (--partial settles the rest)")
         raise typer.Exit(code=1)
-    if not settled.recorded:
+    if not receipt.position:
         err.print(f"{month} is already settled from this file: nothing recorded")
         return
-    meals = settled.checked
     err.print(
-        f"settled {month}: {meals.meals} meals, {meals.people()} people, "
-        f"subsidy {format_yuan_grouped(meals.subsidy_fen)} yuan, {len(bad)} rows left out; "
-        f"settlement {settled.receipt.id}"
+        f"settled {month}: {checked.meals} meals, {checked.people()} people, "
+        f"subsidy {format_yuan_grouped(checked.subsidy_fen)} yuan, {len(bad)} rows left out; "
+        f"settlement {receipt.id}"
     )

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 from ledger.domain.base import month_of
-from ledger.domain.canteen import Rules, age_on
+from ledger.domain.canteen import Band, Rules, age_on
 from ledger.domain.yuan import format_yuan
 
 
@@ -112,25 +112,31 @@ def check_meals(
 ) -> Checked:
     """Every row judged; ``people`` maps a card's keyed hash to its holder."""
     checked = Checked(month)
+    # Tens of thousands of rows, a few thousand cards and thirty-one days: each hashed or
+    # looked up once.
+    holders = {card: people.get(card_hash(card)) for card in {row.card for row in rows}}
+    days = {day: rules_on(rules, day) for day in {row.at.date() for row in rows}}
+    in_month = {day for day in days if month_of(day) == month}
     seen: set[tuple[str, datetime, str]] = set()
     per_day: dict[tuple[str, date], int] = defaultdict(int)
     per_month: dict[str, int] = defaultdict(int)
     for row in sorted(rows, key=lambda r: (r.at, r.line)):
-        problem = _judge(row, month, people.get(card_hash(row.card)), rules)
-        if problem is not None:
-            checked.bad.append(BadMeal(row.line, *problem))
+        day = row.at.date()
+        person, in_force = holders[row.card], days[day]
+        judged = _judge(row, month, day in in_month, person, in_force)
+        if isinstance(judged, tuple):
+            checked.bad.append(BadMeal(row.line, *judged))
             continue
-        person = people[card_hash(row.card)]
+        assert person is not None  # else _judge refused the row
+        assert in_force is not None
         key = (person.beneficiary_id, row.at, row.meal)
         if key in seen:
             checked.bad.append(BadMeal(row.line, Problem.DUPLICATE, f"{row.meal} at {row.at}"))
             continue
         seen.add(key)
-        in_force = rules_on(rules, row.at.date())
-        assert in_force is not None  # _judge refused the row otherwise
-        day_key = (person.beneficiary_id, row.at.date())
+        day_key = (person.beneficiary_id, day)
         if per_day[day_key] >= in_force.meals_per_day_max:
-            detail = f"{in_force.meals_per_day_max} meals a day already on {row.at.date()}"
+            detail = f"{in_force.meals_per_day_max} meals a day already on {day}"
             checked.bad.append(BadMeal(row.line, Problem.DAY_CAP, detail))
             continue
         if per_month[person.beneficiary_id] >= in_force.meals_per_month_max:
@@ -139,9 +145,7 @@ def check_meals(
             continue
         per_day[day_key] += 1
         per_month[person.beneficiary_id] += 1
-        band = in_force.band_for(age_on(person.birth_date, row.at.date()))
-        assert band is not None
-        line = checked.lines.setdefault((person.beneficiary_id, band.label), [0, 0])
+        line = checked.lines.setdefault((person.beneficiary_id, judged.label), [0, 0])
         line[0] += 1
         line[1] += row.subsidy_fen
         checked.meals += 1
@@ -152,15 +156,14 @@ def check_meals(
 
 
 def _judge(
-    row: MealRow, month: str, person: Person | None, rules: Sequence[Rules]
-) -> tuple[str, str] | None:
-    """The rule a row breaks on its own, if any: (problem, detail)."""
+    row: MealRow, month: str, in_month: bool, person: Person | None, in_force: Rules | None
+) -> tuple[str, str] | Band:
+    """The rule a row breaks on its own, as (problem, detail); else the age band it is in."""
     day = row.at.date()
-    if month_of(day) != month:
+    if not in_month:
         return Problem.OUTSIDE_MONTH, f"{day} is not in {month}"
     if person is None:
         return Problem.UNKNOWN_CARD, "no registered beneficiary holds this card"
-    in_force = rules_on(rules, day)
     if in_force is None:
         return Problem.NO_RULES, f"no subsidy rules in force on {day}"
     if row.meal not in in_force.meal_times:
@@ -174,4 +177,4 @@ def _judge(
     if row.subsidy_fen != band.subsidy_fen:
         given, rule = format_yuan(row.subsidy_fen), format_yuan(band.subsidy_fen)
         return Problem.SUBSIDY, f"subsidy claimed {given}, the rules give {band.label}: {rule}"
-    return None
+    return band

@@ -25,6 +25,7 @@ ROWS_MAX = 2_000_000
 CARD = re.compile(r"^[0-9A-Z]{6,32}$")
 UNREADABLE = "unreadable"
 PROGRESS_ROWS = 5_000
+MEALS = frozenset(MealTime)
 
 
 @dataclass
@@ -46,16 +47,38 @@ def parse_meals(text: str, progress: Callable[[int], None] | None = None) -> Par
     if missing:
         raise InvalidInput("file", ",".join(header), f"lacks the columns {', '.join(missing)}")
     where = [header.index(c) for c in COLUMNS]
+    width = max(where) + 1
     parsed = ParsedMeals()
+    # A month has a handful of prices and subsidies: each text is parsed once.
+    amounts: dict[tuple[str, str], int] = {}
     for count, (line, cells) in enumerate(_rows(reader), 1):
         if progress is not None and count % PROGRESS_ROWS == 0:
             progress(PROGRESS_ROWS)
         try:
-            values = [cells[i].strip() if i < len(cells) else "" for i in where]
-            parsed.rows.append(_row(line, *values))
+            padded = cells if len(cells) >= width else cells + [""] * (width - len(cells))
+            card, time, meal, price, subsidy = (padded[i].strip() for i in where)
+            parsed.rows.append(
+                _row(
+                    line,
+                    card,
+                    time,
+                    meal,
+                    _amount(amounts, "price", price),
+                    _amount(amounts, "subsidy", subsidy),
+                )
+            )
         except LedgerError as error:
             parsed.bad.append(BadMeal(line, UNREADABLE, error.detail))
     return parsed
+
+
+def _amount(parsed: dict[tuple[str, str], int], field: str, text: str) -> int:
+    key = (field, text)
+    amount_fen = parsed.get(key)
+    if amount_fen is None:
+        amount_fen = parse_yuan(text, field=field, allow_zero=field == "subsidy")
+        parsed[key] = amount_fen
+    return amount_fen
 
 
 def _rows(reader: Any) -> Iterator[tuple[int, list[str]]]:
@@ -67,8 +90,9 @@ def _rows(reader: Any) -> Iterator[tuple[int, list[str]]]:
             yield reader.line_num, cells
 
 
-def _row(line: int, card: str, time: str, meal: str, price: str, subsidy: str) -> MealRow:
-    card = normal_card(card)
+def _row(line: int, card: str, time: str, meal: str, price_fen: int, subsidy_fen: int) -> MealRow:
+    if not CARD.match(card):
+        card = normal_card(card)
     if not CARD.match(card):
         # The value is not repeated: it may be a real card number mistyped.
         raise InvalidInput(
@@ -78,8 +102,8 @@ def _row(line: int, card: str, time: str, meal: str, price: str, subsidy: str) -
         at = datetime.fromisoformat(time)
     except ValueError:
         raise InvalidInput("time", time[:40], "must be YYYY-MM-DD HH:MM[:SS]") from None
-    if meal not in set(MealTime):
+    if meal not in MEALS:
         raise InvalidInput("meal", meal[:40], f"must be one of {', '.join(MealTime)}")
-    price_fen = parse_yuan(price, field="price")
-    subsidy_fen = parse_yuan(subsidy, field="subsidy", allow_zero=True)
-    return MealRow(line, card, at.replace(tzinfo=None), meal, price_fen, subsidy_fen)
+    if at.tzinfo is not None:
+        at = at.replace(tzinfo=None)
+    return MealRow(line, card, at, meal, price_fen, subsidy_fen)

@@ -8,7 +8,8 @@ one committee member, in force once a quorum of the others approves, never retro
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Unpack
 from uuid import uuid4
@@ -26,6 +27,7 @@ from ledger.domain.canteen import (
     rules_from,
 )
 from ledger.domain.checks import (
+    BATCH_SIZE_MAX,
     DATE_MIN,
     NAME_CHARS_MAX,
     PAGE_SIZE_MAX,
@@ -38,7 +40,7 @@ from ledger.domain.checks import (
 from ledger.domain.errors import Duplicate, InvalidInput
 from ledger.domain.meals import Person
 from ledger.domain.money import check_amount_fen
-from ledger.domain.sealing import unseal
+from ledger.domain.sealing import seal, unseal
 from ledger.formats.meals_csv import CARD, normal_card
 from ledger.service.kernel import Actor, Decision, Keyed, Options, Receipt, permitted
 from ledger.service.personal import PersonalData, keyed_hash
@@ -85,16 +87,35 @@ def _check_rules(rules: Rules) -> Rules:
     return rules
 
 
+@dataclass(frozen=True)
+class NewBeneficiary:
+    """A resident as the treasurer registers them: every field personal data."""
+
+    name: str
+    birth_date: date
+    card_number: str
+    address: str | None = None
+
+
+def _checked(index: int, given: NewBeneficiary) -> str:
+    """The card number as matched, after the fields are checked; no message repeats a value."""
+    where = f"people[{index}]"
+    check_text(f"{where}.name", given.name, NAME_CHARS_MAX)
+    born = given.birth_date
+    if not isinstance(born, date) or isinstance(born, datetime) or not BORN_MIN <= born <= today():
+        raise InvalidInput(f"{where}.birth_date", "(not shown)", f"must be a date from {BORN_MIN}")
+    check_optional_text(f"{where}.address", given.address, TEXT_CHARS_MAX)
+    card = normal_card(given.card_number) if isinstance(given.card_number, str) else ""
+    if not CARD.match(card):
+        raise InvalidInput(f"{where}.card_number", "(not shown)", "must be 6-32 digits or letters")
+    return card
+
+
 class CanteenCommands(PersonalData):
     # -- the people served -------------------------------------------------------------------
 
-    def _card_hash(self, card: str) -> str:
-        key = self.keyring.key_for(CARD_KEY_ID)
-        assert key is not None  # the fund's card key is never forgotten
-        return keyed_hash(key, normal_card(card))
-
-    def card_hasher(self) -> Any:
-        """The keyed hash of a card number, with the key read once (for a month's rows)."""
+    def card_hasher(self) -> Callable[[str], str]:
+        """The keyed hash of a card number as matched, with the fund's card key read once."""
         key = self.keyring.key_for(CARD_KEY_ID)
         assert key is not None
         return lambda card: keyed_hash(key, card)
@@ -110,46 +131,60 @@ class CanteenCommands(PersonalData):
         **options: Unpack[Keyed],
     ) -> Receipt:
         """A resident a project serves; nothing of them but their id leaves the sealed event."""
-        check_text("name", name, NAME_CHARS_MAX)
-        if (
-            not isinstance(birth_date, date)
-            or not BORN_MIN <= birth_date <= today()
-            or isinstance(birth_date, datetime)
-        ):
-            # The value is not repeated: a birth date is personal data, even mistyped.
-            raise InvalidInput("birth_date", "(not shown)", f"must be a date from {BORN_MIN}")
-        check_optional_text("address", address, TEXT_CHARS_MAX)
-        card = normal_card(card_number) if isinstance(card_number, str) else ""
-        if not CARD.match(card):
-            raise InvalidInput("card_number", f"{len(card)} characters", "must be 6-32 digits")
-        card_hash = self._card_hash(card)
+        given = NewBeneficiary(name, birth_date, card_number, address)
+        return self.register_beneficiaries(actor, [given], **options)
+
+    @permitted("register_beneficiary")
+    def register_beneficiaries(
+        self, actor: Actor, people: list[NewBeneficiary], **options: Unpack[Keyed]
+    ) -> Receipt:
+        """Residents a project serves, all or none; the receipt's ``ids`` are theirs in order."""
+        if not 1 <= len(people) <= BATCH_SIZE_MAX:
+            raise InvalidInput("people", str(len(people)), f"must be 1 to {BATCH_SIZE_MAX}")
+        hasher = self.card_hasher()
+        cards = [hasher(_checked(index, given)) for index, given in enumerate(people)]
+        if len(set(cards)) != len(cards):
+            raise Duplicate("beneficiary with the card", "(twice in the list; not shown)")
         key = options.get("idempotency_key")
-        person_id = derived_id("beneficiary", actor.id, key) if key else uuid4()
-        person = str(person_id)
+        ids = [
+            derived_id("beneficiary", actor.id, key, str(index)) if key else uuid4()
+            for index in range(len(people))
+        ]
 
         def decide(meta: Meta) -> Decision:
             self._require_fund()
-            if card_hash in self.beneficiaries_by_card():
+            if set(cards) & set(self.beneficiaries_by_card()):
                 raise Duplicate("beneficiary with the card", "(not shown)")
-            beneficiary = created(
-                Beneficiary,
-                "Registered",
-                person_id,
-                name=self._sealed(person, name),
-                birth_date=self._sealed(person, birth_date.isoformat()),
-                address=None if address is None else self._sealed(person, address),
-                card=self._sealed(person, card_hash),
-                meta=meta,
-            )
-            return person, [beneficiary]
+            made = []
+            for person_id, given, card in zip(ids, people, cards, strict=True):
+                person, key = str(person_id), self._key_of(str(person_id))
+                made.append(
+                    created(
+                        Beneficiary,
+                        "Registered",
+                        person_id,
+                        name=seal(key, person, given.name),
+                        birth_date=seal(key, person, given.birth_date.isoformat()),
+                        address=None if given.address is None else seal(key, person, given.address),
+                        card=seal(key, person, card),
+                        meta=meta,
+                    )
+                )
+            return str(ids[0]), list(made)
 
         args = {
-            "name": self._blinded(person, name, key),
-            "birth_date": self._blinded(person, birth_date.isoformat(), key),
-            "address": self._blinded(person, address, key),
-            "card": self._blinded(person, card_hash, key),
+            "people": [
+                {
+                    "name": self._blinded(str(i), given.name, key),
+                    "birth_date": self._blinded(str(i), given.birth_date.isoformat(), key),
+                    "address": self._blinded(str(i), given.address, key),
+                    "card": self._blinded(str(i), card, key),
+                }
+                for i, given, card in zip(ids, people, cards, strict=True)
+            ]
         }
-        return self._run(actor, "register_beneficiary", args, decide, idempotency_key=key)
+        receipt = self._run(actor, "register_beneficiary", args, decide, idempotency_key=key)
+        return replace(receipt, ids=tuple(str(i) for i in ids))
 
     def _events_of(self, topic: str) -> Iterator[Any]:
         after = 0

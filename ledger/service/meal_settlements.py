@@ -35,12 +35,12 @@ def file_sha256(data: bytes) -> str:
 class Settled:
     """What a settlement did: its receipt (position 0 when nothing was recorded) and the check."""
 
-    receipt: Receipt
+    receipt: Receipt | None  # None: refused, nothing recorded (with ``report``)
     checked: Checked
 
     @property
     def recorded(self) -> bool:
-        return self.receipt.position > 0
+        return self.receipt is not None and self.receipt.position > 0
 
 
 class MealSettlements(CanteenCommands):
@@ -66,14 +66,19 @@ class MealSettlements(CanteenCommands):
         rows: Sequence[MealRow],
         *,
         partial: bool = False,
+        report: bool = False,
     ) -> Settled:
         """Settle a month from the canteen's file: all rows good (or, with ``partial``, the good
-        ones), one expense to the operator and one settlement, or nothing at all."""
+        ones), one expense to the operator and one settlement, or nothing at all. A refusal is
+        ``MealsRefused``, or with ``report`` a result with no receipt and every bad row (so a
+        month of rows is checked once, not again to list them)."""
         paid_on = month_end(month)
         if paid_on >= today():
             raise InvalidInput("month", month, "must have ended before it is settled")
         checked = self.check_month(project_code, month, rows)
         if checked.bad and not partial:
+            if report:
+                return Settled(None, checked)
             shown = [str(bad) for bad in checked.bad[:BAD_SHOWN_MAX]]
             raise MealsRefused(month, len(checked.bad), shown)
         if checked.meals == 0:
