@@ -20,6 +20,7 @@ from api.charts import Bar, bar_chart
 from api.deps import ServicesDep
 from api.i18n import choice, plain, words
 from api.problems import ApiProblem
+from api.served import CANTEEN, served
 from ledger.domain import FUND_TZ, today
 from ledger.domain.money import parse_yuan
 from ledger.domain.yuan import format_yuan_grouped
@@ -155,6 +156,7 @@ def project_page(
         grants=grants,
         expenses=expenses,
         opinions=opinions,
+        **served(reader, code, lang),
     )
 
 
@@ -257,11 +259,13 @@ def notice_page(
     base_url = services_base_url(request)
     if base_url:
         url = f"{base_url.rstrip('/')}/notice/{month}"
+    canteen = [m for m in services.reader.canteen_public(CANTEEN) if m["month"] == month]
     return _render(
         request,
         "notice.html",
         lang,
         report=report,
+        canteen=canteen[0] if canteen else None,
         month=month,
         qr=Markup(_qr_svg(url)),  # noqa: S704 - SVG from the QR library url=url
     )

@@ -16,7 +16,15 @@ from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from ledger.app import Actor, FundLedger
-from ledger.demo.cast import COMMITTEE, TREASURER
+from ledger.demo.cast import (
+    ADVISER,
+    AUDITOR,
+    COMMITTEE,
+    INSTITUTIONS,
+    MONTHLY,
+    RESIDENTS,
+    TREASURER,
+)
 from ledger.domain.canteen import Band, Rules, age_on
 from ledger.domain.errors import MealsRefused
 from ledger.domain.meals import rules_on
@@ -25,6 +33,9 @@ from ledger.formats.meals_csv import parse_meals
 from ledger.service.canteen import NewBeneficiary
 
 ELDERS = 320
+SEED = 60
+# Every other name of the demo: no elder shares one.
+TAKEN = repr([COMMITTEE, TREASURER, ADVISER, AUDITOR, RESIDENTS, INSTITUTIONS, MONTHLY])
 OPENED_ON = date(2026, 5, 18)
 SETTLED_MONTHS = ("2026-06", "2026-07", "2026-08", "2026-09", "2026-10")
 BAD_MONTH = "2026-08"
@@ -52,7 +63,7 @@ class Elder:
     regularity: float  # the chance of lunch on a day
 
 
-def _rules(effective_from: date, subsidies: tuple[str, str, str], **more: object) -> Rules:
+def _rules(effective_from: date, subsidies: tuple[str, ...], **more: object) -> Rules:
     fields: dict[str, object] = {
         "meals_per_day_max": 2,
         "meals_per_month_max": 40,
@@ -60,15 +71,15 @@ def _rules(effective_from: date, subsidies: tuple[str, str, str], **more: object
         "price_fen": parse_yuan("15.00"),
         "operator": OPERATOR_NAME,
     } | more
-    return Rules(
-        effective_from,
-        (
-            Band(60, 69, parse_yuan(subsidies[0])),
-            Band(70, 79, parse_yuan(subsidies[1])),
-            Band(80, None, parse_yuan(subsidies[2])),
-        ),
-        **fields,  # type: ignore[arg-type]
+    edges = (
+        [(60, 69), (70, 79), (80, None)]
+        if len(subsidies) == 3
+        else [(60, 69), (70, 79), (80, 89), (90, None)]
     )
+    bands = tuple(
+        Band(low, high, parse_yuan(s)) for (low, high), s in zip(edges, subsidies, strict=True)
+    )
+    return Rules(effective_from, bands, **fields)  # type: ignore[arg-type]
 
 
 # The rules as decided: (proposed on, approved on, the rules). Never back: each takes effect
@@ -81,7 +92,7 @@ RULES = [
         date(2026, 9, 12),
         _rules(
             date(2026, 10, 1),
-            ("3.00", "6.00", "9.00"),
+            ("3.00", "6.00", "9.00", "10.00"),
             meal_times=("breakfast", "lunch", "dinner"),
             meals_per_month_max=45,
         ),
@@ -95,10 +106,9 @@ def _names(rng: random.Random, taken: str) -> list[str]:
     return names[:ELDERS]
 
 
-def open_canteen(demo: _Demo, taken: str) -> None:
-    """The canteen from its opening to October's settlement; ``taken`` is every other name of
-    the demo (no elder shares one)."""
-    rng = random.Random(60)  # noqa: S311 - a repeatable demo, not a secret
+def open_canteen(demo: _Demo) -> None:
+    """The canteen from its opening to October's settlement."""
+    rng = random.Random(SEED)  # noqa: S311 - a repeatable demo, not a secret
     app, treasurer = demo.app, demo.actor(TREASURER)
     demo.projects["canteen"] = app.open_project(
         treasurer,
@@ -125,21 +135,35 @@ def open_canteen(demo: _Demo, taken: str) -> None:
         ).id
         for name in COMMITTEE[:3]:
             app.approve_subsidy_rules(demo.actor(name), rules_id, on=approved_on)
-    elders = _register(demo, rng, taken)
+    elders = _register(demo, rng)
     for month in SETTLED_MONTHS:
         _settle(demo, rng, elders, month)
     _attendance(demo, rng, elders)
 
 
-def _register(demo: _Demo, rng: random.Random, taken: str) -> list[Elder]:
+def roster(rng: random.Random) -> list[tuple[NewBeneficiary, float]]:
+    """The elders the canteen registers, each with how often they come to lunch."""
     people = []
-    for index, name in enumerate(_names(rng, taken)):
-        born = date(1936, 1, 1) + timedelta(days=rng.randint(0, 30 * 365))
+    for index, name in enumerate(_names(rng, TAKEN)):
+        born = date(1937, 1, 1) + timedelta(days=rng.randint(0, 29 * 365))
+        if index % 100 == 50:
+            born = date(1935, 1 + index // 100, 20)  # the few over 90
         if index % 100 == 99:
             born = date(1967, 1 + index // 100, 9)  # on the list before they turn 60
         card = f"3304{born:%Y%m%d}{index:04d}{rng.randint(10, 99)}"
         address = f"{rng.choice(['二毛一村', '新湖绿都', '湖滨花园'])}{rng.randint(1, 30)}幢"
         people.append((NewBeneficiary(name, born, card, address), rng.uniform(0.15, 0.9)))
+    return people
+
+
+def demo_roster() -> list[NewBeneficiary]:
+    """The demo's elders as registered (for the tests that look for them where they must
+    never be)."""
+    return [person for person, _ in roster(random.Random(SEED))]  # noqa: S311
+
+
+def _register(demo: _Demo, rng: random.Random) -> list[Elder]:
+    people = roster(rng)
     receipt = demo.app.register_beneficiaries(
         demo.actor(TREASURER), [p for p, _ in people], idempotency_key="demo-canteen-elders"
     )

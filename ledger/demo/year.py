@@ -123,8 +123,7 @@ def load_demo(app: FundLedger, progress: Callable[[str], None] = lambda _: None)
     progress("bills, advances, custody, goods used, hours, the close of 2025")
     record_the_rest(demo)
     progress("the canteen: elders, rules, five months of meals, attendance")
-    taken = repr([COMMITTEE, TREASURER, ADVISER, AUDITOR, RESIDENTS, INSTITUTIONS, MONTHLY])
-    open_canteen(demo, taken)
+    open_canteen(demo)
     return demo.users
 
 

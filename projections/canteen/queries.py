@@ -77,6 +77,7 @@ class CanteenQueries(Queries):
                     "meals": shown(month["meals"]),
                     "people": shown(month["people"]),
                     "subsidy": format_yuan(month["subsidy_fen"]),
+                    "subsidy_fen": month["subsidy_fen"],
                     "subsidy_per_meal": _per(month["subsidy_fen"], month["meals"]),
                     "bands": bands,
                 }
