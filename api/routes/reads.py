@@ -260,7 +260,9 @@ def query(
         str,
         Query(
             description="Comma-separated: project, donor_kind, month, category. donor_kind sums "
-            "donations; category sums expenses.",
+            "donations; category sums expenses. With measure=meals: project, month, age_band "
+            "(the canteen's meals, people served, subsidy and cost per meal; counts under 5 "
+            'read "<5").',
             examples=["donor_kind,project"],
             max_length=100,
         ),
@@ -269,10 +271,12 @@ def query(
     until: Until = None,
     measure: Annotated[
         str | None,
-        Query(pattern="^(donations|expenses)$", description="donations or expenses."),
+        Query(pattern="^(donations|expenses|meals)$", description="donations, expenses or meals."),
     ] = None,
 ) -> dict[str, Any]:
     keys = [k.strip() for k in group_by.split(",") if k.strip()]
+    if measure == "meals":
+        return services.reader.served_grouped(keys, since, until)
     return services.reader.grouped(keys, since, until, measure)
 
 

@@ -4,6 +4,7 @@ panel's groupings with the cost per meal and per visit."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from ledger.domain.errors import InvalidInput
@@ -103,10 +104,16 @@ class CanteenQueries(Queries):
             for r in rows
         ]
 
-    def served_grouped(self, keys: list[str]) -> dict[str, Any]:
+    def served_grouped(
+        self,
+        keys: list[str],
+        since: date | None = None,
+        until: date | None = None,
+    ) -> dict[str, Any]:
         """The panel's meals, people served, subsidy and cost per meal, grouped by project,
-        month and age band. People are counted per month and band as settled: a person in two
-        months counts in each."""
+        month and age band, for the months settled within ``since`` and ``until``. People are
+        counted per month and band as settled: a person in two months counts in each. For the
+        public, counts under 5 read "<5" (the route is public)."""
         unknown = [k for k in keys if k not in MEAL_GROUPS]
         if not keys or unknown or len(set(keys)) != len(keys):
             msg = f"takes distinct names from {', '.join(MEAL_GROUPS)} for meals"
@@ -114,22 +121,27 @@ class CanteenQueries(Queries):
         columns = {"project": "project_code", "month": "month", "age_band": "band"}
         selected = ", ".join(f"{columns[k]} AS {k}" for k in keys)
         group = ", ".join(columns[k] for k in keys)
+        months = [
+            since.isoformat()[:7] if since else "0000-00",
+            until.isoformat()[:7] if until else "9999-99",
+        ]
         rows = self.canteen_view.query(
             f"SELECT {selected}, SUM(meals) AS meals, SUM(people) AS people,"
             f" SUM(subsidy_fen) AS subsidy_fen FROM {{t}}fl_canteen_bands"
-            f" GROUP BY {group} ORDER BY {group}"
+            f" WHERE month >= %s AND month <= %s GROUP BY {group} ORDER BY {group}",
+            months,
         )
         out = [
             {
                 **{k: row[k] for k in keys},
-                "meals": int(row["meals"]),
-                "people_served": int(row["people"]),
+                "meals": shown(int(row["meals"])),
+                "people_served": shown(int(row["people"])),
                 "subsidy": format_yuan(int(row["subsidy_fen"])),
                 "cost_per_meal": _per(int(row["subsidy_fen"]), int(row["meals"])),
             }
             for row in rows
         ]
-        meals = sum(r["meals"] for r in out)
+        meals = sum(int(row["meals"]) for row in rows)
         subsidy_fen = sum(int(row["subsidy_fen"]) for row in rows)
         return {
             "measure": "meals",
