@@ -73,7 +73,10 @@ class Rules:
     operator: str
 
     def band_for(self, age: int) -> Band | None:
-        return next((band for band in self.bands if band.holds(age)), None)
+        for band in self.bands:
+            if age >= band.age_min and (band.age_max is None or age <= band.age_max):
+                return band
+        return None
 
     def as_event(self) -> dict[str, Any]:
         return {

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from operator import attrgetter
 from typing import Any
 
 from ledger.domain.base import month_of
@@ -120,7 +121,7 @@ def check_meals(
     seen: set[tuple[str, datetime, str]] = set()
     per_day: dict[tuple[str, date], int] = defaultdict(int)
     per_month: dict[str, int] = defaultdict(int)
-    for row in sorted(rows, key=lambda r: (r.at, r.line)):
+    for row in sorted(rows, key=attrgetter("at", "line")):
         day = row.at.date()
         person, in_force = holders[row.card], days[day]
         judged = _judge(row, month, day in in_month, person, in_force)

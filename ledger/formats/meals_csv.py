@@ -10,9 +10,10 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from ledger.domain.canteen import MealTime
@@ -46,48 +47,39 @@ def parse_meals(text: str, progress: Callable[[int], None] | None = None) -> Par
     missing = [c for c in COLUMNS if c not in header]
     if missing:
         raise InvalidInput("file", ",".join(header), f"lacks the columns {', '.join(missing)}")
-    where = [header.index(c) for c in COLUMNS]
-    width = max(where) + 1
+    pick = itemgetter(*(header.index(c) for c in COLUMNS))
     parsed = ParsedMeals()
     # A month has a handful of prices and subsidies: each text is parsed once.
-    amounts: dict[tuple[str, str], int] = {}
-    for count, (line, cells) in enumerate(_rows(reader), 1):
-        if progress is not None and count % PROGRESS_ROWS == 0:
+    prices: dict[str, int] = {}
+    subsidies: dict[str, int] = {}
+    for index, cells in enumerate(reader):
+        if index >= ROWS_MAX:
+            raise InvalidInput("file", f"over {ROWS_MAX} rows", "is too long; split it")
+        if progress is not None and index % PROGRESS_ROWS == PROGRESS_ROWS - 1:
             progress(PROGRESS_ROWS)
+        if not cells:
+            continue
+        line = reader.line_num
         try:
-            padded = cells if len(cells) >= width else cells + [""] * (width - len(cells))
-            card, time, meal, price, subsidy = (padded[i].strip() for i in where)
-            parsed.rows.append(
-                _row(
-                    line,
-                    card,
-                    time,
-                    meal,
-                    _amount(amounts, "price", price),
-                    _amount(amounts, "subsidy", subsidy),
-                )
-            )
+            card, time, meal, price, subsidy = _cells(pick, cells, len(header))
+            price_fen = prices.get(price)
+            if price_fen is None:
+                price_fen = prices[price] = parse_yuan(price, field="price")
+            subsidy_fen = subsidies.get(subsidy)
+            if subsidy_fen is None:
+                subsidy_fen = parse_yuan(subsidy, field="subsidy", allow_zero=True)
+                subsidies[subsidy] = subsidy_fen
+            parsed.rows.append(_row(line, card, time, meal, price_fen, subsidy_fen))
         except LedgerError as error:
             parsed.bad.append(BadMeal(line, UNREADABLE, error.detail))
     return parsed
 
 
-def _amount(parsed: dict[tuple[str, str], int], field: str, text: str) -> int:
-    key = (field, text)
-    amount_fen = parsed.get(key)
-    if amount_fen is None:
-        amount_fen = parse_yuan(text, field=field, allow_zero=field == "subsidy")
-        parsed[key] = amount_fen
-    return amount_fen
-
-
-def _rows(reader: Any) -> Iterator[tuple[int, list[str]]]:
-    """Each non-empty row with the line it ends on (``csv.reader``'s line_num)."""
-    for index, cells in enumerate(reader):
-        if index >= ROWS_MAX:
-            raise InvalidInput("file", f"over {ROWS_MAX} rows", "is too long; split it")
-        if cells:
-            yield reader.line_num, cells
+def _cells(pick: Any, cells: list[str], width: int) -> tuple[str, ...]:
+    """The five columns, stripped; a short row is padded with empty cells."""
+    if len(cells) < width:
+        cells = cells + [""] * (width - len(cells))
+    return tuple(cell.strip() for cell in pick(cells))
 
 
 def _row(line: int, card: str, time: str, meal: str, price_fen: int, subsidy_fen: int) -> MealRow:
