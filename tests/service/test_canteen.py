@@ -5,6 +5,7 @@ forgotten with every settlement, total and the log still standing.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -29,9 +30,19 @@ from helpers import DAY, build_world, fen
 from ledger.app import OPERATOR, FundLedger
 from ledger.domain import Expense, MealSettlement
 from ledger.domain.accounts import postings_for
-from ledger.domain.errors import AlreadySettled, MealsRefused, RulesRetroactive, SelfApproval
+from ledger.domain.errors import (
+    AlreadySettled,
+    Duplicate,
+    InvalidInput,
+    MealsRefused,
+    RulesRetroactive,
+    SelfApproval,
+    WrongState,
+)
+from ledger.domain.records import LEAF_FORMAT_V2
 from ledger.domain.sealing import ERASED
 from ledger.formats.meals_csv import parse_meals
+from ledger.log.leaves import leaf_record
 from ledger.log.notes import Signer
 from ledger.service.meal_settlements import file_sha256
 from projections.audit import check_store
@@ -255,3 +266,48 @@ def test_rules_need_a_quorum_of_others_and_are_never_retroactive(canteen: Cantee
     rows = f"card_number,time,meal,price,subsidy\n{s70},2025-04-30 11:30,lunch,15.00,6.00\n"
     checked = app.check_month("canteen", MONTH, parse_meals(rows).rows)
     assert [b.problem for b in checked.bad] == ["subsidy-differs"]
+
+
+def test_attendance_is_recorded_once_a_day_and_shown_only_as_counts(canteen: Canteen) -> None:
+    app, treasurer = canteen.app, canteen.world.treasurer
+    everyone = list(canteen.people.values())
+    lunch_on = date(2025, 3, 15)
+    app.record_attendance(treasurer, "noodles", "birthday_lunch", lunch_on, everyone[:3])
+    app.record_attendance(treasurer, "health", "clinic_visit", DAY, everyone, visits=7)
+    with pytest.raises(Duplicate):
+        app.record_attendance(treasurer, "noodles", "birthday_lunch", lunch_on, everyone[:2])
+    with pytest.raises(InvalidInput):
+        app.record_attendance(treasurer, "health", "clinic_visit", DAY, everyone, visits=2)
+    app.forget_person(OPERATOR, everyone[0])
+    position = app.position()
+    with pytest.raises(WrongState):  # a forgotten person is served no more
+        app.record_attendance(treasurer, "barber", "haircut", DAY, everyone[:1])
+    assert app.position() == position
+
+    views = Views(app)
+    views.catch_up()
+    reader = Reader(views)
+    assert reader.attendance_public("noodles") == [
+        {
+            "month": "2025-03",
+            "occasion": "birthday_lunch",
+            "days": 1,
+            "people": "<5",
+            "visits": "<5",
+        }
+    ]
+    assert reader.attendance_public("health") == [
+        {"month": "2025-03", "occasion": "clinic_visit", "days": 1, "people": 5, "visits": 7}
+    ]
+    # The panel's cost per person served and per visit, from what each project spent.
+    costs = {c["project"]: c for c in reader.attendance_costs({"health": fen("700.00")})}
+    assert (costs["health"]["cost_per_person"], costs["health"]["cost_per_visit"]) == (
+        "140.00",
+        "100.00",
+    )
+    # The leaf of an attendance shows its counts, never who.
+    events = [e for _, e in app.iter_events()]
+    recorded = next(e for e in events if type(e).__qualname__ == "Attendance.Recorded")
+    leaf = leaf_record(1, recorded, lambda _subject: b"salt", LEAF_FORMAT_V2)
+    assert leaf["data"]["people"] == 3
+    assert not any(person in json.dumps(leaf) for person in everyone)
