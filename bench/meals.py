@@ -29,8 +29,7 @@ TARGET_S = 10.0
 def _store(b: Bench) -> str:
     """The canteen's store, set up in process: fund, project, money, grant, rules, elders."""
     from ledger.app import OPERATOR, FundLedger
-    from ledger.domain.canteen import Band, Rules
-    from ledger.service.canteen import NewBeneficiary
+    from ledger.domain.canteen import Band, NewBeneficiary, Rules
 
     with psycopg.connect(b.db_url, autocommit=True) as conn:
         conn.execute("CREATE SCHEMA IF NOT EXISTS canteen")

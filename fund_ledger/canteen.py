@@ -89,3 +89,88 @@ def import_meals(
         f"subsidy {format_yuan_grouped(checked.subsidy_fen)} yuan, {len(bad)} rows left out; "
         f"settlement {receipt.id}"
     )
+
+
+def import_beneficiaries(
+    file: Annotated[
+        Path,
+        typer.Argument(help="CSV UTF-8: name, birth_date, card_number[, address]."),
+    ],
+    as_user: Annotated[str, typer.Option("--as", help="The treasurer registering them.")],
+) -> None:
+    """Register the residents the projects serve, all or none; each sealed under their own key.
+
+    Prints each new id against its line (the ids are what attendance and forget take); never
+    a name, card number or birth date."""
+    from ledger.formats.beneficiaries_csv import parse_beneficiaries
+    from ledger.formats.donations_csv import decode
+
+    ledger = common.open_ledger()
+    with failing_on(LedgerError, OSError):
+        actor = ledger.actor_named(as_user)
+        parsed = parse_beneficiaries(decode(file.read_bytes()))
+        if parsed.bad:
+            for problem in parsed.bad:
+                err.print(problem, markup=False, highlight=False)
+            raise fail(f"{len(parsed.bad)} bad rows: nobody registered", code=1)
+        receipt = ledger.register_beneficiaries(actor, parsed.people)
+    for line, person_id in zip(parsed.lines, receipt.ids, strict=True):
+        typer.echo(f"{line}\t{person_id}")
+    err.print(f"registered {len(receipt.ids)} people")
+
+
+canteen_app = typer.Typer(help="The canteen's subsidy rules.", no_args_is_help=True)
+
+
+@canteen_app.command("propose-rules")
+def propose_rules(
+    as_user: Annotated[str, typer.Option("--as", help="The committee member proposing.")],
+    effective_from: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD.")],
+    band: Annotated[
+        list[str], typer.Option(help="An age band and its subsidy a meal: 60-69=3.00, 80+=8.00.")
+    ],
+    price: Annotated[str, typer.Option(help="The canteen's price of a meal, yuan.")],
+    operator: Annotated[str, typer.Option(help="Who runs the canteen and is paid.")],
+    meals: Annotated[str, typer.Option(help="Meal times subsidised.")] = "lunch,dinner",
+    per_day: Annotated[int, typer.Option(help="Meals a day at most.")] = 2,
+    per_month: Annotated[int, typer.Option(help="Meals a month at most.")] = 40,
+    project: Annotated[str, typer.Option(help="The canteen's project code.")] = "canteen",
+) -> None:
+    """Propose subsidy rules; they are in force once a quorum of the others approves."""
+    from datetime import date
+
+    from ledger.domain.canteen import Band, Rules
+    from ledger.domain.money import parse_yuan
+
+    ledger = common.open_ledger()
+    with failing_on(LedgerError, ValueError):
+        bands = []
+        for given in band:
+            ages, _, subsidy = given.partition("=")
+            low, _, high = ages.rstrip("+").partition("-")
+            age_max = None if ages.endswith("+") else int(high)
+            bands.append(Band(int(low), age_max, parse_yuan(subsidy, field="subsidy")))
+        rules = Rules(
+            date.fromisoformat(effective_from),
+            tuple(bands),
+            per_day,
+            per_month,
+            tuple(m.strip() for m in meals.split(",")),
+            parse_yuan(price, field="price"),
+            operator,
+        )
+        receipt = ledger.propose_subsidy_rules(ledger.actor_named(as_user), project, rules)
+    typer.echo(receipt.id)
+
+
+@canteen_app.command("approve-rules")
+def approve_rules(
+    rules_id: Annotated[str, typer.Argument(help="The proposal's id.")],
+    as_user: Annotated[str, typer.Option("--as", help="A committee member, not the proposer.")],
+) -> None:
+    """Approve proposed subsidy rules; the quorum's last approval puts them in force."""
+    ledger = common.open_ledger()
+    with failing_on(LedgerError):
+        ledger.approve_subsidy_rules(ledger.actor_named(as_user), rules_id)
+    in_force = "in force" if rules_id in ledger.approved_rules_ids() else "awaiting the quorum"
+    err.print(f"{rules_id}: approved by {as_user}; {in_force}")

@@ -35,9 +35,11 @@ GROUPS: dict[str, typer.Typer] = {
     "keys": trust.keys_app,
     "log": trust.log_app,
     "import": data.import_app,
+    "canteen": canteen.canteen_app,
 }
 # The canteen's month of meals is one more kind of file to import.
 data.import_app.command("meals")(canteen.import_meals)
+data.import_app.command("beneficiaries")(canteen.import_beneficiaries)
 for name, command in COMMANDS.items():
     app.command(name)(command)
 for name, group in GROUPS.items():

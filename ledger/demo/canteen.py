@@ -25,12 +25,11 @@ from ledger.demo.cast import (
     RESIDENTS,
     TREASURER,
 )
-from ledger.domain.canteen import Band, Rules, age_on
+from ledger.domain.canteen import Band, NewBeneficiary, Rules, age_on
 from ledger.domain.errors import MealsRefused
 from ledger.domain.meals import rules_on
 from ledger.domain.money import parse_yuan
 from ledger.formats.meals_csv import parse_meals
-from ledger.service.canteen import NewBeneficiary
 
 ELDERS = 320
 SEED = 60

@@ -102,6 +102,16 @@ def rules_from(fields: dict[str, Any]) -> Rules:
     )
 
 
+@dataclass(frozen=True)
+class NewBeneficiary:
+    """A resident as the treasurer registers them: every field personal data."""
+
+    name: str
+    birth_date: date
+    card_number: str
+    address: str | None = None
+
+
 class Beneficiary(FundAggregate):
     """A resident a project serves. Every personal field is sealed under their own key; the
     citizen card is kept only as a keyed hash (sealed too), for matching the canteen's file."""

@@ -9,7 +9,7 @@ one committee member, in force once a quorum of the others approves, never retro
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any, Unpack
 from uuid import uuid4
@@ -21,6 +21,7 @@ from ledger.domain.canteen import (
     Attendance,
     Beneficiary,
     MealTime,
+    NewBeneficiary,
     Occasion,
     Rules,
     SubsidyRules,
@@ -85,16 +86,6 @@ def _check_rules(rules: Rules) -> Rules:
         raise InvalidInput("bands", "subsidy", "must not be more than the price of a meal")
     check_text("operator", rules.operator, NAME_CHARS_MAX)
     return rules
-
-
-@dataclass(frozen=True)
-class NewBeneficiary:
-    """A resident as the treasurer registers them: every field personal data."""
-
-    name: str
-    birth_date: date
-    card_number: str
-    address: str | None = None
 
 
 def _checked(index: int, given: NewBeneficiary) -> str:
@@ -264,6 +255,9 @@ class CanteenCommands(PersonalData):
 
         args = {"rules_id": rules_id, "reason": reason}
         return self._run(actor, "reject_subsidy_rules", args, decide, **options)
+
+    def approved_rules_ids(self) -> set[str]:
+        return {str(e.originator_id) for e in self._events_of(RULES_APPROVED)}
 
     def rules_in_force(self, project_code: str) -> list[Rules]:
         """Every approved set of the project's rules, each from its own day."""
