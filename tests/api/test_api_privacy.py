@@ -434,6 +434,10 @@ def test_the_people_served_are_real_and_the_sweep_reached_their_counts(demo: Dem
     ]
     assert canteen
     assert all("<5" in text for text in canteen)
+    # Partners' hours are on their project's page, as hours.
+    health = demo.public.bodies["http://testserver/projects/health?lang=zh"]
+    assert "志愿服务时长" in health
+    assert '<td class="num">9</td>' in health
 
 
 @pytest.mark.parametrize("kind", BENEFICIARY_KINDS)

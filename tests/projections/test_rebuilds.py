@@ -180,7 +180,7 @@ def test_views_are_grouped_for_processes_heaviest_alone() -> None:
 
     every = list(VIEWS)
     assert groups_for(every, 1) == [every]
-    assert groups_for(every, 2) == [["log"], ["books", "registers", "monthly"]]
+    assert groups_for(every, 2) == [["log"], ["books", "registers", "monthly", "canteen"]]
     assert groups_for(["books", "log"], 4) == [["log"], ["books"]]
     assert groups_for(["books"], 2) == [["books"]]
     assert sorted(n for g in groups_for(every, 8) for n in g) == sorted(every)
