@@ -201,7 +201,7 @@ def test_a_rebuild_in_processes_equals_one_in_this_process(postgres_url: str) ->
     applied: dict[str, int] = {}
     rebuild_in_processes(
         postgres_url,
-        [["log"], ["books", "registers", "monthly"]],
+        [["log"], ["books", "registers", "monthly", "canteen"]],
         lambda name, n: applied.__setitem__(name, applied.get(name, 0) + n),
     )
     assert snapshot(views) == before
