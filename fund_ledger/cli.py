@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import typer
 
-from fund_ledger import books, data, panel, serving, trust, users, views
+from fund_ledger import books, canteen, data, panel, serving, trust, users, views
 
 app = typer.Typer(
     help="fund-ledger: verifiable books for a community fund (共富基金).",
@@ -38,7 +38,11 @@ GROUPS: dict[str, typer.Typer] = {
     "keys": trust.keys_app,
     "log": trust.log_app,
     "import": data.import_app,
+    "canteen": canteen.canteen_app,
 }
+# The canteen's month of meals is one more kind of file to import.
+data.import_app.command("meals")(canteen.import_meals)
+data.import_app.command("beneficiaries")(canteen.import_beneficiaries)
 for name, command in COMMANDS.items():
     app.command(name)(command)
 for name, group in GROUPS.items():

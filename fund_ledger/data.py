@@ -144,7 +144,10 @@ def _import(ledger: FundLedger, actor: Actor, items: list[dict[str, Any]]) -> in
 
 def forget(
     person_id: Annotated[
-        str, typer.Argument(help="A donor's id, or an individual payee's expense id.")
+        str,
+        typer.Argument(
+            help="A donor's id, an individual payee's expense id, or a beneficiary's id."
+        ),
     ],
     as_user: Annotated[
         str | None,

@@ -7,6 +7,7 @@ It answers no question itself: each view's queries live beside its tables (``boo
 from __future__ import annotations
 
 from projections.books.statements import Statements
+from projections.canteen.queries import CanteenQueries
 from projections.monthly.queries import MonthlyQueries
 from projections.panel.checks import PanelChecks
 from projections.panel.query import PanelQueries
@@ -26,6 +27,7 @@ class Reader(
     PanelQueries,  # the panel's one query
     PanelChecks,  # and its warnings
     MonthlyQueries,
+    CanteenQueries,  # meals and attendance: counts only
 ):
     """Read-only queries over the views of one store."""
 

@@ -22,6 +22,7 @@ from api.deps import ServicesDep
 from api.i18n import WORDS, choice, date_words, month_words, period_words, plain, words
 from api.problems import ApiProblem
 from api.routes.reads import POSITION_MAX
+from api.served import CANTEEN, served
 from ledger.domain import FUND_TZ, today
 from ledger.domain.money import parse_yuan
 from ledger.domain.yuan import format_yuan_grouped
@@ -189,6 +190,7 @@ def project_page(
         grants=grants,
         expenses=expenses,
         opinions=opinions,
+        **served(reader, code, lang),
     )
 
 
@@ -331,11 +333,13 @@ def notice_page(
     issued_on = today()
     until = issued_on + timedelta(days=site.notice_display_days - 1)
     fund = services.reader.fund() or {"name": "fund-ledger"}
+    canteen = [m for m in services.reader.canteen_public(CANTEEN) if m["month"] == month]
     return _render(
         request,
         "notice.html",
         lang,
         report=report,
+        canteen=canteen[0] if canteen else None,
         month=month,
         month_words=month_words(month, lang),
         url=url,

@@ -80,7 +80,9 @@ class QueryParams:
         str | None,
         Query(
             description=f"Comma-separated, the first one sorted and pivoted: {', '.join(MEASURES)}."
-            " Default: donations when grouping by donor, donor_kind or channel, else expenses.",
+            " Default: donations when grouping by donor, donor_kind or channel, else expenses."
+            " Or `meals` alone: the canteen's meals, people served, subsidy and cost per meal,"
+            ' grouped by project, month and age_band (counts under 5 read "<5").',
             pattern=f"^{_NAME}(,{_NAME}){{0,7}}$",
             max_length=260,
         ),
@@ -114,6 +116,9 @@ def query(
     pooled, the panel numbered, who may see their names by name."""
     if params.since and params.until and params.since > params.until:
         raise ApiProblem(422, "invalid-input", "from must not be after to", field="from")
+    fmt = chosen_format(format, accept)
+    if params.measure == "meals":
+        return _meals(services, params, fmt)
     spec = QuerySpec(
         group_by=tuple(params.group_by.split(",")),
         measures=tuple(params.measure.split(",")) if params.measure else (),
@@ -124,11 +129,24 @@ def query(
     )
     audience = Audience(public=actor is None, sight=sight_of(actor))
     answer = services.reader.panel_query(spec, audience)
-    fmt = chosen_format(format, accept)
     if fmt == "json":
         return answer
     headers, rows = query_table(answer)
     return as_file(fmt, "query", headers, rows)
+
+
+MEAL_COLUMNS = ("meals", "people_served", "subsidy", "cost_per_meal")
+
+
+def _meals(services: ServicesDep, params: QueryParams, fmt: str) -> Any:
+    """The canteen's meals, people served, subsidy and cost per meal by project, month and age
+    band (counts under 5 read "<5" for everyone: the people served are never singled out)."""
+    keys = params.group_by.split(",")
+    answer = services.reader.served_grouped(keys, params.since, params.until)
+    if fmt == "json":
+        return answer
+    columns = [*answer["group_by"], *MEAL_COLUMNS]
+    return as_file(fmt, "meals", columns, [[row[c] for c in columns] for row in answer["rows"]])
 
 
 WarningPath = Annotated[

@@ -7,6 +7,7 @@ classes by topics in this package (``ledger.domain:Donation.Received``, see ``ba
 
 from ledger.domain.accruals import Advance, Bill, Custody
 from ledger.domain.base import FUND_TZ, FundAggregate, Meta, derived_id, month_of, today
+from ledger.domain.canteen import Attendance, Beneficiary, MealSettlement, SubsidyRules
 from ledger.domain.donations import Channel, Donation, ValuationBasis
 from ledger.domain.expenses import Category, Expense, PayeeKind
 from ledger.domain.fund import FUND_ID, Fund, ReceivedTotals
@@ -23,6 +24,8 @@ __all__ = [
     "FUND_TZ",
     "LEAF_FORMAT_ID",
     "Advance",
+    "Attendance",
+    "Beneficiary",
     "Bill",
     "Category",
     "Channel",
@@ -40,6 +43,7 @@ __all__ = [
     "GrantStatus",
     "IdempotencyRecord",
     "LeafFormat",
+    "MealSettlement",
     "Meta",
     "Opinion",
     "PayeeKind",
@@ -47,6 +51,7 @@ __all__ = [
     "ReceivedTotals",
     "Role",
     "ServiceDonation",
+    "SubsidyRules",
     "ValuationBasis",
     "derived_id",
     "month_of",

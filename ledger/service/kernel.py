@@ -129,6 +129,12 @@ RIGHTS: dict[str, tuple[Role, ...]] = {
     "use_in_kind": (Role.TREASURER,),
     "depreciate": (Role.TREASURER,),
     "record_service_hours": (Role.TREASURER,),
+    "register_beneficiary": (Role.TREASURER,),
+    "propose_subsidy_rules": (Role.COMMITTEE,),
+    "approve_subsidy_rules": (Role.COMMITTEE,),
+    "reject_subsidy_rules": (Role.COMMITTEE,),
+    "settle_meals": (Role.TREASURER,),
+    "record_attendance": (Role.TREASURER,),
     # A person's right to erasure (PIPL art. 47): decided by the committee, or at the console.
     "forget_person": (Role.COMMITTEE, Role.OPERATOR),
 }

@@ -201,11 +201,11 @@ class PanelFacts(Listings):
         return facts
 
     def served_facts(self, window: Window, _audience: Audience) -> list[Fact]:
-        """People served by an activity, from ``fl_people_served`` (filled by the records of
-        attendance: the canteen's meals, a clinic's patients)."""
+        """People served, from the canteen view's attendance (who a project served on a day: a
+        birthday lunch, clinic visits, haircuts), counted per record as the projects keep it."""
         where, params = _where(window, "served_on")
-        rows = self._rows(
-            "SELECT project_code, served_on, people FROM {t}fl_people_served WHERE 1 = 1" + where,
+        rows: list[dict[str, Any]] = self.views.view("canteen").query(
+            "SELECT project_code, served_on, people FROM {t}fl_attendance WHERE 1 = 1" + where,
             params,
         )
         names = self._project_names()

@@ -82,9 +82,6 @@ REGISTERS_DDL = (
     " explanation_id TEXT PRIMARY KEY, position BIGINT NOT NULL UNIQUE,"
     " warning_id TEXT NOT NULL, reason TEXT NOT NULL, member_id TEXT NOT NULL,"
     " explained_on {date} NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS {t}fl_people_served ("
-    " activity_id TEXT PRIMARY KEY, position BIGINT NOT NULL, project_code TEXT NOT NULL,"
-    " served_on {date} NOT NULL, people BIGINT NOT NULL)",
 )
 
 

@@ -41,6 +41,10 @@ STORED_TOPICS = {
     "Advance": ["Paid", "Settled"],
     "Custody": ["Received", "PassedOn"],
     "ServiceDonation": ["Recorded"],
+    "Beneficiary": ["Registered", "Forgotten"],
+    "SubsidyRules": ["Proposed", "ApprovalGiven", "Approved", "Rejected"],
+    "MealSettlement": ["Recorded"],
+    "Attendance": ["Recorded"],
     "IdempotencyRecord": ["Recorded"],
     "LeafFormat": ["Adopted"],
 }

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 import pytest
+from canteen import MONTH, csv_of, good_rows, open_canteen, rules
 from helpers import DAY, World, build_world, refused
 
 from ledger.app import OPERATOR, Actor, FundLedger
 from ledger.domain import Role
 from ledger.domain.errors import Duplicate, NotPermitted, WrongState
+from ledger.formats.meals_csv import parse_meals
 from ledger.service.kernel import RIGHTS
+from ledger.service.meal_settlements import file_sha256
 
 # == Roles =====================================================================================
 
@@ -31,6 +35,7 @@ def _role_commands(w: World) -> dict[str, Callable[[Actor], object]]:
     kept = w.donate("600.00", "noodles", channel="in_kind")
     app.value_in_kind(t, kept, "invoice", "发票", fixed_asset=True, useful_life_months=6, on=DAY)
     return {
+        **_canteen_commands(w),
         "establish_fund": lambda a: app.establish_fund(a, "另一个基金", 3),
         "add_user": lambda a: app.add_user(a, "新委员", "committee"),
         "revoke_user": lambda a: app.revoke_user(a, w.auditor.name),
@@ -73,6 +78,34 @@ def _role_commands(w: World) -> dict[str, Callable[[Actor], object]]:
             a, "南湖宾馆", "noodles", 4, DAY, "厨师"
         ),
         "forget_person": lambda a: app.forget_person(a, w.donors["individual"]),
+    }
+
+
+def _canteen_commands(w: World) -> dict[str, Callable[[Actor], object]]:
+    """The canteen's commands, on a canteen with its grant, rules and elders."""
+    app, canteen = w.app, open_canteen(w)
+    pending = app.propose_subsidy_rules(w.committee[0], "canteen", rules(date(2025, 6, 1)), on=DAY)
+    meals = csv_of(good_rows())
+    return {
+        "register_beneficiary": lambda a: app.register_beneficiary(
+            a, "新长者", date(1950, 1, 1), "330400195001019999"
+        ),
+        "propose_subsidy_rules": lambda a: app.propose_subsidy_rules(
+            a, "canteen", rules(date(2025, 5, 1)), on=DAY
+        ),
+        "approve_subsidy_rules": lambda a: app.approve_subsidy_rules(a, pending.id, on=DAY),
+        "reject_subsidy_rules": lambda a: app.reject_subsidy_rules(a, pending.id, "no", on=DAY),
+        "settle_meals": lambda a: app.settle_meals(
+            a,
+            "canteen",
+            canteen.grant_id,
+            MONTH,
+            file_sha256(meals),
+            parse_meals(meals.decode()).rows,
+        ),
+        "record_attendance": lambda a: app.record_attendance(
+            a, "noodles", "birthday_lunch", DAY, [canteen.people["s70"]]
+        ),
     }
 
 
