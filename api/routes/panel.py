@@ -81,8 +81,8 @@ class QueryParams:
         Query(
             description=f"Comma-separated, the first one sorted and pivoted: {', '.join(MEASURES)}."
             " Default: donations when grouping by donor, donor_kind or channel, else expenses."
-            " Or `meals` alone: the canteen's meals, people served, subsidy and cost per meal,"
-            ' grouped by project, month and age_band (counts under 5 read "<5").',
+            " Or `meals` alone: meals at the canteen, people served, subsidy and cost per meal,"
+            " grouped by project, month and age_band (counts under 5 read <5).",
             pattern=f"^{_NAME}(,{_NAME}){{0,7}}$",
             max_length=260,
         ),

@@ -273,3 +273,21 @@ def test_cost_per_person_served_reads_the_attendance_records(demo: Api, books: B
         sheet = xlsx_rows(demo, "adviser", project=project, **params)
         assert Decimal(str(sheet[1][2])) == Decimal(row["cost_per_person"])
         assert sheet[1][4] == people
+
+
+def test_the_canteens_meals_by_month_from_the_settlements(demo: Api) -> None:
+    """The canteen's meals and subsidy per month, in one request, as JSON and as XLSX; the
+    figures are those of the settlement events, added up here without the views."""
+    ledger = demo.client.app.state.services.ledger  # type: ignore[attr-defined]
+    settled: dict[str, tuple[int, int]] = {}
+    for _, event in ledger.iter_events():
+        if event_name(event) == "MealSettlement.Recorded":
+            settled[event.month] = (event.meals, event.subsidy_fen)
+    assert settled, "the demo settles the canteen's months"
+    params = {"group_by": "month", "measure": "meals"}
+    answer = demo.get("/v1/query", "adviser", **params).json()
+    got = {row["month"]: (row["meals"], row["subsidy"]) for row in answer["rows"]}
+    assert got == {m: (meals, _yuan(fen)) for m, (meals, fen) in settled.items()}
+    sheet = xlsx_rows(demo, "adviser", **params)
+    assert sheet[0][:3] == ["month", "meals", "people_served"]
+    assert {row[0]: row[1] for row in sheet[1:]} == {m: v[0] for m, v in settled.items()}
