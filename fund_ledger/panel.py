@@ -17,6 +17,7 @@ from fund_ledger import common
 from fund_ledger.common import err, fail, failing_on, open_views
 from ledger.domain.disclosure import EVERY_FIELD
 from ledger.domain.errors import LedgerError
+from projections.canteen.queries import meals_table
 from projections.exports.tables import table_csv, table_xlsx
 from projections.panel.facts import Audience, Window
 from projections.panel.query import DIMENSIONS, MEASURES, QuerySpec, query_table
@@ -59,7 +60,11 @@ def write_out(
 def query(
     group_by: Annotated[str, typer.Argument(help=f"Comma-separated: {', '.join(DIMENSIONS)}.")],
     measure: Annotated[
-        str | None, typer.Option(help=f"Comma-separated: {', '.join(MEASURES)}.")
+        str | None,
+        typer.Option(
+            help=f"Comma-separated: {', '.join(MEASURES)}; or meals alone (the canteen, by"
+            " project, month and age_band)."
+        ),
     ] = None,
     since: Annotated[str | None, typer.Option("--from", help="From YYYY-MM-DD.")] = None,
     until: Annotated[str | None, typer.Option("--to", help="To YYYY-MM-DD.")] = None,
@@ -83,12 +88,21 @@ def query(
     )
     reader = Reader(open_views(common.open_ledger(), caught_up=True))
     with failing_on(LedgerError, ValueError):
-        answer = reader.panel_query(spec, OPERATOR_SIGHT)
+        if spec.measures == ("meals",):
+            answer = reader.served_grouped(
+                list(spec.group_by), spec.window.since, spec.window.until
+            )
+        else:
+            answer = reader.panel_query(spec, OPERATOR_SIGHT)
     if format_name == "json":
         typer.echo(json.dumps(answer, ensure_ascii=False, indent=2))
         return
-    headers, rows = query_table(answer)
-    write_out(format_name, "query", headers, rows, out)
+    name, (headers, rows) = (
+        ("meals", meals_table(answer))
+        if spec.measures == ("meals",)
+        else ("query", query_table(answer))
+    )
+    write_out(format_name, name, headers, rows, out)
 
 
 CHECK_HEADERS = ["编号 / id", "类型 / kind", "说明 / detail", "金额（元） / amount", "日期 / on"]

@@ -15,6 +15,7 @@ from api.models import PROBLEM_RESPONSES, OpinionTurn, Reason, Written
 from api.problems import ApiProblem
 from ledger.app import Receipt
 from ledger.service.kernel import check_right
+from projections.canteen.queries import meals_table
 from projections.exports.tables import table_csv, table_xlsx
 from projections.panel.facts import Audience, Window
 from projections.panel.query import DIMENSIONS, MEASURES, QuerySpec, query_table
@@ -135,9 +136,6 @@ def query(
     return as_file(fmt, "query", headers, rows)
 
 
-MEAL_COLUMNS = ("meals", "people_served", "subsidy", "cost_per_meal")
-
-
 def _meals(services: ServicesDep, params: QueryParams, fmt: str) -> Any:
     """The canteen's meals, people served, subsidy and cost per meal by project, month and age
     band (counts under 5 read "<5" for everyone: the people served are never singled out)."""
@@ -145,8 +143,7 @@ def _meals(services: ServicesDep, params: QueryParams, fmt: str) -> Any:
     answer = services.reader.served_grouped(keys, params.since, params.until)
     if fmt == "json":
         return answer
-    columns = [*answer["group_by"], *MEAL_COLUMNS]
-    return as_file(fmt, "meals", columns, [[row[c] for c in columns] for row in answer["rows"]])
+    return as_file(fmt, "meals", *meals_table(answer))
 
 
 WarningPath = Annotated[

@@ -22,6 +22,24 @@ def shown(count: int) -> int | str:
     return SUPPRESSED if 0 < count < SUPPRESS_BELOW else count
 
 
+MEAL_COLUMNS = ("meals", "people_served", "subsidy", "cost_per_meal")
+MEAL_HEADERS = {
+    "project": "项目 / project",
+    "month": "月份 / month",
+    "age_band": "年龄段 / age band",
+    "meals": "用餐人次 / meals",
+    "people_served": "服务人数 / people served",
+    "subsidy": "补贴（元） / subsidy",
+    "cost_per_meal": "每餐补贴（元） / per meal",
+}
+
+
+def meals_table(answer: dict[str, Any]) -> tuple[list[str], list[list[object]]]:
+    """The answer of ``served_grouped`` as a table with bilingual headers, for CSV and XLSX."""
+    columns = [*answer["group_by"], *MEAL_COLUMNS]
+    return [MEAL_HEADERS[c] for c in columns], [[row[c] for c in columns] for row in answer["rows"]]
+
+
 def _per(amount_fen: int, count: int) -> str | None:
     return format_yuan(round(amount_fen / count)) if count else None
 

@@ -289,5 +289,5 @@ def test_the_canteens_meals_by_month_from_the_settlements(demo: Api) -> None:
     got = {row["month"]: (row["meals"], row["subsidy"]) for row in answer["rows"]}
     assert got == {m: (meals, _yuan(fen)) for m, (meals, fen) in settled.items()}
     sheet = xlsx_rows(demo, "adviser", **params)
-    assert sheet[0][:3] == ["month", "meals", "people_served"]
+    assert sheet[0][:3] == ["月份 / month", "用餐人次 / meals", "服务人数 / people served"]
     assert {row[0]: row[1] for row in sheet[1:]} == {m: v[0] for m, v in settled.items()}
