@@ -16,9 +16,11 @@ from ledger.service.grants import GrantCommands
 from ledger.service.group_commit import GroupCommits
 from ledger.service.inkind import InKindCommands
 from ledger.service.kernel import OPERATOR, RETRIES_MAX, RIGHTS, Actor, Receipt
+from ledger.service.official_receipts import OfficialReceiptCommands
 from ledger.service.panel import PanelCommands
 from ledger.service.reading import Reading
 from ledger.service.setup import SetupCommands
+from ledger.service.treasury import TreasuryCommands
 from ledger.service.users import UserCommands
 
 __all__ = [
@@ -44,6 +46,8 @@ class FundLedger(
     AccrualCommands,
     InKindCommands,
     PanelCommands,
+    TreasuryCommands,
+    OfficialReceiptCommands,
     Reading,
 ):
     """The fund's books: commands in, events stored, positions out."""

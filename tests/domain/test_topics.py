@@ -42,6 +42,10 @@ STORED_TOPICS = {
     "ServiceDonation": ["Recorded"],
     "IdempotencyRecord": ["Recorded"],
     "LeafFormat": ["Adopted"],
+    "Treasury": ["Started", "AccountOpened", "CashMoved", "ThresholdSet"],
+    "Transfer": ["Made"],
+    "VoucherYear": ["Opened", "Numbered"],
+    "OfficialReceipt": ["Issued", "Voided"],
 }
 
 
