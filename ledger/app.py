@@ -19,6 +19,7 @@ from ledger.service.kernel import OPERATOR, RETRIES_MAX, RIGHTS, Actor, Receipt
 from ledger.service.official_receipts import OfficialReceiptCommands
 from ledger.service.panel import PanelCommands
 from ledger.service.reading import Reading
+from ledger.service.reconciliation import ReconciliationCommands
 from ledger.service.setup import SetupCommands
 from ledger.service.treasury import TreasuryCommands
 from ledger.service.users import UserCommands
@@ -46,6 +47,7 @@ class FundLedger(
     AccrualCommands,
     InKindCommands,
     PanelCommands,
+    ReconciliationCommands,
     TreasuryCommands,
     OfficialReceiptCommands,
     Reading,

@@ -15,6 +15,7 @@ from ledger.domain.official_receipts import OfficialReceipt
 from ledger.domain.opinions import Opinion
 from ledger.domain.people import DIRECTORY_ID, Directory, Disclosure, Donor, DonorKind, Role
 from ledger.domain.projects import Project
+from ledger.domain.reconciliation import BankStatementBook
 from ledger.domain.records import LEAF_FORMAT_ID, IdempotencyRecord, LeafFormat
 from ledger.domain.treasury import TREASURY_ID, Transfer, Treasury
 from ledger.domain.volunteering import ServiceDonation
@@ -27,6 +28,7 @@ __all__ = [
     "LEAF_FORMAT_ID",
     "TREASURY_ID",
     "Advance",
+    "BankStatementBook",
     "Bill",
     "Category",
     "Channel",

@@ -23,11 +23,12 @@ from ledger.domain.errors import Duplicate, InvalidInput, WrongState
 from ledger.domain.people import Donor
 from ledger.service.kernel import Actor, Decision, Keyed, Options, Receipt, permitted
 from ledger.service.personal import PersonalData
+from ledger.service.reconciliation import ReconciliationCommands
 
 CONTACT_ENTRIES_MAX = 10
 
 
-class SetupCommands(PersonalData):
+class SetupCommands(PersonalData, ReconciliationCommands):
     @permitted("establish_fund")
     def establish_fund(
         self, actor: Actor, name: str, quorum: int = 3, *, on: date | None = None
@@ -154,6 +155,8 @@ class SetupCommands(PersonalData):
                 raise WrongState("month", month, "not yet ended", "ended")
             fund = self.fund()
             fund.close_period(month, meta)
+            # Not while a bank statement of the month does not reconcile (unless accepted).
+            self.check_reconciled(month)
             return str(FUND_ID), [fund]
 
         return self._run(actor, "close_period", {"month": month}, decide, **options)

@@ -46,6 +46,13 @@ STORED_TOPICS = {
     "Transfer": ["Made"],
     "VoucherYear": ["Opened", "Numbered"],
     "OfficialReceipt": ["Issued", "Voided"],
+    "BankStatementBook": [
+        "Started",
+        "LinesImported",
+        "Matched",
+        "Unmatched",
+        "DifferenceAccepted",
+    ],
 }
 
 
