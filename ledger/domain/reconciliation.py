@@ -94,7 +94,7 @@ class BankStatementBook(FundAggregate):
                 )
                 for k, v in self.lines.items()
             ),
-            key=lambda line: (line.day, line.key),
+            key=lambda line: line.day,  # stable: the statement's own order within a day
         )
 
     def add_lines(self, lines: Iterable[BankLine], meta: Meta) -> int:
@@ -171,6 +171,9 @@ def auto_matches(
             and e.day <= line.day <= e.day + timedelta(days=MATCH_WINDOW_DAYS)
         ]
         candidates = _narrowed(line, candidates)
+        if len({(e.day, e.counterpart, e.reference) for e in candidates}) == 1:
+            # Entries alike in every way the bank shows are interchangeable: take the first.
+            candidates = candidates[:1]
         if len(candidates) == 1:
             pairs.append((line.key, candidates[0].entry_id))
             used.add(candidates[0].entry_id)

@@ -63,7 +63,7 @@ def _reference(domain_event: Any) -> str:
 
 def _counterpart(domain_event: Any) -> str:
     kind = getattr(domain_event, "payee_kind", None)
-    return str(domain_event.payee) if kind == "organisation" else ""
+    return str(getattr(domain_event, "payee", "")) if kind == "organisation" else ""
 
 
 class ReconciliationCommands(TreasuryCommands):
@@ -220,9 +220,10 @@ class ReconciliationCommands(TreasuryCommands):
         book = self._statement_book(account, Meta("reader", "auditor", date(2000, 1, 1)))
         return book.bank_lines(), dict(book.matches)
 
-    def check_reconciled(self, month: str) -> None:
-        """Before a month closes: each bank account with statement lines in the month must
-        reconcile, or a committee member must have recorded why it may close regardless."""
+    def check_reconciled(self, through: str, after: str | None) -> None:
+        """Before months close (after ``after``, through ``through``): each bank account's
+        statement of each of them must reconcile, or a committee member must have recorded
+        why it may close regardless."""
         for money_account in self.treasury().accounts().values():
             if money_account.kind != AccountKind.BANK:
                 continue
@@ -231,15 +232,14 @@ class ReconciliationCommands(TreasuryCommands):
                 continue
             book = self._get(BankStatementBook, book_id, "bank statement")
             lines = book.bank_lines()
-            if month in book.accepted or not any(li.day.isoformat()[:7] == month for li in lines):
-                continue
-            table = reconcile(
-                money_account.account,
-                month,
-                month_end(month),
-                lines,
-                book.matches,
-                self.book_entries(money_account.account),
-            )
-            if not table.reconciled:
-                raise NotReconciled(money_account.account, month, table.reasons())
+            months = sorted({li.day.isoformat()[:7] for li in lines})
+            closing = [m for m in months if (after is None or m > after) and m <= through]
+            entries = self.book_entries(money_account.account) if closing else []
+            for month in closing:
+                if month in book.accepted:
+                    continue
+                table = reconcile(
+                    money_account.account, month, month_end(month), lines, book.matches, entries
+                )
+                if not table.reconciled:
+                    raise NotReconciled(money_account.account, month, table.reasons())

@@ -154,9 +154,10 @@ class SetupCommands(PersonalData, ReconciliationCommands):
             if month >= month_of(meta.effective_on):
                 raise WrongState("month", month, "not yet ended", "ended")
             fund = self.fund()
+            # Not while a bank statement of a month it closes does not reconcile (unless a
+            # committee member recorded why).
+            self.check_reconciled(month, fund.closed_through)
             fund.close_period(month, meta)
-            # Not while a bank statement of the month does not reconcile (unless accepted).
-            self.check_reconciled(month)
             return str(FUND_ID), [fund]
 
         return self._run(actor, "close_period", {"month": month}, decide, **options)
