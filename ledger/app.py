@@ -20,6 +20,7 @@ from ledger.service.official_receipts import OfficialReceiptCommands
 from ledger.service.panel import PanelCommands
 from ledger.service.reading import Reading
 from ledger.service.reconciliation import ReconciliationCommands
+from ledger.service.settlements import SettlementCommands
 from ledger.service.setup import SetupCommands
 from ledger.service.treasury import TreasuryCommands
 from ledger.service.users import UserCommands
@@ -47,6 +48,7 @@ class FundLedger(
     AccrualCommands,
     InKindCommands,
     PanelCommands,
+    SettlementCommands,
     ReconciliationCommands,
     TreasuryCommands,
     OfficialReceiptCommands,

@@ -17,6 +17,7 @@ from ledger.domain.people import DIRECTORY_ID, Directory, Disclosure, Donor, Don
 from ledger.domain.projects import Project
 from ledger.domain.reconciliation import BankStatementBook
 from ledger.domain.records import LEAF_FORMAT_ID, IdempotencyRecord, LeafFormat
+from ledger.domain.settlements import PlatformLedger
 from ledger.domain.treasury import TREASURY_ID, Transfer, Treasury
 from ledger.domain.volunteering import ServiceDonation
 from ledger.domain.vouchers import VoucherYear
@@ -49,6 +50,7 @@ __all__ = [
     "OfficialReceipt",
     "Opinion",
     "PayeeKind",
+    "PlatformLedger",
     "Project",
     "ReceivedTotals",
     "Role",

@@ -46,6 +46,7 @@ STORED_TOPICS = {
     "Transfer": ["Made"],
     "VoucherYear": ["Opened", "Numbered"],
     "OfficialReceipt": ["Issued", "Voided"],
+    "PlatformLedger": ["Started", "GiftLinked", "Settled"],
     "BankStatementBook": [
         "Started",
         "LinesImported",
