@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import typer
 
-from fund_ledger import books, data, serving, trust, users, views
+from fund_ledger import books, data, money, serving, trust, users, views
 
 app = typer.Typer(
     help="fund-ledger: verifiable books for a community fund (共富基金).",
@@ -21,7 +21,8 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "summary": books.summary,
     "forget": data.forget,
     "export": books.export,
-    "report": books.report,
+    # The money path's reports (vouchers, bank reconciliation, receipts), the rest passed on.
+    "report": money.report,
     "serve": serving.serve,
     "verify": trust.verify,
     "backup": data.backup_command,
@@ -35,7 +36,11 @@ GROUPS: dict[str, typer.Typer] = {
     "keys": trust.keys_app,
     "log": trust.log_app,
     "import": data.import_app,
+    "reconcile": money.reconcile_app,
+    "money": money.money_app,
 }
+data.import_app.command("bank-statement")(money.import_bank_statement)
+data.import_app.command("platform-settlement")(money.import_platform_settlement)
 for name, command in COMMANDS.items():
     app.command(name)(command)
 for name, group in GROUPS.items():

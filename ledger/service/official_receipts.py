@@ -5,8 +5,16 @@ from __future__ import annotations
 from datetime import date
 from typing import Unpack
 
+from eventsourcing.utils import get_topic
+
 from ledger.domain import Donation, Meta, OfficialReceipt, Role
-from ledger.domain.checks import RECEIPT_CHARS_MAX, TEXT_CHARS_MAX, check_date, check_text
+from ledger.domain.checks import (
+    PAGE_SIZE_MAX,
+    RECEIPT_CHARS_MAX,
+    TEXT_CHARS_MAX,
+    check_date,
+    check_text,
+)
 from ledger.domain.errors import NumberTaken
 from ledger.service.kernel import RIGHTS, Actor, Decision, Kernel, Keyed, Receipt, permitted
 
@@ -80,11 +88,32 @@ class OfficialReceiptCommands(Kernel):
             actor, "void_official_receipt", args, decide, on=voided_on, idempotency_key=key
         )
 
-    def official_receipts(self, receipt_nos: list[str]) -> list[OfficialReceipt]:
-        """The register of these numbers, as recorded (the register report reads the view)."""
-        found = []
-        for receipt_no in receipt_nos:
-            receipt_id = OfficialReceipt.create_id(receipt_no)
-            if self._exists(receipt_id):
-                found.append(self._get(OfficialReceipt, receipt_id, "official receipt"))
-        return found
+    def official_receipt_register(self) -> list[dict[str, str | None]]:
+        """Every official receipt number, issued or voided, in number order."""
+        topic = get_topic(OfficialReceipt.Issued)  # type: ignore[attr-defined]
+        numbers: list[str] = []
+        position = 0
+        while True:
+            batch = self.recorder.select_notifications(
+                start=position + 1, limit=PAGE_SIZE_MAX, topics=[topic]
+            )
+            for notification in batch:
+                position = notification.id
+                numbers.append(self.mapper.to_domain_event(notification).receipt_no)  # type: ignore[attr-defined]
+            if len(batch) < PAGE_SIZE_MAX:
+                break
+        register = []
+        for receipt_no in sorted(numbers):
+            receipt = self._get(
+                OfficialReceipt, OfficialReceipt.create_id(receipt_no), "official receipt"
+            )
+            register.append(
+                {
+                    "receipt_no": receipt_no,
+                    "donation_id": receipt.donation_id,
+                    "issued_on": receipt.issued_on.isoformat(),
+                    "voided": "yes" if receipt.voided else "no",
+                    "void_reason": receipt.void_reason,
+                }
+            )
+        return register

@@ -22,6 +22,7 @@ from ledger.domain.checks import (
 from ledger.domain.errors import InvalidInput
 from ledger.domain.money import check_amount_fen
 from ledger.domain.treasury import AccountKind, TransferKind, check_transfer
+from ledger.domain.vouchers import VoucherEntry
 from ledger.service.cash_tally import GiftsByAccount
 from ledger.service.kernel import (
     OPERATOR,
@@ -200,3 +201,12 @@ class TreasuryCommands(Kernel):
 
     def transfer(self, transfer_id: str) -> Transfer:
         return self._get(Transfer, UUID(transfer_id), "transfer")
+
+    def vouchers(self, year: int) -> list[VoucherEntry]:
+        """Every voucher of the year, in order (a year with none: none)."""
+        try:
+            found: object = self.repository.get(VoucherYear.create_id(year))
+        except AggregateNotFoundError:
+            return []
+        assert isinstance(found, VoucherYear)
+        return found.entries()
