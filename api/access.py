@@ -68,6 +68,12 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/v1/expenses/{expense_id}/reverse"): _write("reverse_expense", Role.COMMITTEE),
     ("POST", "/v1/opinions"): _write("record_opinion", Role.ADVISER),
     ("POST", "/v1/periods/{month}/close"): _write("close_period", Role.COMMITTEE),
+    ("POST", "/v1/official-receipts"): _write("issue_official_receipt", Role.TREASURER),
+    ("POST", "/v1/official-receipts/{receipt_no}/void"): _write(
+        "void_official_receipt", Role.TREASURER
+    ),
+    ("POST", "/v1/reconciliation/{account}/match"): _write("reconcile_match", Role.TREASURER),
+    ("POST", "/v1/reconciliation/{account}/unmatch"): _write("reconcile_unmatch", Role.TREASURER),
     ("POST", "/v1/people/{person_id}/forget"): _write(
         "forget_person", Role.COMMITTEE, Role.OPERATOR
     ),
@@ -93,6 +99,8 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/v1/reports/functional-expenses"): READ,
     ("GET", "/v1/reports/restricted-funds"): READ,
     ("GET", "/v1/query"): READ,
+    # Bank balances and lines: whoever holds a token (the treasurer reconciles), not the public.
+    ("GET", "/v1/reconciliation/{account}/{month}"): Access(TOKEN_HOLDERS),
     # The whole event log holds personal data: those who oversee the fund, not who keeps it.
     ("GET", "/v1/events"): Access(frozenset({Role.AUDITOR, Role.COMMITTEE, Role.ADVISER})),
     # -- exports: the full journal for token holders, open data for everyone -------------------

@@ -14,9 +14,8 @@ from fund_ledger import books, common
 from fund_ledger.common import err, fail, failing_on
 from ledger.domain.errors import LedgerError
 from ledger.domain.money import parse_yuan
-from ledger.domain.reconciliation import BankLine, BookEntry, Reconciliation
+from ledger.domain.reconciliation import entry_record, line_record, reconciliation_record
 from ledger.domain.vouchers import gaps
-from ledger.domain.yuan import format_yuan
 from ledger.formats.bank_statement import StatementRefused, decode_statement
 
 reconcile_app = typer.Typer(help="Match bank statement lines to the books.", no_args_is_help=True)
@@ -100,8 +99,8 @@ def reconcile_list(account: Account) -> None:
     matched = {e for ids in matches.values() for e in ids}
     _print(
         {
-            "lines": [_line(li) | {"matched": matches.get(li.key, [])} for li in lines],
-            "entries_unmatched": [_entry(e) for e in entries if e.entry_id not in matched],
+            "lines": [line_record(li) | {"matched": matches.get(li.key, [])} for li in lines],
+            "entries_unmatched": [entry_record(e) for e in entries if e.entry_id not in matched],
         }
     )
 
@@ -197,45 +196,6 @@ def write_demo_statements(
     err.print(f"written to {folder}")
 
 
-def _line(li: BankLine) -> dict[str, Any]:
-    return {
-        "key": li.key,
-        "day": li.day.isoformat(),
-        "amount": format_yuan(li.change_fen),
-        "balance": format_yuan(li.balance_fen),
-        "counterpart": li.counterpart,
-        "reference": li.reference,
-    }
-
-
-def _entry(e: BookEntry) -> dict[str, Any]:
-    return {
-        "entry": e.entry_id,
-        "day": e.day.isoformat(),
-        "amount": format_yuan(e.change_fen),
-        "reference": e.reference,
-    }
-
-
-def reconciliation_json(table: Reconciliation) -> dict[str, Any]:
-    """The 银行余额调节表 as JSON: both balances, the items each way, adjusted, the verdict."""
-    return {
-        "title": "银行存款余额调节表 / Bank reconciliation",
-        "account": table.account,
-        "month": table.month,
-        "book_balance": format_yuan(table.book_balance_fen),
-        "bank_in_not_booked": [_line(li) for li in table.bank_in_not_booked],
-        "bank_out_not_booked": [_line(li) for li in table.bank_out_not_booked],
-        "book_adjusted": format_yuan(table.book_adjusted_fen),
-        "bank_balance": format_yuan(table.bank_balance_fen),
-        "booked_in_not_banked": [_entry(e) for e in table.booked_in_not_banked],
-        "booked_out_not_banked": [_entry(e) for e in table.booked_out_not_banked],
-        "bank_adjusted": format_yuan(table.bank_adjusted_fen),
-        "reconciled": table.reconciled,
-        "reasons": table.reasons(),
-    }
-
-
 def report(
     name: Annotated[
         str, typer.Argument(metavar="NAME", help=", ".join((*books.REPORTS, *MoneyReports)))
@@ -258,7 +218,7 @@ def report(
             if month is None:
                 raise fail("bank-reconciliation needs --month YYYY-MM")
             table = ledger.bank_reconciliation(account, month)
-            _print(reconciliation_json(table))
+            _print(reconciliation_record(table))
             if not table.reconciled:
                 err.print("[red]not reconciled[/red]: " + "; ".join(table.reasons()))
                 raise typer.Exit(code=1)

@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import event
 
 from ledger.domain.base import FundAggregate, Meta, derived_id
 from ledger.domain.errors import InvalidInput, LedgerError, WrongState
-from ledger.domain.yuan import format_yuan_grouped
+from ledger.domain.yuan import format_yuan, format_yuan_grouped
 
 # A bank books a movement on the day the fund does, or a few days after (weekends, clearing).
 MATCH_WINDOW_DAYS = 5
@@ -273,3 +274,42 @@ def reconcile(
             )
             side.append(entry)
     return table
+
+
+def line_record(li: BankLine) -> dict[str, Any]:
+    return {
+        "key": li.key,
+        "day": li.day.isoformat(),
+        "amount": format_yuan(li.change_fen),
+        "balance": format_yuan(li.balance_fen),
+        "counterpart": li.counterpart,
+        "reference": li.reference,
+    }
+
+
+def entry_record(e: BookEntry) -> dict[str, Any]:
+    return {
+        "entry": e.entry_id,
+        "day": e.day.isoformat(),
+        "amount": format_yuan(e.change_fen),
+        "reference": e.reference,
+    }
+
+
+def reconciliation_record(table: Reconciliation) -> dict[str, Any]:
+    """The 银行余额调节表 as JSON: both balances, the items each way, adjusted, the verdict."""
+    return {
+        "title": "银行存款余额调节表 / Bank reconciliation",
+        "account": table.account,
+        "month": table.month,
+        "book_balance": format_yuan(table.book_balance_fen),
+        "bank_in_not_booked": [line_record(li) for li in table.bank_in_not_booked],
+        "bank_out_not_booked": [line_record(li) for li in table.bank_out_not_booked],
+        "book_adjusted": format_yuan(table.book_adjusted_fen),
+        "bank_balance": format_yuan(table.bank_balance_fen),
+        "booked_in_not_banked": [entry_record(e) for e in table.booked_in_not_banked],
+        "booked_out_not_banked": [entry_record(e) for e in table.booked_out_not_banked],
+        "bank_adjusted": format_yuan(table.bank_adjusted_fen),
+        "reconciled": table.reconciled,
+        "reasons": table.reasons(),
+    }
