@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1", tags=["money path 资金路径"], responses=PRO
 
 ReceiptNo = Annotated[str, Field(min_length=1, max_length=64, examples=["33012025000011"])]
 AccountPath = Annotated[
-    str, Path(min_length=1, max_length=32, description="A bank account's name: bank, …")
+    str, Path(min_length=1, max_length=64, description="A bank account's name: bank, …")
 ]
 MonthPath = Annotated[
     str, Path(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM", examples=["2026-03"])
