@@ -182,6 +182,21 @@ def official_receipt(
     err.print(f"recorded {number}")
 
 
+@money_app.command("attach")
+def attach(
+    file: Annotated[Path, typer.Argument(help="An invoice (发票), receipt or contract scan")],
+    folder: Annotated[
+        Path,
+        typer.Option(envvar="FUND_LEDGER_ATTACHMENTS_DIR", help="Where attachments are kept"),
+    ] = Path("attachments"),
+) -> None:
+    """Keep an attachment under its SHA-256 and print the hash for the voucher."""
+    from ledger.store.attachments import keep_attachment
+
+    with failing_on(ValueError, OSError):
+        typer.echo(keep_attachment(folder, file.read_bytes()))
+
+
 @money_app.command("demo-statements")
 def write_demo_statements(
     folder: Annotated[Path, typer.Argument(help="Where the month files are written")],
