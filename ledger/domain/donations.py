@@ -96,7 +96,7 @@ class Donation(FundAggregate):
     def create_id(receipt_no: str) -> UUID:
         return derived_id("receipt", receipt_no)
 
-    def reverse(self, reason: str, meta: Meta) -> None:
+    def reverse(self, reason: str, meta: Meta, voucher_no: str | None = None) -> None:
         if self.reversed:
             raise WrongState("donation", self.id, "reversed", "standing")
         not_before("donation", self.id, self.received_on, meta)
@@ -109,6 +109,7 @@ class Donation(FundAggregate):
             self.in_kind,
             meta,
             self.account,
+            voucher_no,
         )
 
     def _require_in_kind(self) -> None:
@@ -218,6 +219,7 @@ class Donation(FundAggregate):
         in_kind: bool,
         meta: Meta,
         account: str | None = None,
+        voucher_no: str | None = None,
     ) -> None:
         self.reversed = True
 

@@ -171,18 +171,21 @@ class DonationCommands(PersonalData, TreasuryCommands):
         def decide(meta: Meta) -> Decision:
             fund = self._open_fund(meta.effective_on)
             donation = self._get(Donation, donation_id, "donation")
-            donation.reverse(reason, meta)
+            # A reversal is booked on a voucher of its own (记账凭证), numbered in its year.
+            vouchers = self.voucher_year(meta.effective_on.year, meta)
+            number = vouchers.number(None, ("donation reversal", donation_id), (), None, meta)
+            donation.reverse(reason, meta, number)
             if donation.in_kind:
-                return donation_id, [donation]
+                return donation_id, [donation, vouchers]
             fund.reverse_donation(
                 donation_id, donation.project_id, donation.amount_fen, self.tally.current(), meta
             )
             if donation.account is None:
-                return donation_id, [donation, fund]
+                return donation_id, [donation, fund, vouchers]
             # Money handed back leaves the account it came into: a cash box must hold it.
             treasury = self.treasury(meta)
             self.move_cash(treasury, donation.account, -donation.amount_fen, meta)
-            return donation_id, [donation, fund, treasury]
+            return donation_id, [donation, fund, vouchers, treasury]
 
         args = {"donation_id": donation_id, "reason": reason}
         return self._run(actor, "reverse_donation", args, decide, **options)

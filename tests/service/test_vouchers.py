@@ -91,3 +91,12 @@ def test_gaps_are_found_in_each_series() -> None:
         "2025-0003",
         "PZ-8",
     ]
+
+
+def test_a_gift_reversed_has_a_voucher_too(w: World) -> None:
+    gift_id = w.donate("300.00", channel="cash")
+    w.reverse_donation(gift_id)
+    [reversed_] = events_named(w.app, "Donation.Reversed")
+    assert reversed_.voucher_no == "2025-0001"
+    year = aggregate(w.app, str(VoucherYear.create_id(2025)))
+    assert year.numbers["2025-0001"][:2] == ["donation reversal", gift_id]
