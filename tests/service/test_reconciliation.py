@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from helpers import World, fen, refused
+from helpers import World, events_named, fen, refused
 
 from ledger.demo.statements import Movement, icbc_statement
 from ledger.domain.errors import InvalidInput
 from ledger.domain.reconciliation import NotReconciled
 from ledger.formats.bank_statement import decode_statement, parse_bank_statement
+from ledger.log.leaves import leaf_record
 
 MARCH = "2025-03"
 OPENING = date(2025, 2, 20)
@@ -114,3 +115,15 @@ def test_the_treasurer_matches_what_the_import_could_not(w: World) -> None:
     matched_key = next(iter(matches))
     w.app.reconcile_unmatch(w.treasurer, "bank", matched_key)
     assert matched_key not in w.app.statement_lines("bank")[1]
+
+
+def test_the_public_leaf_of_a_statement_shows_no_counterpart(w: World) -> None:
+    w.donate("1000000.00", on=OPENING, donor="foundation")
+    text = icbc_statement(
+        "1204", "南湖", MARCH, fen("1000000.00"), [Movement(date(2025, 3, 5), 500, "张三丰")]
+    )
+    imported(w, text)
+    [lines] = events_named(w.app, "BankStatementBook.LinesImported")
+    leaf = leaf_record(1, lines, lambda _: b"salt", "fund-ledger/leaf/v2")
+    assert "张三丰" not in str(leaf)
+    assert leaf["data"]["lines"].startswith("sha256:")
