@@ -99,8 +99,10 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/v1/reports/functional-expenses"): READ,
     ("GET", "/v1/reports/restricted-funds"): READ,
     ("GET", "/v1/query"): READ,
-    # Bank balances and lines: whoever holds a token (the treasurer reconciles), not the public.
-    ("GET", "/v1/reconciliation/{account}/{month}"): Access(TOKEN_HOLDERS),
+    # Bank lines name the other side, often a person: those who see donors' names.
+    ("GET", "/v1/reconciliation/{account}/{month}"): Access(
+        frozenset({Role.TREASURER, Role.COMMITTEE, Role.AUDITOR})
+    ),
     # The whole event log holds personal data: those who oversee the fund, not who keeps it.
     ("GET", "/v1/events"): Access(frozenset({Role.AUDITOR, Role.COMMITTEE, Role.ADVISER})),
     # -- exports: the full journal for token holders, open data for everyone -------------------

@@ -12,7 +12,12 @@ from pydantic import Field
 from api.deps import IdempotencyKey, ServicesDep, SignedIn
 from api.models import PROBLEM_RESPONSES, Id, Strict, Text, Written
 from api.routes.commands import _written
+from ledger.domain import Role
+from ledger.domain.errors import NotPermitted
 from ledger.domain.reconciliation import reconciliation_record
+
+# A bank line names the other side, often a person: those who see donors' names.
+BANK_LINE_READERS = (Role.TREASURER, Role.COMMITTEE, Role.AUDITOR)
 
 router = APIRouter(prefix="/v1", tags=["money path 资金路径"], responses=PROBLEM_RESPONSES)
 
@@ -79,6 +84,8 @@ def bank_reconciliation(
     account: AccountPath, month: MonthPath, actor: SignedIn, services: ServicesDep
 ) -> dict[str, Any]:
     """Book and bank balances, the items in transit each way, and whether they reconcile."""
+    if actor.role not in BANK_LINE_READERS:
+        raise NotPermitted("bank_reconciliation", actor.role, BANK_LINE_READERS)
     return reconciliation_record(services.ledger.bank_reconciliation(account, month))
 
 
