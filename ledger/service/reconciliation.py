@@ -14,7 +14,7 @@ from eventsourcing.utils import get_topic
 from ledger import domain
 from ledger.domain import BankStatementBook, Meta, Role
 from ledger.domain.accounts import event_name, postings_for
-from ledger.domain.checks import MONTH, PAGE_SIZE_MAX, TEXT_CHARS_MAX, check_text
+from ledger.domain.checks import DATE_MIN, MONTH, PAGE_SIZE_MAX, TEXT_CHARS_MAX, check_text
 from ledger.domain.errors import InvalidInput
 from ledger.domain.reconciliation import (
     BankLine,
@@ -51,8 +51,8 @@ MONEY_EVENTS = (
 
 
 def month_end(month: str) -> date:
-    if not MONTH.match(month):
-        raise InvalidInput("month", month, "must be YYYY-MM")
+    if not MONTH.match(month) or int(month[:4]) < DATE_MIN.year:
+        raise InvalidInput("month", month, f"must be YYYY-MM, from {DATE_MIN.year} on")
     year, number = int(month[:4]), int(month[5:])
     return date(year, number, calendar.monthrange(year, number)[1])
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from helpers import World, events_named, fen, refused
 
 from ledger.demo.statements import Movement, icbc_statement
@@ -127,3 +128,9 @@ def test_the_public_leaf_of_a_statement_shows_no_counterpart(w: World) -> None:
     leaf = leaf_record(1, lines, lambda _: b"salt", "fund-ledger/leaf/v2")
     assert "张三丰" not in str(leaf)
     assert leaf["data"]["lines"].startswith("sha256:")
+
+
+def test_a_month_out_of_the_fund_s_range_is_invalid_input(w: World) -> None:
+    for month in ("0000-01", "1999-12", "2025-13"):
+        with pytest.raises(InvalidInput):
+            w.app.bank_reconciliation("bank", month)
