@@ -12,6 +12,7 @@ import typer
 
 from fund_ledger import books, common
 from fund_ledger.common import err, fail, failing_on
+from ledger.domain.checks import MONTH
 from ledger.domain.errors import LedgerError
 from ledger.domain.money import parse_yuan
 from ledger.domain.reconciliation import entry_record, line_record, reconciliation_record
@@ -244,7 +245,7 @@ def report(
 
 
 def _vouchers(ledger: Any, month: str | None) -> dict[str, Any]:
-    if month is None:
+    if month is None or not MONTH.match(month):
         raise fail("vouchers needs --month YYYY-MM")
     entries = ledger.vouchers(int(month[:4]))
     numbers = [e.voucher_no for e in entries if e.day[:7] <= month]
