@@ -9,11 +9,9 @@ from datetime import date
 from typing import Any, Unpack
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.utils import get_topic
 
-from ledger import domain
 from ledger.domain import BankStatementBook, Meta, Role
-from ledger.domain.accounts import event_name, postings_for
+from ledger.domain.accounts import postings_for
 from ledger.domain.checks import DATE_MIN, MONTH, PAGE_SIZE_MAX, TEXT_CHARS_MAX, check_text
 from ledger.domain.errors import InvalidInput
 from ledger.domain.reconciliation import (
@@ -37,16 +35,6 @@ RIGHTS.update(
         "reconcile_unmatch": (Role.TREASURER,),
         "accept_reconciliation_difference": (Role.COMMITTEE,),
     }
-)
-# The events that can move money in or out of a bank account.
-MONEY_EVENTS = (
-    "Donation.Received",
-    "Donation.Reversed",
-    "Expense.Paid",
-    "Expense.Reversed",
-    "Bill.Paid",
-    "Advance.Paid",
-    "Transfer.Made",
 )
 
 
@@ -82,16 +70,11 @@ class ReconciliationCommands(TreasuryCommands):
         self._noted(found)
         return found
 
-    def _money_events(self) -> Iterator[Any]:
-        topics = []
-        for name in MONEY_EVENTS:
-            aggregate, event_class = name.split(".")
-            topics.append(get_topic(getattr(getattr(domain, aggregate), event_class)))
+    def _events(self) -> Iterator[Any]:
+        """Every event, in log order: any kind may move money (a canteen's settlement, say)."""
         position = 0
         while True:
-            batch = self.recorder.select_notifications(
-                start=position + 1, limit=PAGE_SIZE_MAX, topics=topics
-            )
+            batch = self.recorder.select_notifications(start=position + 1, limit=PAGE_SIZE_MAX)
             for notification in batch:
                 position = notification.id
                 yield self.mapper.to_domain_event(notification)
@@ -102,11 +85,11 @@ class ReconciliationCommands(TreasuryCommands):
         """Every change the books hold to ``account``, from the log (read whole: a fund's
         bank account moves thousands of times a year, not millions)."""
         entries = []
-        for domain_event in self._money_events():
+        for domain_event in self._events():
             change_fen = sum(
                 p.amount_fen for p in postings_for(domain_event) if p.account == account
             )
-            if change_fen and event_name(domain_event) in MONEY_EVENTS:
+            if change_fen:
                 entries.append(
                     BookEntry(
                         f"{domain_event.originator_id}/{domain_event.originator_version}",
