@@ -13,7 +13,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.models import YUAN_PATTERN
 from ledger.domain.errors import LedgerError
+from ledger.domain.money import YUAN_MEANING
 from projections.exports import ExportMoved
 
 log = logging.getLogger("fund_ledger.api")
@@ -108,9 +110,22 @@ def _field(location: tuple[Any, ...] | list[Any]) -> str:
     return field
 
 
+# What a pattern asks for, in words: a person reads the refusal, not a regular expression
+# (the pattern itself stays in the OpenAPI document).
+PATTERN_MEANINGS = {YUAN_PATTERN: YUAN_MEANING}
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    if error.get("type") == "string_pattern_mismatch":
+        meaning = PATTERN_MEANINGS.get(str(error.get("ctx", {}).get("pattern")))
+        if meaning is not None:
+            return f"{meaning} (given: {error.get('input')})"
+    return str(error["msg"])
+
+
 def _validation(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
-    errors = [{"field": _field(e["loc"]), "message": e["msg"]} for e in error.errors()]
+    errors = [{"field": _field(e["loc"]), "message": _message(e)} for e in error.errors()]
     first = errors[0] if errors else {"field": "", "message": "invalid"}
     return problem(
         422,

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import psycopg
 
+from bench.meals import import_meals
 from bench.processes import STARTED
 from bench.report import Results, machine, write
 from bench.steps import STEPS, Bench, Scale
@@ -40,7 +41,7 @@ def run(scale: Scale, out_dir: Path) -> Results:
     work = Path(tempfile.mkdtemp(prefix="fl-bench-"))
     bench = Bench(scale, results, ADMIN_URL.rsplit("/", 1)[0] + "/" + db, work)
     try:
-        for step in STEPS:
+        for step in (*STEPS, import_meals):
             step(bench)
     finally:
         for server in STARTED:  # also those a failed step left running

@@ -16,6 +16,7 @@ from ledger.service.grants import GrantCommands
 from ledger.service.group_commit import GroupCommits
 from ledger.service.inkind import InKindCommands
 from ledger.service.kernel import OPERATOR, RETRIES_MAX, RIGHTS, Actor, Receipt
+from ledger.service.meal_settlements import MealSettlements
 from ledger.service.official_receipts import OfficialReceiptCommands
 from ledger.service.panel import PanelCommands
 from ledger.service.reading import Reading
@@ -47,6 +48,7 @@ class FundLedger(
     ExpenseCommands,
     AccrualCommands,
     InKindCommands,
+    MealSettlements,
     PanelCommands,
     SettlementCommands,
     ReconciliationCommands,

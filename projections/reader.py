@@ -7,7 +7,10 @@ It answers no question itself: each view's queries live beside its tables (``boo
 from __future__ import annotations
 
 from projections.books.statements import Statements
+from projections.canteen.queries import CanteenQueries
 from projections.monthly.queries import MonthlyQueries
+from projections.panel.checks import PanelChecks
+from projections.panel.query import PanelQueries
 from projections.registers.donors import DonorQueries
 from projections.registers.grouped import GroupedQueries
 from projections.registers.projects import ProjectQueries
@@ -21,7 +24,10 @@ class Reader(
     ProjectQueries,
     DonorQueries,
     GroupedQueries,  # each with Listings: the paged registers
+    PanelQueries,  # the panel's one query
+    PanelChecks,  # and its warnings
     MonthlyQueries,
+    CanteenQueries,  # meals and attendance: counts only
 ):
     """Read-only queries over the views of one store."""
 

@@ -18,7 +18,7 @@ from projections.runner import VIEWS
 
 # Views grouped by cost, heaviest alone: the log hashes and stores a leaf and its tree nodes
 # for every event.
-GROUPS: tuple[tuple[str, ...], ...] = (("log",), ("books", "registers", "monthly"))
+GROUPS: tuple[tuple[str, ...], ...] = (("log",), ("books", "registers", "monthly", "canteen"))
 JOIN_TIMEOUT_S = 30.0
 
 

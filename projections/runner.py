@@ -19,6 +19,8 @@ from eventsourcing.projection import ApplicationSubscription
 from ledger.app import FundLedger
 from projections.books.tables import BooksPostgres, BooksSQLite
 from projections.books.writes import BooksProjection
+from projections.canteen.tables import CanteenPostgres, CanteenSQLite
+from projections.canteen.writes import CanteenProjection
 from projections.log.tables import LogPostgres, LogSQLite
 from projections.log.writes import LogProjection
 from projections.monthly.tables import MonthlyPostgres, MonthlySQLite
@@ -54,6 +56,7 @@ VIEWS: dict[str, ViewSpec] = {
         ViewSpec("registers", RegistersProjection, RegistersSQLite, RegistersPostgres),
         ViewSpec("monthly", MonthlyProjection, MonthlySQLite, MonthlyPostgres),
         ViewSpec("log", LogProjection, LogSQLite, LogPostgres),
+        ViewSpec("canteen", CanteenProjection, CanteenSQLite, CanteenPostgres),
     )
 }
 

@@ -14,10 +14,17 @@ from api.models import PROBLEM_RESPONSES
 from api.problems import ApiProblem
 from ledger.domain import today
 from projections import exports
+from projections.exports.tables import table_xlsx
 
 router = APIRouter(prefix="/v1/exports", tags=["open data 开放数据"], responses=PROBLEM_RESPONSES)
 
-FORMATS = ("beancount", "360giving", "donations.csv", "grants.csv", "expenses.csv")
+REGISTERS = ("donations", "grants", "expenses", "corrections", "opinions")
+FORMATS = (
+    "beancount",
+    "360giving",
+    *(f"{kind}.{suffix}" for kind in REGISTERS for suffix in ("csv", "xlsx")),
+)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @router.get("/{name}", summary="Download the books or open data 下载")
@@ -41,13 +48,17 @@ def export(
         except ValueError as error:  # no fund yet, or no grant awarded: nothing to publish
             raise ApiProblem(404, "not-found", str(error), what="360giving") from None
         return Response(json.dumps(package, ensure_ascii=False), media_type="application/json")
-    if name in {"donations.csv", "grants.csv", "expenses.csv"}:
-        data = exports.export_csv(
-            reader, name.removesuffix(".csv"), public=actor is None, sight=sight_of(actor)
-        )
+    kind, _, suffix = name.partition(".")
+    if kind in REGISTERS and suffix in {"csv", "xlsx"}:
+        public, sight = actor is None, sight_of(actor)
+        if suffix == "csv":
+            data, media = exports.export_csv(reader, kind, public=public, sight=sight), "text/csv"
+        else:
+            headers, rows = exports.register_table(reader, kind, public=public, sight=sight)
+            data, media = table_xlsx(headers, rows, kind), XLSX
         return Response(
             data,
-            media_type="text/csv; charset=utf-8",
+            media_type=f"{media}; charset=utf-8" if suffix == "csv" else media,
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
     raise ApiProblem(404, "not-found", f"no export {name}; try one of {', '.join(FORMATS)}")

@@ -73,10 +73,10 @@ def project(project: str, services: ServicesDep, actor: CurrentActor) -> dict[st
         raise ApiProblem(404, "not-found", f"no project {project}", what="project", key=project)
     public = actor is None
     found["grants"] = [present.grant(g, public=public) for g in found["grants"]]
-    found["opinions"] = [
-        present.opinion(o, public=public)
-        for o in services.reader.opinions(subject_id=found["id"], limit=500).items
-    ]
+    # The opinions on the project and on each of its grants, with their threads, oldest first.
+    about = services.reader.opinions_about([found["id"], *(g["id"] for g in found["grants"])])
+    everything = sorted((o for said in about.values() for o in said), key=lambda o: o["position"])
+    found["opinions"] = [present.opinion(o, public=public) for o in everything]
     return found
 
 
@@ -171,6 +171,8 @@ def corrections(services: ServicesDep, actor: CurrentActor) -> list[dict[str, An
             "reason": row["reversal_reason"],
             "position": row["reversed_position"],
         }
+        # Who decided, by name, for those who hold a token.
+        | ({} if actor is None else {"decided_by": row["decided_by"]})
         for kind, row in services.reader.corrections()
     ]
 
@@ -251,29 +253,6 @@ def _period(since: date | None, until: date | None) -> tuple[date, date]:
     if first > last:
         raise ApiProblem(422, "invalid-input", "from must not be after to", field="from")
     return first, last
-
-
-@router.get("/query", summary="The panel's own questions 自定义统计")
-def query(
-    services: ServicesDep,
-    group_by: Annotated[
-        str,
-        Query(
-            description="Comma-separated: project, donor_kind, month, category. donor_kind sums "
-            "donations; category sums expenses.",
-            examples=["donor_kind,project"],
-            max_length=100,
-        ),
-    ],
-    since: Since = None,
-    until: Until = None,
-    measure: Annotated[
-        str | None,
-        Query(pattern="^(donations|expenses)$", description="donations or expenses."),
-    ] = None,
-) -> dict[str, Any]:
-    keys = [k.strip() for k in group_by.split(",") if k.strip()]
-    return services.reader.grouped(keys, since, until, measure)
 
 
 @router.get("/events", summary="The full event log (auditor, committee, adviser) 事件日志")

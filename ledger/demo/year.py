@@ -10,6 +10,7 @@ from datetime import date, timedelta
 
 from ledger.app import OPERATOR, Actor, FundLedger
 from ledger.demo.accruals import record_the_rest, value_hospital_equipment
+from ledger.demo.canteen import open_canteen
 from ledger.demo.cast import (
     ADVISER,
     AUDITOR,
@@ -123,6 +124,8 @@ def load_demo(app: FundLedger, progress: Callable[[str], None] = lambda _: None)
     _year(demo)
     progress("bills, advances, custody, goods used, hours, the close of 2025")
     record_the_rest(demo)
+    progress("the canteen: elders, rules, five months of meals, attendance")
+    open_canteen(demo)
     return demo.users
 
 

@@ -7,12 +7,13 @@ classes by topics in this package (``ledger.domain:Donation.Received``, see ``ba
 
 from ledger.domain.accruals import Advance, Bill, Custody
 from ledger.domain.base import FUND_TZ, FundAggregate, Meta, derived_id, month_of, today
+from ledger.domain.canteen import Attendance, Beneficiary, MealSettlement, SubsidyRules
 from ledger.domain.donations import Channel, Donation, ValuationBasis
 from ledger.domain.expenses import Category, Expense, PayeeKind
 from ledger.domain.fund import FUND_ID, Fund, ReceivedTotals
 from ledger.domain.grants import Grant, GrantStatus
 from ledger.domain.official_receipts import OfficialReceipt
-from ledger.domain.opinions import Opinion
+from ledger.domain.opinions import Explanation, Opinion
 from ledger.domain.people import DIRECTORY_ID, Directory, Disclosure, Donor, DonorKind, Role
 from ledger.domain.projects import Project
 from ledger.domain.reconciliation import BankStatementBook
@@ -29,7 +30,9 @@ __all__ = [
     "LEAF_FORMAT_ID",
     "TREASURY_ID",
     "Advance",
+    "Attendance",
     "BankStatementBook",
+    "Beneficiary",
     "Bill",
     "Category",
     "Channel",
@@ -40,12 +43,14 @@ __all__ = [
     "Donor",
     "DonorKind",
     "Expense",
+    "Explanation",
     "Fund",
     "FundAggregate",
     "Grant",
     "GrantStatus",
     "IdempotencyRecord",
     "LeafFormat",
+    "MealSettlement",
     "Meta",
     "OfficialReceipt",
     "Opinion",
@@ -55,6 +60,7 @@ __all__ = [
     "ReceivedTotals",
     "Role",
     "ServiceDonation",
+    "SubsidyRules",
     "Transfer",
     "Treasury",
     "ValuationBasis",

@@ -68,6 +68,20 @@ class NotPermitted(LedgerError):
         )
 
 
+class NotTheAuthor(LedgerError):
+    kind = "forbidden"
+    code = "not-the-author"
+    title = "Only its author supersedes an opinion"
+
+    def __init__(self, opinion_id: object, author_id: object, member_id: object) -> None:
+        super().__init__(
+            f"opinion {opinion_id} is {author_id}'s; {member_id} cannot supersede it",
+            opinion_id=str(opinion_id),
+            author_id=str(author_id),
+            member_id=str(member_id),
+        )
+
+
 class SelfApproval(LedgerError):
     kind = "forbidden"
     code = "self-approval"
@@ -307,4 +321,50 @@ class AttachmentMissing(LedgerError):
             f"attachment (invoice, receipt, contract) from {format_yuan_grouped(threshold_fen)}",
             amount=format_yuan(amount_fen),
             threshold=format_yuan(threshold_fen),
+        )
+
+
+class RulesRetroactive(LedgerError):
+    kind = "invalid"
+    code = "rules-retroactive"
+    title = "Subsidy rules never take effect before they are decided"
+
+    def __init__(self, rules_id: object, effective_from: str, decided_on: str) -> None:
+        super().__init__(
+            f"subsidy rules {rules_id} would take effect on {effective_from}, before they are "
+            f"decided on {decided_on}: rules are never retroactive",
+            rules_id=str(rules_id),
+            effective_from=effective_from,
+            decided_on=decided_on,
+        )
+
+
+class AlreadySettled(LedgerError):
+    code = "already-settled"
+    title = "The canteen's month is already settled from another file"
+
+    def __init__(self, project_code: str, month: str, settled_sha256: str, given_sha256: str):
+        super().__init__(
+            f"{project_code} {month} is already settled from the file with SHA-256 "
+            f"{settled_sha256}; the file given ({given_sha256}) is another: a correction is a "
+            "reversal of the settlement's expense, not a second settlement",
+            project_code=project_code,
+            month=month,
+            settled_sha256=settled_sha256,
+            given_sha256=given_sha256,
+        )
+
+
+class MealsRefused(LedgerError):
+    kind = "invalid"
+    code = "meals-refused"
+    title = "The canteen's file has rows the rules refuse: nothing was recorded"
+
+    def __init__(self, month: str, bad_rows: int, first: list[str]) -> None:
+        super().__init__(
+            f"{bad_rows} rows of the meals file for {month} are refused, so nothing is recorded; "
+            f"first: {'; '.join(first)}",
+            month=month,
+            bad_rows=bad_rows,
+            first=first,
         )

@@ -50,6 +50,21 @@ PERSONAL: dict[str, dict[str, str]] = {
     "Bill.Received": {"payee": "originator_id"},
     "Advance.Paid": {"payee": "originator_id"},
     "IdempotencyRecord.Recorded": {"key": "originator_id"},
+    # The people the projects serve: every field sealed, and even the sealed strings hashed.
+    "Beneficiary.Registered": {
+        "name": "originator_id",
+        "birth_date": "originator_id",
+        "address": "originator_id",
+        "card": "originator_id",
+    },
+    # Who ate or was served, by id: the public sees the counts only.
+    # The bands' counts go public only through the views, with counts under 5 suppressed.
+    "MealSettlement.Recorded": {
+        "lines": "originator_id",
+        "bands": "originator_id",
+        "file_sha256": "originator_id",
+    },
+    "Attendance.Recorded": {"beneficiary_ids": "originator_id"},
 }
 # Secrets and envelope fields that stay out of a leaf altogether.
 # A command fingerprint is an unsalted hash of the command, personal data included.

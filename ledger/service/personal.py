@@ -14,7 +14,17 @@ import json
 from typing import Any
 from uuid import UUID
 
-from ledger.domain import Advance, Bill, Donation, Donor, DonorKind, Expense, Meta, PayeeKind
+from ledger.domain import (
+    Advance,
+    Beneficiary,
+    Bill,
+    Donation,
+    Donor,
+    DonorKind,
+    Expense,
+    Meta,
+    PayeeKind,
+)
 from ledger.domain.disclosure import public_donor_id
 from ledger.domain.errors import ErasureIncomplete, NotAPerson, NotFound, WrongState
 from ledger.domain.gift_refs import donor_secret, gift_opening, gift_reference
@@ -126,7 +136,7 @@ class PersonalData(Kernel):
             except NotFound:
                 donor = None
             if donor is None:
-                return person_id, self._forget_payee(person_id, meta)
+                return person_id, self._forget_served_or_payee(person_id, meta)
             if donor.kind != DonorKind.INDIVIDUAL:
                 # Its name is published and stays so; forgetting would only block its gifts.
                 raise NotAPerson("donor", person_id)
@@ -146,6 +156,18 @@ class PersonalData(Kernel):
         if not self.keyring.destroy(receipt.id):
             raise ErasureIncomplete(receipt.id)
         return receipt
+
+    def _forget_served_or_payee(self, person_id: str, meta: Meta) -> list[Any]:
+        """A beneficiary of a project (their settlements and attendance keep only their id),
+        else an individual payee."""
+        try:
+            beneficiary = self._get(Beneficiary, person_id, "beneficiary")
+        except NotFound:
+            return self._forget_payee(person_id, meta)
+        if beneficiary.forgotten:
+            return []
+        beneficiary.forget(meta)
+        return [beneficiary]
 
     def _forget_payee(self, expense_id: str, meta: Meta) -> list[Any]:
         try:

@@ -164,6 +164,24 @@ class BooksQueries(Queries):
             for m, cells in sorted(by_month.items())
         ]
 
+    def service_hours_by_month(self, code: str) -> list[dict[str, Any]]:
+        """Hours partners gave a project, per month and provider: shown as hours, never money."""
+        rows = self.books_view.query(
+            "SELECT provider, served_on, hours, people FROM {t}fl_service_hours"
+            " WHERE project_code = %s ORDER BY served_on, provider",
+            [code],
+        )
+        by_month: dict[tuple[str, str], list[int]] = {}
+        for row in rows:
+            key = (str(iso_day(row["served_on"]))[:7], row["provider"])
+            cell = by_month.setdefault(key, [0, 0])
+            cell[0] += int(row["hours"])
+            cell[1] += int(row["people"])
+        return [
+            {"month": month, "provider": provider, "hours": hours, "people": people}
+            for (month, provider), (hours, people) in sorted(by_month.items())
+        ]
+
     def journal_entries(self) -> list[JournalEntry]:
         """Every entry of the journal with its lines, in log order, read a page at a time."""
         view = self.books_view

@@ -26,6 +26,7 @@ from api.app import create_app
 from api.config import Settings
 from ledger.app import FundLedger
 from ledger.demo import AUDITOR, load_demo
+from ledger.demo.canteen import demo_roster
 from ledger.domain.disclosure import public_donor_id
 from ledger.log.notes import Signer
 from projections.reader import Reader
@@ -48,11 +49,17 @@ GROUPINGS = [
     "project,category",
     "month,project",
     "donor_kind,month",
+    # one person one row: the public sees individuals pooled, never by name
+    "payee",
+    "donor",
+    "donor,channel",
+    "payee,month",
 ]
 # Routes that answer nobody without a token.
 FOR_TOKEN_HOLDERS = {
     "/v1/events",
     "/v1/reports/statements/{year}",
+    "/v1/checks",
     "/v1/reconciliation/{account}/{month}",
 }
 CHECKPOINT_WAIT_POLLS_MAX = 200
@@ -156,6 +163,32 @@ class Demo:
     auditor: Sweep
     routes: set[str]
     donors: list[dict[str, Any]]  # each donor's id, kind and disclosure
+    beneficiaries: dict[str, list[str]]  # the people the projects serve, by kind of datum
+
+
+def beneficiaries_of(ledger: FundLedger) -> dict[str, list[str]]:
+    """What the demo knows of the people its projects serve: names, card numbers (from the
+    demo's roster, as the store keeps only their keyed hashes), those hashes (opened from the
+    sealed events) and birth dates, in every form a page could print them."""
+    registered = [
+        e for _, e in ledger.iter_events() if type(e).__qualname__ == "Beneficiary.Registered"
+    ]
+    opened = ledger.keyring.reveal([e.card for e in registered])
+    roster = demo_roster()
+    return {
+        "names": sorted(p.name for p in roster),
+        "card numbers": sorted(p.card_number for p in roster),
+        "card hashes": sorted(str(h).removeprefix("hmac-sha256:") for h in opened),
+        "birth dates": sorted(
+            form
+            for p in roster
+            for form in (
+                p.birth_date.isoformat(),
+                f"{p.birth_date.year}年{p.birth_date.month}月{p.birth_date.day}日",
+                p.birth_date.strftime("%Y%m%d"),
+            )
+        ),
+    }
 
 
 def get_routes(app: Any) -> set[str]:
@@ -208,6 +241,7 @@ def _ask_the_api(
         "/v1/reconciliation/{account}/{month}": lambda t: [
             sweep.get(t, f"/v1/reconciliation/bank/{m}") for m in DEMO_MONTHS
         ],
+        "/v1/checks": lambda t: sweep.get(t, t),
         "/v1/donors/{donor_id}/statement": lambda t: [
             sweep.get(t, f"/v1/donors/{d}/statement") for d in donor_ids
         ],
@@ -228,14 +262,28 @@ def _ask_the_api(
         "/v1/reports/functional-expenses": lambda t: [sweep.get(t, t, p) for p in PERIODS],
         "/v1/reports/restricted-funds": lambda t: [sweep.get(t, t, p) for p in PERIODS],
         "/v1/query": lambda t: [
-            sweep.get(t, t, {"group_by": g, **period, **measure})
-            for g in GROUPINGS
-            for period in PERIODS[:2]
-            for measure in ({}, {"measure": "donations"}, {"measure": "expenses"})
+            *(
+                sweep.get(t, t, {"group_by": g, **period, **measure})
+                for g in GROUPINGS
+                for period in PERIODS[:2]
+                for measure in ({}, {"measure": "donations"}, {"measure": "expenses"})
+            ),
+            *(
+                sweep.get(t, t, {"group_by": g, "measure": "meals"})
+                for g in ("age_band", "month,age_band", "project,month,age_band")
+            ),
         ],
         "/v1/exports/{name}": lambda t: [
             sweep.get(t, f"/v1/exports/{n}")
-            for n in ("beancount", "360giving", "donations.csv", "grants.csv", "expenses.csv")
+            for n in (
+                "beancount",
+                "360giving",
+                "donations.csv",
+                "grants.csv",
+                "expenses.csv",
+                "corrections.csv",
+                "opinions.csv",
+            )
         ],
     }
 
@@ -325,7 +373,14 @@ def demo(module_store_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         auditor = Sweep(client, {"Authorization": f"Bearer {users.tokens[AUDITOR][1]}"})
         sweep_auditor(auditor)
         donors = reader.registers_view.query("SELECT donor_id, kind, disclosure FROM {t}fl_donors")
-        yield Demo(Secrets.of(reader), public, auditor, get_routes(client.app), donors)
+        yield Demo(
+            Secrets.of(reader),
+            public,
+            auditor,
+            get_routes(client.app),
+            donors,
+            beneficiaries_of(ledger),
+        )
 
 
 KINDS = [
@@ -381,3 +436,39 @@ def test_a_public_caller_never_sees_them(demo: Demo, kind: str) -> None:
 def test_the_same_search_finds_every_one_in_an_auditors_answers(demo: Demo, kind: str) -> None:
     found = demo.secrets.found_in(kind, demo.auditor.bodies)
     assert sorted(found) == demo.secrets.kinds[kind]
+
+
+BENEFICIARY_KINDS = ["names", "card numbers", "card hashes", "birth dates"]
+
+
+def test_the_people_served_are_real_and_the_sweep_reached_their_counts(demo: Demo) -> None:
+    kinds = demo.beneficiaries
+    assert len(kinds["names"]) == len(kinds["card numbers"]) == len(kinds["card hashes"]) == 320
+    assert all(len(h) == 64 for h in kinds["card hashes"])
+    shown = "\n".join(demo.public.bodies.values())
+    # The canteen's page, notices and the panel's query were asked, and answered in counts.
+    assert "社区食堂" in shown
+    assert "90+" in shown
+    canteen = [
+        text
+        for url, text in demo.public.bodies.items()
+        if url.startswith("http://testserver/projects/canteen")
+    ]
+    assert canteen
+    assert all("<5" in text for text in canteen)
+    # Partners' hours are on their project's page, as hours.
+    health = demo.public.bodies["http://testserver/projects/health?lang=zh"]
+    assert "志愿服务时长" in health
+    assert '<td class="num">9</td>' in health
+
+
+@pytest.mark.parametrize("kind", BENEFICIARY_KINDS)
+def test_no_public_page_export_leaf_or_receipt_shows_a_person_served(demo: Demo, kind: str) -> None:
+    """Every public page, export, log entry (leaf) and receipt, after the demo's canteen."""
+    secrets = demo.beneficiaries[kind]
+    leaks = {
+        secret: urls
+        for secret in secrets
+        if (urls := [url for url, text in demo.public.bodies.items() if secret in text])
+    }
+    assert leaks == {}, {secret: urls[:3] for secret, urls in list(leaks.items())[:5]}

@@ -180,7 +180,7 @@ def test_views_are_grouped_for_processes_heaviest_alone() -> None:
 
     every = list(VIEWS)
     assert groups_for(every, 1) == [every]
-    assert groups_for(every, 2) == [["log"], ["books", "registers", "monthly"]]
+    assert groups_for(every, 2) == [["log"], ["books", "registers", "monthly", "canteen"]]
     assert groups_for(["books", "log"], 4) == [["log"], ["books"]]
     assert groups_for(["books"], 2) == [["books"]]
     assert sorted(n for g in groups_for(every, 8) for n in g) == sorted(every)
@@ -201,7 +201,7 @@ def test_a_rebuild_in_processes_equals_one_in_this_process(postgres_url: str) ->
     applied: dict[str, int] = {}
     rebuild_in_processes(
         postgres_url,
-        [["log"], ["books", "registers", "monthly"]],
+        [["log"], ["books", "registers", "monthly", "canteen"]],
         lambda name, n: applied.__setitem__(name, applied.get(name, 0) + n),
     )
     assert snapshot(views) == before

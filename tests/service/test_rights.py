@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from canteen import MONTH, csv_of, good_rows, open_canteen, rules
 from helpers import DAY, World, build_world, fen, refused
 
 from ledger.app import OPERATOR, Actor, FundLedger
@@ -14,8 +15,10 @@ from ledger.demo.statements import Movement, icbc_statement
 from ledger.domain import Role
 from ledger.domain.errors import Duplicate, NotPermitted, WrongState
 from ledger.formats.bank_statement import BankStatement, decode_statement, parse_bank_statement
+from ledger.formats.meals_csv import parse_meals
 from ledger.formats.platform_settlement import parse_settlement
 from ledger.service.kernel import RIGHTS
+from ledger.service.meal_settlements import file_sha256
 
 SETTLEMENT = Path(__file__).parent.parent / "fixtures" / "platform" / "wechat-2025-03.csv"
 
@@ -40,9 +43,11 @@ def _role_commands(w: World) -> dict[str, Callable[[Actor], object]]:
     money = _money_path(w, donation_id)
     return {
         **money,
+        **_canteen_commands(w),
         "establish_fund": lambda a: app.establish_fund(a, "另一个基金", 3),
         "add_user": lambda a: app.add_user(a, "新委员", "committee"),
         "revoke_user": lambda a: app.revoke_user(a, w.auditor.name),
+        "reissue_token": lambda a: app.reissue_token(a, w.adviser.name),
         "register_donor": lambda a: app.register_donor(a, "新捐赠人", "individual", "masked"),
         "open_project": lambda a: app.open_project(a, "stage", "幸福舞台 · 展风采"),
         "close_project": lambda a: app.close_project(a, w.projects["barber"]),
@@ -120,6 +125,34 @@ def _money_path(w: World, donation_id: str) -> dict[str, Callable[[Actor], objec
         ),
         "import_platform_settlement": lambda a: app.import_platform_settlement(
             a, "wechat_pay", settlement, w.donors["individual"], date(2025, 3, 13)
+        ),
+    }
+
+
+def _canteen_commands(w: World) -> dict[str, Callable[[Actor], object]]:
+    """The canteen's commands, on a canteen with its grant, rules and elders."""
+    app, canteen = w.app, open_canteen(w)
+    pending = app.propose_subsidy_rules(w.committee[0], "canteen", rules(date(2025, 6, 1)), on=DAY)
+    meals = csv_of(good_rows())
+    return {
+        "register_beneficiary": lambda a: app.register_beneficiary(
+            a, "新长者", date(1950, 1, 1), "330400195001019999"
+        ),
+        "propose_subsidy_rules": lambda a: app.propose_subsidy_rules(
+            a, "canteen", rules(date(2025, 5, 1)), on=DAY
+        ),
+        "approve_subsidy_rules": lambda a: app.approve_subsidy_rules(a, pending.id, on=DAY),
+        "reject_subsidy_rules": lambda a: app.reject_subsidy_rules(a, pending.id, "no", on=DAY),
+        "settle_meals": lambda a: app.settle_meals(
+            a,
+            "canteen",
+            canteen.grant_id,
+            MONTH,
+            file_sha256(meals),
+            parse_meals(meals.decode()).rows,
+        ),
+        "record_attendance": lambda a: app.record_attendance(
+            a, "noodles", "birthday_lunch", DAY, [canteen.people["s70"]]
         ),
     }
 
