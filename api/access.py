@@ -71,6 +71,12 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/v1/opinions/{opinion_id}/answer"): _write("answer_opinion", Role.COMMITTEE),
     ("POST", "/v1/opinions/{opinion_id}/supersede"): _write("supersede_opinion", Role.ADVISER),
     ("POST", "/v1/periods/{month}/close"): _write("close_period", Role.COMMITTEE),
+    ("POST", "/v1/official-receipts"): _write("issue_official_receipt", Role.TREASURER),
+    ("POST", "/v1/official-receipts/{receipt_no}/void"): _write(
+        "void_official_receipt", Role.TREASURER
+    ),
+    ("POST", "/v1/reconciliation/{account}/match"): _write("reconcile_match", Role.TREASURER),
+    ("POST", "/v1/reconciliation/{account}/unmatch"): _write("reconcile_unmatch", Role.TREASURER),
     ("POST", "/v1/people/{person_id}/forget"): _write(
         "forget_person", Role.COMMITTEE, Role.OPERATOR
     ),
@@ -96,6 +102,10 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/v1/reports/functional-expenses"): READ,
     ("GET", "/v1/reports/restricted-funds"): READ,
     ("GET", "/v1/query"): READ,
+    # Bank lines name the other side, often a person: those who see donors' names.
+    ("GET", "/v1/reconciliation/{account}/{month}"): Access(
+        frozenset({Role.TREASURER, Role.COMMITTEE, Role.AUDITOR})
+    ),
     # The warnings add up payments per payee: for those who hold a token.
     ("GET", "/v1/checks"): Access(TOKEN_HOLDERS),
     # The whole event log holds personal data: those who oversee the fund, not who keeps it.

@@ -17,7 +17,7 @@ from api import logs, problems
 from api.config import Settings
 from api.deps import current_actor
 from api.limits import BodyLimit, Deadline
-from api.routes import commands, docs, exports, ops, pages, panel, reads, transparency
+from api.routes import commands, docs, exports, money, ops, pages, panel, reads, transparency
 from api.services import AuthThrottle, Services
 from ledger.app import FundLedger
 from ledger.log.notes import Signer
@@ -191,6 +191,7 @@ def create_app(settings: Settings | None = None, ledger: FundLedger | None = Non
     app.add_middleware(BodyLimit, limit_bytes=settings.request_body_bytes_max)
     app.add_middleware(HeadersAndMetrics)
     app.include_router(commands.router)
+    app.include_router(money.router)
     app.include_router(reads.router)
     app.include_router(panel.router)
     app.include_router(exports.router)

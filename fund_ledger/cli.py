@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import typer
 
-from fund_ledger import books, canteen, data, panel, serving, trust, users, views
+from fund_ledger import books, canteen, data, money, panel, serving, trust, users, views
 
 app = typer.Typer(
     help="fund-ledger: verifiable books for a community fund (共富基金).",
@@ -22,7 +22,8 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "summary": books.summary,
     "forget": data.forget,
     "export": books.export,
-    "report": books.report,
+    # The money path's reports (vouchers, bank reconciliation, receipts), the rest passed on.
+    "report": money.report,
     "query": panel.query,
     "checks": panel.checks,
     "serve": serving.serve,
@@ -38,11 +39,16 @@ GROUPS: dict[str, typer.Typer] = {
     "keys": trust.keys_app,
     "log": trust.log_app,
     "import": data.import_app,
+    "reconcile": money.reconcile_app,
+    "money": money.money_app,
     "canteen": canteen.canteen_app,
 }
 # The canteen's month of meals is one more kind of file to import.
 data.import_app.command("meals")(canteen.import_meals)
 data.import_app.command("beneficiaries")(canteen.import_beneficiaries)
+# A bank's statement and a platform's settlement: the money's path (docs/money.md).
+data.import_app.command("bank-statement")(money.import_bank_statement)
+data.import_app.command("platform-settlement")(money.import_platform_settlement)
 for name, command in COMMANDS.items():
     app.command(name)(command)
 for name, group in GROUPS.items():

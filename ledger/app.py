@@ -17,9 +17,13 @@ from ledger.service.group_commit import GroupCommits
 from ledger.service.inkind import InKindCommands
 from ledger.service.kernel import OPERATOR, RETRIES_MAX, RIGHTS, Actor, Receipt
 from ledger.service.meal_settlements import MealSettlements
+from ledger.service.official_receipts import OfficialReceiptCommands
 from ledger.service.panel import PanelCommands
 from ledger.service.reading import Reading
+from ledger.service.reconciliation import ReconciliationCommands
+from ledger.service.settlements import SettlementCommands
 from ledger.service.setup import SetupCommands
+from ledger.service.treasury import TreasuryCommands
 from ledger.service.users import UserCommands
 
 __all__ = [
@@ -46,6 +50,10 @@ class FundLedger(
     InKindCommands,
     MealSettlements,
     PanelCommands,
+    SettlementCommands,
+    ReconciliationCommands,
+    TreasuryCommands,
+    OfficialReceiptCommands,
     Reading,
 ):
     """The fund's books: commands in, events stored, positions out."""

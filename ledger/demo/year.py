@@ -32,6 +32,7 @@ from ledger.demo.cast import (
     YEAR_START,
     Planned,
 )
+from ledger.demo.money import issue_official_receipts, settle_month
 from ledger.domain.money import parse_yuan
 
 
@@ -51,6 +52,7 @@ class _Demo:
     receipt_no: int = 0
     donors: dict[str, str] = field(default_factory=dict)
     in_kind_equipment: str = ""
+    institution_gifts: list[str] = field(default_factory=list)
 
     def actor(self, name: str) -> Actor:
         return self.app.actor_named(name)
@@ -156,7 +158,7 @@ def _donations(demo: _Demo) -> None:
         ).id
         demo.donors[name] = donor_id
         for amount, when, channel, code in gifts:
-            demo.give(donor_id, amount, when, channel, code)
+            demo.institution_gifts.append(demo.give(donor_id, amount, when, channel, code))
             total_fen += parse_yuan(amount)
     residents = _residents(demo)
     # A mistake corrected the way the law asks: 赵先生 gave 5,000.00, keyed as 50,000.00.
@@ -176,6 +178,7 @@ def _donations(demo: _Demo) -> None:
     ).id
     equipment = demo.give(hospital, "12800.00", date(2025, 12, 18), "in_kind", "health")
     value_hospital_equipment(demo, equipment)
+    issue_official_receipts(demo.app, demo.actor(TREASURER), demo.institution_gifts)
 
 
 def _residents(demo: _Demo) -> list[str]:
@@ -274,11 +277,15 @@ def _year(demo: _Demo) -> None:
     app = demo.app
     months = [date(2025 + (11 + m) // 12, (11 + m) % 12 + 1, 1) for m in range(12)]
     fridays = _fridays(YEAR_START, YEAR_END)
+    # Every expense's voucher carries its receipt's hash (the committee's threshold: all).
+    app.set_attachment_threshold(demo.actor(COMMITTEE[0]), 0)
     for month in months:
         # Close December once its books are complete, on the 5th of January.
         if month == date(2026, 1, 1):
             app.close_period(demo.actor(COMMITTEE[0]), CLOSED_MONTH, on=date(2026, 1, 5))
         _month(demo, month, [f for f in fridays if (f.year, f.month) == (month.year, month.month)])
+        # At the month's end the cash box and the platforms' money go to the bank.
+        settle_month(app, demo.actor(TREASURER), month)
     redboat_closed = date(2026, 10, 31)
     app.close_grant(demo.actor(COMMITTEE[0]), demo.grants["redboat"], on=redboat_closed)
 

@@ -12,19 +12,26 @@ from ledger.domain.donations import Channel, Donation, ValuationBasis
 from ledger.domain.expenses import Category, Expense, PayeeKind
 from ledger.domain.fund import FUND_ID, Fund, ReceivedTotals
 from ledger.domain.grants import Grant, GrantStatus
+from ledger.domain.official_receipts import OfficialReceipt
 from ledger.domain.opinions import Explanation, Opinion
 from ledger.domain.people import DIRECTORY_ID, Directory, Disclosure, Donor, DonorKind, Role
 from ledger.domain.projects import Project
+from ledger.domain.reconciliation import BankStatementBook
 from ledger.domain.records import LEAF_FORMAT_ID, IdempotencyRecord, LeafFormat
+from ledger.domain.settlements import PlatformLedger
+from ledger.domain.treasury import TREASURY_ID, Transfer, Treasury
 from ledger.domain.volunteering import ServiceDonation
+from ledger.domain.vouchers import VoucherYear
 
 __all__ = [
     "DIRECTORY_ID",
     "FUND_ID",
     "FUND_TZ",
     "LEAF_FORMAT_ID",
+    "TREASURY_ID",
     "Advance",
     "Attendance",
+    "BankStatementBook",
     "Beneficiary",
     "Bill",
     "Category",
@@ -45,14 +52,19 @@ __all__ = [
     "LeafFormat",
     "MealSettlement",
     "Meta",
+    "OfficialReceipt",
     "Opinion",
     "PayeeKind",
+    "PlatformLedger",
     "Project",
     "ReceivedTotals",
     "Role",
     "ServiceDonation",
     "SubsidyRules",
+    "Transfer",
+    "Treasury",
     "ValuationBasis",
+    "VoucherYear",
     "derived_id",
     "month_of",
     "today",

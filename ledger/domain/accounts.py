@@ -22,9 +22,18 @@ from dataclasses import dataclass
 from typing import Any
 
 BANK = "Assets:Bank"
-# What the cash-flow statement counts as cash and cash equivalents (现金及现金等价物): a cash
-# box (库存现金) or a payment platform's balance (其他货币资金) is one more account here.
-CASH_AND_EQUIVALENTS = (BANK,)
+# The cash box (库存现金) and money held on payment platforms until they settle it to the bank
+# (其他货币资金); a second bank account or cash box is a sub-account (``Assets:Bank:Icbc``).
+CASH = "Assets:Cash"
+PLATFORMS = "Assets:Platforms"
+# What the cash-flow statement counts as cash and cash equivalents (现金及现金等价物): these
+# accounts and their sub-accounts (``is_cash_equivalent``).
+CASH_AND_EQUIVALENTS = (BANK, CASH, PLATFORMS)
+# Fees a platform or the bank keeps, by the cost line they fall on (筹资费用 / 管理费用).
+FEE_ACCOUNTS = {
+    "fundraising": "Expenses:Fundraising:Fees",
+    "management": "Expenses:Management:Fees",
+}
 PREPAYMENTS = "Assets:Prepayments"
 IN_KIND_ASSETS = "Assets:InKind"
 # Goods given in kind and used or handed out, per project: the stock's credit side.
@@ -42,6 +51,8 @@ DESIGNATION_OFFSET = "Equity:Designations:Offset"
 # Chinese names of the top accounts, for statements and the Beancount journal's comments.
 ACCOUNT_NAMES_ZH = {
     BANK: "银行存款",
+    CASH: "库存现金",
+    PLATFORMS: "其他货币资金",
     PREPAYMENTS: "预付账款",
     IN_KIND_ASSETS: "存货（受赠实物）",
     IN_KIND_USED: "存货（受赠实物）已领用",
@@ -59,6 +70,17 @@ ACCOUNT_NAMES_ZH = {
     "Expenses:Fundraising": "筹资费用",
     "Equity:Designations": "理事会指定用途（非限定性）",
 }
+
+
+def is_cash_equivalent(account: str) -> bool:
+    """Cash, bank and platform money, each account or any sub-account of one."""
+    return any(account == top or account.startswith(top + ":") for top in CASH_AND_EQUIVALENTS)
+
+
+def money_account(domain_event: Any) -> str:
+    """Where an event's money sits: its ``account``, or the bank for events recorded before
+    events said which (their postings, and so their leaves, stay as signed)."""
+    return getattr(domain_event, "account", None) or BANK
 
 
 def project_component(project_code: str) -> str:
@@ -114,12 +136,12 @@ def _pair(debit: str, credit: str, amount_fen: int) -> list[Posting]:
 
 def _donation_received(e: Any) -> list[Posting]:
     credit = income_account(e.project_id is not None, e.donor_kind, e.in_kind, e.project_code)
-    return _pair(IN_KIND_ASSETS if e.in_kind else BANK, credit, e.amount_fen)
+    return _pair(IN_KIND_ASSETS if e.in_kind else money_account(e), credit, e.amount_fen)
 
 
 def _donation_reversed(e: Any) -> list[Posting]:
     debit = income_account(e.project_id is not None, e.donor_kind, e.in_kind, e.project_code)
-    return _pair(debit, IN_KIND_ASSETS if e.in_kind else BANK, e.amount_fen)
+    return _pair(debit, IN_KIND_ASSETS if e.in_kind else money_account(e), e.amount_fen)
 
 
 def _grant_approved(e: Any) -> list[Posting]:
@@ -134,8 +156,17 @@ def _grant_closed(e: Any) -> list[Posting]:
 
 def _expense_paid(e: Any) -> list[Posting]:
     return [
-        *_pair(expense_account(e.category, e.project_code), BANK, e.amount_fen),
+        *_pair(expense_account(e.category, e.project_code), money_account(e), e.amount_fen),
         *_pair(designation_account(e.project_code), DESIGNATION_OFFSET, e.unrestricted_fen),
+    ]
+
+
+def _transfer_made(e: Any) -> list[Posting]:
+    """Money moved between cash, bank and platforms; a fee kept on the way is a cost."""
+    return [
+        Posting(e.target, e.amount_fen - e.fee_fen),
+        *([Posting(FEE_ACCOUNTS[e.fee_category], e.fee_fen)] if e.fee_fen else []),
+        Posting(e.source, -e.amount_fen),
     ]
 
 
@@ -143,7 +174,7 @@ def _expense_reversed(e: Any) -> list[Posting]:
     # Once a grant is closed its designation is gone, so money coming back is undesignated.
     designation = 0 if e.grant_closed else e.unrestricted_fen
     return [
-        *_pair(BANK, expense_account(e.category, e.project_code), e.amount_fen),
+        *_pair(money_account(e), expense_account(e.category, e.project_code), e.amount_fen),
         *_pair(DESIGNATION_OFFSET, designation_account(e.project_code), designation),
     ]
 
@@ -203,6 +234,7 @@ _POSTING_RULES: dict[str, Callable[[Any], list[Posting]]] = {
     ),
     "Custody.Received": lambda e: _pair(CUSTODY_ASSETS, CUSTODY_LIABILITIES, e.amount_fen),
     "Custody.PassedOn": lambda e: _pair(CUSTODY_LIABILITIES, CUSTODY_ASSETS, e.amount_fen),
+    "Transfer.Made": _transfer_made,
 }
 
 

@@ -9,10 +9,10 @@ from datetime import date
 from typing import Any
 
 from ledger.domain.accounts import (
-    CASH_AND_EQUIVALENTS,
     FIXED_ASSETS,
     IN_KIND_ASSETS,
     commitment_change_fen,
+    is_cash_equivalent,
     postings_for,
 )
 from ledger.domain.restrictions import consumed_fen, restricted_cash_fen, settled
@@ -63,7 +63,7 @@ def position_from(balances_fen: Mapping[str, int], committed_fen: int, events: i
         )
     )
     restricted_fen = restricted_cash_fen(balances_fen)
-    balance_fen = sum(balances_fen.get(account, 0) for account in CASH_AND_EQUIVALENTS)
+    balance_fen = sum(v for account, v in balances_fen.items() if is_cash_equivalent(account))
     return Position(
         received_total_fen=cash_income_fen,
         # What the grants paid for or owe; goods given in kind and used, and depreciation,

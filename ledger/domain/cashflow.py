@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledger.domain.accounts import CASH_AND_EQUIVALENTS, Posting, event_name, postings_for
+from ledger.domain.accounts import Posting, event_name, is_cash_equivalent, postings_for
 
 # The form's lines that an event of this fund can reach (line numbers of 会民非03表).
 DONATIONS_RECEIVED = 1  # 接受捐赠收到的现金
@@ -48,5 +48,5 @@ def cash_flows(
     ``postings``: the event's own, when the caller has them already."""
     if postings is None:
         postings = postings_for(domain_event)
-    change_fen = sum(p.amount_fen for p in postings if p.account in CASH_AND_EQUIVALENTS)
+    change_fen = sum(p.amount_fen for p in postings if is_cash_equivalent(p.account))
     return [(cash_line(domain_event, change_fen), change_fen)] if change_fen else []

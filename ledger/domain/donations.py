@@ -7,6 +7,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
+from ledger.domain.accounts import BANK, CASH, PLATFORMS
 from ledger.domain.base import FundAggregate, Meta, derived_id, month_of, not_before
 from ledger.domain.errors import InvalidInput, WrongState
 from ledger.domain.people import Donor
@@ -30,6 +31,16 @@ class ValuationBasis(StrEnum):
 
 
 USEFUL_LIFE_MONTHS_MAX = 600
+
+
+def channel_account(channel: str) -> str:
+    """The ledger account a channel's money goes into when a gift names none
+    (the money accounts by name: ``ledger.domain.treasury``)."""
+    return {
+        Channel.CASH: CASH,
+        Channel.WECHAT_PAY: f"{PLATFORMS}:WechatPay",
+        Channel.ALIPAY: f"{PLATFORMS}:Alipay",
+    }.get(Channel(channel), BANK)
 
 
 class Donation(FundAggregate):
@@ -61,6 +72,7 @@ class Donation(FundAggregate):
         note: str | None,
         meta: Meta,
         donor_ref: str | None = None,
+        account: str | None = None,
     ) -> None:
         self.donor_id = donor_id
         self.donor_kind = donor_kind
@@ -75,13 +87,16 @@ class Donation(FundAggregate):
         # In place of the donor in the public log, when their id may not be shown
         # (ledger.domain.gift_refs); None on gifts recorded before references existed.
         self.donor_ref = donor_ref
+        # The money account the gift went into; None on gifts recorded before accounts were
+        # named (the bank, ``accounts.money_account``), and on gifts in kind.
+        self.account = account
         self.reversed = False
 
     @staticmethod
     def create_id(receipt_no: str) -> UUID:
         return derived_id("receipt", receipt_no)
 
-    def reverse(self, reason: str, meta: Meta) -> None:
+    def reverse(self, reason: str, meta: Meta, voucher_no: str | None = None) -> None:
         if self.reversed:
             raise WrongState("donation", self.id, "reversed", "standing")
         not_before("donation", self.id, self.received_on, meta)
@@ -93,6 +108,8 @@ class Donation(FundAggregate):
             self.project_code,
             self.in_kind,
             meta,
+            self.account,
+            voucher_no,
         )
 
     def _require_in_kind(self) -> None:
@@ -201,6 +218,8 @@ class Donation(FundAggregate):
         project_code: str | None,
         in_kind: bool,
         meta: Meta,
+        account: str | None = None,
+        voucher_no: str | None = None,
     ) -> None:
         self.reversed = True
 
@@ -214,10 +233,12 @@ def new_donation(
     note: str | None,
     meta: Meta,
     donor_ref: str | None = None,
+    account: str | None = None,
 ) -> Donation:
     """A gift from this donor, restricted to the project if one is given; the note sealed
     beforehand under the donor's key, and the donor's blinded reference made beforehand
-    when their id is not public."""
+    when their id is not public. Its money goes to ``account`` (a ledger account), or where
+    its channel puts it."""
     return Donation(
         donor_id=str(donor.id),
         donor_kind=donor.kind,
@@ -230,4 +251,5 @@ def new_donation(
         note=note,
         meta=meta,
         donor_ref=donor_ref,
+        account=None if channel == Channel.IN_KIND else account or channel_account(channel),
     )

@@ -279,6 +279,51 @@ class ErasureIncomplete(LedgerError):
         )
 
 
+class CashShort(LedgerError):
+    code = "cash-short"
+    title = "Cash would go below zero"
+
+    def __init__(self, account: str, on: str, available_fen: int, requested_fen: int) -> None:
+        super().__init__(
+            f"{account} holds at least {format_yuan_grouped(available_fen)} on every day from "
+            f"{on} on, asked: {format_yuan_grouped(requested_fen)}",
+            account=account,
+            on=on,
+            available=format_yuan(available_fen),
+            requested=format_yuan(requested_fen),
+        )
+
+
+class NumberTaken(LedgerError):
+    """A voucher or receipt number already used: the earlier record is named."""
+
+    code = "number-taken"
+    title = "The number is already used"
+
+    def __init__(self, what: str, number: str, earlier_kind: str, earlier_id: str) -> None:
+        super().__init__(
+            f"{what} {number} is already used by {earlier_kind} {earlier_id}",
+            what=what,
+            number=number,
+            earlier_kind=earlier_kind,
+            earlier_id=earlier_id,
+        )
+
+
+class AttachmentMissing(LedgerError):
+    kind = "invalid"
+    code = "attachment-missing"
+    title = "The voucher needs an attachment's SHA-256"
+
+    def __init__(self, amount_fen: int, threshold_fen: int) -> None:
+        super().__init__(
+            f"a voucher of {format_yuan_grouped(amount_fen)} needs the SHA-256 of at least one "
+            f"attachment (invoice, receipt, contract) from {format_yuan_grouped(threshold_fen)}",
+            amount=format_yuan(amount_fen),
+            threshold=format_yuan(threshold_fen),
+        )
+
+
 class RulesRetroactive(LedgerError):
     kind = "invalid"
     code = "rules-retroactive"

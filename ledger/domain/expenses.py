@@ -43,6 +43,7 @@ class Expense(FundAggregate):
         voucher_no: str | None,
         voucher_sha256: str | None,
         meta: Meta,
+        account: str | None = None,
     ) -> None:
         self.grant_id = grant_id
         self.project_id = project_id
@@ -57,6 +58,9 @@ class Expense(FundAggregate):
         self.description = description
         self.voucher_no = voucher_no
         self.voucher_sha256 = voucher_sha256
+        # The money account it was paid from; None on expenses recorded before accounts
+        # were named (the bank, ``accounts.money_account``).
+        self.account = account
         self.reversed = False
         self.payee_forgotten = False
 
@@ -64,10 +68,14 @@ class Expense(FundAggregate):
     def forget_payee(self, meta: Meta) -> None:
         self.payee_forgotten = True
 
-    def reverse(self, reason: str, grant_closed: bool, meta: Meta) -> None:
+    def reverse(
+        self, reason: str, grant_closed: bool, meta: Meta, voucher_no: str | None = None
+    ) -> None:
         if self.reversed:
             raise WrongState("expense", self.id, "reversed", "standing")
         not_before("expense", self.id, self.paid_on, meta)
+        # Named only by expenses that named theirs, so older reversals read as they did.
+        named = {} if self.account is None else {"account": self.account}
         self._reversed(
             reason,
             self.project_code,
@@ -77,6 +85,8 @@ class Expense(FundAggregate):
             self.unrestricted_fen,
             grant_closed,
             meta,
+            voucher_no,
+            **named,
         )
 
     @event("Reversed")
@@ -90,6 +100,8 @@ class Expense(FundAggregate):
         unrestricted_fen: int,
         grant_closed: bool,
         meta: Meta,
+        voucher_no: str | None = None,
+        account: str | None = None,
     ) -> None:
         self.reversed = True
 
@@ -110,7 +122,9 @@ class Payment:
     voucher_sha256: str | None
 
 
-def pay_from(grant: Grant, expense_id: UUID, payment: Payment, meta: Meta) -> Expense:
+def pay_from(
+    grant: Grant, expense_id: UUID, payment: Payment, meta: Meta, account: str | None = None
+) -> Expense:
     """Pay from an approved grant: money restricted to its project first, then the rest."""
     restricted_fen, unrestricted_fen = grant.split(payment.amount_fen, meta)
     expense = created(
@@ -124,6 +138,7 @@ def pay_from(grant: Grant, expense_id: UUID, payment: Payment, meta: Meta) -> Ex
         unrestricted_fen=unrestricted_fen,
         meta=meta,
         **vars(payment),
+        account=account,
     )
     grant.charge(str(expense.id), restricted_fen, unrestricted_fen, meta)
     return expense

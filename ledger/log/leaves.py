@@ -43,6 +43,9 @@ PERSONAL: dict[str, dict[str, str]] = {
     "Donation.Received": {"note": "originator_id"},
     # Not personal, but the public never sees voucher files or their hashes; auditors do.
     "Expense.Paid": {"voucher_sha256": "originator_id"},
+    "VoucherYear.Numbered": {"attachments_sha256": "originator_id"},
+    # A bank statement's lines name the other side of each movement: often a person.
+    "BankStatementBook.LinesImported": {"lines": "originator_id"},
     # A bill's or an advance's payee may be a person: hashed whichever kind it is.
     "Bill.Received": {"payee": "originator_id"},
     "Advance.Paid": {"payee": "originator_id"},

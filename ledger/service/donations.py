@@ -23,6 +23,7 @@ from ledger.domain.errors import Duplicate
 from ledger.domain.money import check_amount_fen
 from ledger.service.kernel import Actor, Decision, Keyed, Options, Receipt, permitted
 from ledger.service.personal import PersonalData
+from ledger.service.treasury import TreasuryCommands
 
 
 def made_receipt_no(received_on: date, random_bytes: int = 4) -> str:
@@ -96,7 +97,7 @@ def recorded_at_once(
     return record_donation
 
 
-class DonationCommands(PersonalData):
+class DonationCommands(PersonalData, TreasuryCommands):
     @permitted("record_donation")
     def donation_order(
         self,
@@ -170,13 +171,21 @@ class DonationCommands(PersonalData):
         def decide(meta: Meta) -> Decision:
             fund = self._open_fund(meta.effective_on)
             donation = self._get(Donation, donation_id, "donation")
-            donation.reverse(reason, meta)
+            # A reversal is booked on a voucher of its own (记账凭证), numbered in its year.
+            vouchers = self.voucher_year(meta.effective_on.year, meta)
+            number = vouchers.number(None, ("donation reversal", donation_id), (), None, meta)
+            donation.reverse(reason, meta, number)
             if donation.in_kind:
-                return donation_id, [donation]
+                return donation_id, [donation, vouchers]
             fund.reverse_donation(
                 donation_id, donation.project_id, donation.amount_fen, self.tally.current(), meta
             )
-            return donation_id, [donation, fund]
+            if donation.account is None:
+                return donation_id, [donation, fund, vouchers]
+            # Money handed back leaves the account it came into: a cash box must hold it.
+            treasury = self.treasury(meta)
+            self.move_cash(treasury, donation.account, -donation.amount_fen, meta)
+            return donation_id, [donation, fund, vouchers, treasury]
 
         args = {"donation_id": donation_id, "reason": reason}
         return self._run(actor, "reverse_donation", args, decide, **options)

@@ -22,6 +22,7 @@ from ledger.domain.expenses import Payment, pay_from
 from ledger.domain.money import check_amount_fen
 from ledger.service.kernel import Actor, Decision, Keyed, Options, Receipt, permitted
 from ledger.service.personal import PersonalData
+from ledger.service.treasury import TreasuryCommands
 
 VOUCHER_CHARS_MAX = 64
 
@@ -43,7 +44,7 @@ def checked_payment(day: tuple[str, date], given: Payment) -> Payment:
     return payment
 
 
-class ExpenseCommands(PersonalData):
+class ExpenseCommands(PersonalData, TreasuryCommands):
     @permitted("record_expense")
     def record_expense(
         self,
@@ -57,8 +58,12 @@ class ExpenseCommands(PersonalData):
         voucher_no: str | None = None,
         voucher_sha256: str | None = None,
         payee_kind: str = PayeeKind.ORGANISATION.value,
+        account: str = "bank",
         **options: Unpack[Keyed],
     ) -> Receipt:
+        """Pay from a grant out of a money account (by name); the voucher number given, or
+        the next of its year, and its attachment's SHA-256 when the committee's threshold
+        asks for one."""
         payment = checked_payment(
             ("paid_on", paid_on),
             Payment(
@@ -76,15 +81,29 @@ class ExpenseCommands(PersonalData):
             "payee": payee if person is None else self._blinded(person, payee, key),
             "payee_kind": payee_kind,
             "category": category,
+            # Named only when not the bank, so earlier commands keep their fingerprints.
+            **({} if account == "bank" else {"account": account}),
         }
 
         def decide(meta: Meta) -> Decision:
             self._open_fund(paid_on)
             grant = self._get(Grant, grant_id, "grant")
-            sealed = (
-                payment if person is None else replace(payment, payee=self._sealed(person, payee))
+            treasury = self.treasury(meta)
+            paid_from = treasury.account(account).account
+            vouchers = self.voucher_year(paid_on.year, meta)
+            number = vouchers.number(
+                payment.voucher_no,
+                ("expense", str(expense_id)),
+                () if payment.voucher_sha256 is None else (payment.voucher_sha256,),
+                treasury.attachment_due(payment.amount_fen),
+                meta,
             )
-            return str(expense_id), [grant, pay_from(grant, expense_id, sealed, meta)]
+            self.move_cash(treasury, paid_from, -payment.amount_fen, meta)
+            sealed = replace(payment, voucher_no=number)
+            if person is not None:
+                sealed = replace(sealed, payee=self._sealed(person, payee))
+            expense = pay_from(grant, expense_id, sealed, meta, paid_from)
+            return str(expense_id), [grant, expense, vouchers, treasury]
 
         return self._run(actor, "record_expense", args, decide, on=paid_on, idempotency_key=key)
 
@@ -99,10 +118,15 @@ class ExpenseCommands(PersonalData):
             expense = self._get(Expense, expense_id, "expense")
             grant = self._get(Grant, expense.grant_id, "grant")
             grant_closed = grant.status == GrantStatus.CLOSED
-            expense.reverse(reason, grant_closed, meta)
+            vouchers = self.voucher_year(meta.effective_on.year, meta)
+            number = vouchers.number(None, ("expense reversal", expense_id), (), None, meta)
+            expense.reverse(reason, grant_closed, meta, number)
             grant.uncharge(expense_id, expense.restricted_fen, expense.unrestricted_fen, meta)
+            treasury = self.treasury(meta)
+            if expense.account is not None:
+                self.move_cash(treasury, expense.account, expense.amount_fen, meta)
             if not grant_closed:
-                return expense_id, [expense, grant]
+                return expense_id, [expense, grant, vouchers, treasury]
             # The grant's leftover was already released; this money goes back to the fund too.
             fund.release(
                 expense.grant_id,
@@ -111,7 +135,7 @@ class ExpenseCommands(PersonalData):
                 expense.unrestricted_fen,
                 meta,
             )
-            return expense_id, [expense, grant, fund]
+            return expense_id, [expense, grant, fund, vouchers, treasury]
 
         args = {"expense_id": expense_id, "reason": reason}
         return self._run(actor, "reverse_expense", args, decide, **options)

@@ -23,11 +23,12 @@ from ledger.domain.errors import Duplicate, InvalidInput, WrongState
 from ledger.domain.people import Donor
 from ledger.service.kernel import Actor, Decision, Keyed, Options, Receipt, permitted
 from ledger.service.personal import PersonalData
+from ledger.service.reconciliation import ReconciliationCommands
 
 CONTACT_ENTRIES_MAX = 10
 
 
-class SetupCommands(PersonalData):
+class SetupCommands(PersonalData, ReconciliationCommands):
     @permitted("establish_fund")
     def establish_fund(
         self, actor: Actor, name: str, quorum: int = 3, *, on: date | None = None
@@ -153,6 +154,9 @@ class SetupCommands(PersonalData):
             if month >= month_of(meta.effective_on):
                 raise WrongState("month", month, "not yet ended", "ended")
             fund = self.fund()
+            # Not while a bank statement of a month it closes does not reconcile (unless a
+            # committee member recorded why).
+            self.check_reconciled(month, fund.closed_through)
             fund.close_period(month, meta)
             return str(FUND_ID), [fund]
 

@@ -23,6 +23,7 @@ from typing import Any
 from eventsourcing.persistence import IntegrityError, Mapper, StoredEvent
 
 from ledger.domain import Donation, Donor, Meta, Project, derived_id
+from ledger.domain.donations import channel_account
 from ledger.domain.errors import Duplicate
 
 # How the service makes one gift of an import (its note sealed), for the mapper's bytes.
@@ -112,6 +113,7 @@ class DonationEncoder:
                 },
             },
             "donor_ref": self.reference(donor, str(donation_id)),
+            "account": None if item["channel"] == "in_kind" else channel_account(item["channel"]),
         }
         return StoredEvent(
             originator_id=donation_id,

@@ -61,6 +61,11 @@ def _notes_sheet(sheet: Worksheet, statements: dict[str, Any]) -> None:
             ]
         )
     sheet.append([])
+    sheet.append(["货币资金 Cash, bank and platforms"])
+    sheet.append(["账户 account", "年初 opening", "期末 closing"])
+    for row in notes["money_by_account"]:
+        sheet.append([row["label"], Decimal(row["opening"]), Decimal(row["closing"])])
+    sheet.append([])
     sheet.append(["受赠实物 Gifts in kind"])
     sheet.append(
         [

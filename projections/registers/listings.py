@@ -90,6 +90,15 @@ class Listings(Queries):
             "min_fen": min_fen,
             "max_fen": max_fen,
         }
+        if receipt_no is not None:
+            # The gift's own receipt number, or its official receipt's (公益事业捐赠票据).
+            official = self.registers_view.query(
+                "SELECT donation_id FROM {t}fl_official_receipts"
+                " WHERE receipt_no = %s AND donation_id IS NOT NULL",
+                [receipt_no],
+            )
+            if official:
+                filters = {**filters, "receipt_no": None, "donation_id": official[0]["donation_id"]}
         page = self._listing("fl_donations", "received_on", filters, after, limit)
         self._with_donors(page.items)
         return page

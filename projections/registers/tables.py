@@ -72,6 +72,13 @@ REGISTERS_DDL = (
     " opinion_id TEXT PRIMARY KEY, position BIGINT NOT NULL UNIQUE, subject_id TEXT NOT NULL,"
     " subject_kind TEXT NOT NULL, author_id TEXT NOT NULL, text TEXT NOT NULL,"
     " recorded_on {date} NOT NULL)",
+    # 公益事业捐赠票据: each official receipt number, issued for a gift or voided.
+    "CREATE TABLE IF NOT EXISTS {t}fl_official_receipts ("
+    " receipt_id TEXT PRIMARY KEY, receipt_no TEXT NOT NULL UNIQUE,"
+    " position BIGINT NOT NULL, donation_id TEXT,"
+    " issued_on {date} NOT NULL, voided {bool} NOT NULL, void_reason TEXT)",
+    "CREATE INDEX IF NOT EXISTS fl_official_receipts_donation"
+    " ON {t}fl_official_receipts (donation_id)",
     # How many people an activity served (the canteen's meals, a clinic's patients), written
     # by the records of attendance; the panel's cost per person served reads it.
     # The thread of an opinion: the committee's answers and the author's later versions.

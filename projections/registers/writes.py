@@ -153,6 +153,22 @@ def _registers_donations(position: int, e: Any, name: str) -> list[Write]:
                 (e.amount_fen, 1),
             ),
         ]
+    if name == "OfficialReceipt.Issued":
+        return [
+            (
+                "INSERT INTO {t}fl_official_receipts (receipt_id, receipt_no, position,"
+                " donation_id, issued_on, voided) VALUES (%s, %s, %s, %s, %s, %s)",
+                (id_of(e), e.receipt_no, position, e.donation_id, day, False),
+            )
+        ]
+    if name == "OfficialReceipt.Voided":
+        return [
+            (
+                "UPDATE {t}fl_official_receipts SET voided = %s, void_reason = %s"
+                " WHERE receipt_id = %s",
+                (True, e.reason, id_of(e)),
+            )
+        ]
     if name == "Donation.Reversed":
         return [
             Reads(_UNDO_DONATION_DAY, (id_of(e),)),

@@ -7,7 +7,6 @@ from datetime import date
 from typing import Any
 
 from ledger.domain.accounts import (
-    CASH_AND_EQUIVALENTS,
     CUSTODY_ASSETS,
     CUSTODY_LIABILITIES,
     DEPRECIATION,
@@ -17,6 +16,7 @@ from ledger.domain.accounts import (
     NET_ASSETS_UNRESTRICTED,
     PAYABLES,
     PREPAYMENTS,
+    is_cash_equivalent,
 )
 from ledger.domain.books import total_fen
 from projections.statements.forms import Column, Line, heading, statement, total
@@ -84,7 +84,7 @@ def amounts_by_line(b: Mapping[str, int]) -> dict[int, int]:
     cost_fen = total_fen(b, FIXED_ASSETS) - total_fen(b, DEPRECIATION)
     depreciation_fen = -total_fen(b, DEPRECIATION)
     lines = {
-        1: sum(b.get(account, 0) for account in CASH_AND_EQUIVALENTS),
+        1: sum(v for account, v in b.items() if is_cash_equivalent(account)),
         4: total_fen(b, PREPAYMENTS),
         8: total_fen(b, IN_KIND_ASSETS),
         31: cost_fen,

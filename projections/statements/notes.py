@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
+from ledger.domain.accounts import ACCOUNT_NAMES_ZH, CASH_AND_EQUIVALENTS
 from ledger.domain.books import total_fen
 from ledger.domain.restrictions import RELEASED_RESTRICTED
 from ledger.domain.yuan import format_yuan
@@ -79,6 +80,41 @@ def restricted_by_project(
                 "released": format_yuan(released_fen),
                 "closing": format_yuan(closing_fen),
             }
+        )
+    return rows
+
+
+_MONEY_EN = {
+    "Assets:Cash": "Cash on hand",
+    "Assets:Bank": "Bank deposits",
+    "Assets:Platforms": "Other monetary funds (payment platforms)",
+}
+
+
+def money_by_account(
+    opening: Mapping[str, int], closing: Mapping[str, int]
+) -> list[dict[str, str]]:
+    """货币资金 line by line: 库存现金, 银行存款, 其他货币资金, then each account under them
+    (a second bank account, WeChat Pay, Alipay), at the start and the end."""
+    rows = []
+    for top in sorted(CASH_AND_EQUIVALENTS, key=lambda a: list(_MONEY_EN).index(a)):
+        accounts = sorted({a for a in (*opening, *closing) if a.startswith(top + ":")})
+        rows.append(
+            {
+                "account": top,
+                "label": f"{ACCOUNT_NAMES_ZH[top]} / {_MONEY_EN[top]}",
+                "opening": format_yuan(total_fen(opening, top)),
+                "closing": format_yuan(total_fen(closing, top)),
+            }
+        )
+        rows.extend(
+            {
+                "account": account,
+                "label": account.removeprefix(top + ":"),
+                "opening": format_yuan(opening.get(account, 0)),
+                "closing": format_yuan(closing.get(account, 0)),
+            }
+            for account in accounts
         )
     return rows
 

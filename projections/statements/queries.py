@@ -96,6 +96,7 @@ class StatementQueries(BooksQueries):
         return {
             "basis": notes.basis(self._fund_name(), self.first_year(), since, until),
             "restricted_by_project": notes.restricted_by_project(opening, self.balances(until)),
+            "money_by_account": notes.money_by_account(opening, self.balances(until)),
             "in_kind": notes.in_kind_gifts(
                 view.query(
                     "SELECT * FROM {t}fl_in_kind WHERE received_on <= %s ORDER BY received_on,"

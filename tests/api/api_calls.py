@@ -72,6 +72,22 @@ MUTATIONS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("/v1/opinions/{opinion_id}/supersede", "supersede_opinion", {"text": "矩阵"}),
     ("/v1/periods/{month}/close", "close_period", None),
     ("/v1/people/{person_id}/forget", "forget_person", None),
+    (
+        "/v1/official-receipts",
+        "issue_official_receipt",
+        {"donation_id": NOBODY, "receipt_no": "矩阵-1", "issued_on": DAY},
+    ),
+    (
+        "/v1/official-receipts/{receipt_no}/void",
+        "void_official_receipt",
+        {"reason": "矩阵", "voided_on": DAY},
+    ),
+    (
+        "/v1/reconciliation/{account}/match",
+        "reconcile_match",
+        {"key": "矩阵", "entry_ids": [NOBODY]},
+    ),
+    ("/v1/reconciliation/{account}/unmatch", "reconcile_unmatch", {"key": "矩阵"}),
 ]
 
 

@@ -119,6 +119,7 @@ def fund(module_store_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
             "year": str(DAY.year),
             "size": str(tree_size),
             "path": "site.css",
+            "account": "bank",
         }
         yield Fund(client, tokens, values, tree_size)
 

@@ -56,7 +56,12 @@ GROUPINGS = [
     "payee,month",
 ]
 # Routes that answer nobody without a token.
-FOR_TOKEN_HOLDERS = {"/v1/events", "/v1/reports/statements/{year}", "/v1/checks"}
+FOR_TOKEN_HOLDERS = {
+    "/v1/events",
+    "/v1/reports/statements/{year}",
+    "/v1/checks",
+    "/v1/reconciliation/{account}/{month}",
+}
 CHECKPOINT_WAIT_POLLS_MAX = 200
 CHECKPOINT_POLL_S = 0.05
 PAGES_MAX = 100
@@ -233,6 +238,9 @@ def _ask_the_api(
         "/v1/opinions": lambda t: sweep.pages(t, t),
         "/v1/corrections": lambda t: sweep.get(t, t),
         "/v1/events": lambda t: sweep.get(t, t),
+        "/v1/reconciliation/{account}/{month}": lambda t: [
+            sweep.get(t, f"/v1/reconciliation/bank/{m}") for m in DEMO_MONTHS
+        ],
         "/v1/checks": lambda t: sweep.get(t, t),
         "/v1/donors/{donor_id}/statement": lambda t: [
             sweep.get(t, f"/v1/donors/{d}/statement") for d in donor_ids

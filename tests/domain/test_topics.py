@@ -47,6 +47,18 @@ STORED_TOPICS = {
     "Attendance": ["Recorded"],
     "IdempotencyRecord": ["Recorded"],
     "LeafFormat": ["Adopted"],
+    "Treasury": ["Started", "AccountOpened", "CashMoved", "ThresholdSet"],
+    "Transfer": ["Made"],
+    "VoucherYear": ["Opened", "Numbered"],
+    "OfficialReceipt": ["Issued", "Voided"],
+    "PlatformLedger": ["Started", "GiftLinked", "Settled"],
+    "BankStatementBook": [
+        "Started",
+        "LinesImported",
+        "Matched",
+        "Unmatched",
+        "DifferenceAccepted",
+    ],
 }
 
 

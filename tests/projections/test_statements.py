@@ -16,6 +16,7 @@ from projections.exports import export_statements_pdf, export_statements_xlsx
 from projections.exports.statements_pdf import chromium_path
 from projections.reader import Reader
 from projections.statements.forms import figure
+from projections.statements.notes import money_by_account
 
 # The demo's months, December 2025 to November 2026.
 DEMO_MONTHS = [(2025, 12)] + [(2026, month) for month in range(1, 12)]
@@ -118,3 +119,26 @@ def test_the_pdf_prints_the_json_figures(year_2026: dict[str, object]) -> None:
 def test_the_statements_are_one_json_document(year_2026: dict[str, object]) -> None:
     again = json.loads(json.dumps(year_2026, ensure_ascii=False))
     assert again == year_2026
+
+
+def test_the_notes_show_cash_bank_and_platform_money_on_their_lines() -> None:
+    opening = {"Assets:Bank": 100_000, "Assets:Cash": 5_000}
+    closing = {
+        "Assets:Bank": 90_000,
+        "Assets:Bank:Icbc-2": 7_000,
+        "Assets:Cash": 2_500,
+        "Assets:Platforms:WechatPay": 1_188,
+        "Assets:Platforms:Alipay": 400,
+        "Expenses:Programme:Noodles": 10_000,
+    }
+    rows = money_by_account(opening, closing)
+    assert [(r["account"], r["opening"], r["closing"]) for r in rows] == [
+        ("Assets:Cash", "50.00", "25.00"),
+        ("Assets:Bank", "1000.00", "970.00"),
+        ("Assets:Bank:Icbc-2", "0.00", "70.00"),
+        ("Assets:Platforms", "0.00", "15.88"),
+        ("Assets:Platforms:Alipay", "0.00", "4.00"),
+        ("Assets:Platforms:WechatPay", "0.00", "11.88"),
+    ]
+    assert rows[0]["label"].startswith("库存现金")
+    assert rows[3]["label"].startswith("其他货币资金")

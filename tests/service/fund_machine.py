@@ -57,7 +57,9 @@ class FundMachine(FundModel):
                 w.donors["individual"],
                 amount_fen,
                 DAY,
-                "in_kind" if in_kind else "wechat_pay",
+                # Into the bank, which the model's balance is: a platform's money would sit on
+                # the platform until settled (tests/service/test_money_accounts.py).
+                "in_kind" if in_kind else "bank_transfer",
                 project_id=w.projects[code] if code else None,
             ),
         )

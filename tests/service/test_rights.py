@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from canteen import MONTH, csv_of, good_rows, open_canteen, rules
-from helpers import DAY, World, build_world, refused
+from helpers import DAY, World, build_world, fen, refused
 
 from ledger.app import OPERATOR, Actor, FundLedger
+from ledger.demo.statements import Movement, icbc_statement
 from ledger.domain import Role
 from ledger.domain.errors import Duplicate, NotPermitted, WrongState
+from ledger.formats.bank_statement import BankStatement, decode_statement, parse_bank_statement
 from ledger.formats.meals_csv import parse_meals
+from ledger.formats.platform_settlement import parse_settlement
 from ledger.service.kernel import RIGHTS
 from ledger.service.meal_settlements import file_sha256
+
+SETTLEMENT = Path(__file__).parent.parent / "fixtures" / "platform" / "wechat-2025-03.csv"
 
 # == Roles =====================================================================================
 
@@ -34,7 +40,9 @@ def _role_commands(w: World) -> dict[str, Callable[[Actor], object]]:
     goods = w.donate("500.00", "noodles", channel="in_kind")
     kept = w.donate("600.00", "noodles", channel="in_kind")
     app.value_in_kind(t, kept, "invoice", "发票", fixed_asset=True, useful_life_months=6, on=DAY)
+    money = _money_path(w, donation_id)
     return {
+        **money,
         **_canteen_commands(w),
         "establish_fund": lambda a: app.establish_fund(a, "另一个基金", 3),
         "add_user": lambda a: app.add_user(a, "新委员", "committee"),
@@ -78,6 +86,46 @@ def _role_commands(w: World) -> dict[str, Callable[[Actor], object]]:
             a, "南湖宾馆", "noodles", 4, DAY, "厨师"
         ),
         "forget_person": lambda a: app.forget_person(a, w.donors["individual"]),
+    }
+
+
+def _statement(*movements: Movement) -> BankStatement:
+    text = icbc_statement("1204", "南湖", "2025-03", 0, movements)
+    return parse_bank_statement(decode_statement(text.encode("gbk")))
+
+
+def _money_path(w: World, donation_id: str) -> dict[str, Callable[[Actor], object]]:
+    """The money path's commands: a statement with a line matched and one not, to act on."""
+    app, t = w.app, w.treasurer
+    app.import_bank_statement(
+        t,
+        "bank",
+        _statement(Movement(DAY, fen("1000.00")), Movement(DAY + timedelta(days=10), 10000)),
+    )
+    lines, matches = app.statement_lines("bank")
+    [matched] = list(matches)
+    [unmatched] = [li.key for li in lines if li.key not in matches]
+    [gift] = [e.entry_id for e in app.book_entries("Assets:Bank") if e.change_fen == 10000]
+    settlement = parse_settlement(decode_statement(SETTLEMENT.read_bytes()))
+    return {
+        "open_money_account": lambda a: app.open_money_account(a, "icbc-2", "bank", "工行二户"),
+        "record_transfer": lambda a: app.record_transfer(a, "bank", "cash", 100, DAY),
+        "set_attachment_threshold": lambda a: app.set_attachment_threshold(a, 0),
+        "issue_official_receipt": lambda a: app.issue_official_receipt(
+            a, donation_id, "RIGHTS-1", DAY
+        ),
+        "void_official_receipt": lambda a: app.void_official_receipt(a, "RIGHTS-2", "作废", DAY),
+        "import_bank_statement": lambda a: app.import_bank_statement(
+            a, "bank", _statement(Movement(DAY + timedelta(days=12), 500))
+        ),
+        "reconcile_match": lambda a: app.reconcile_match(a, "bank", unmatched, [gift]),
+        "reconcile_unmatch": lambda a: app.reconcile_unmatch(a, "bank", matched),
+        "accept_reconciliation_difference": lambda a: app.accept_reconciliation_difference(
+            a, "bank", "2025-03", "银行已致函更正"
+        ),
+        "import_platform_settlement": lambda a: app.import_platform_settlement(
+            a, "wechat_pay", settlement, w.donors["individual"], date(2025, 3, 13)
+        ),
     }
 
 
