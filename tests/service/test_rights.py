@@ -41,6 +41,7 @@ def _role_commands(w: World) -> dict[str, Callable[[Actor], object]]:
     kept = w.donate("600.00", "noodles", channel="in_kind")
     app.value_in_kind(t, kept, "invoice", "发票", fixed_asset=True, useful_life_months=6, on=DAY)
     money = _money_path(w, donation_id)
+    opinion = app.record_opinion(w.adviser, approved, "first view", on=DAY).id
     return {
         **money,
         **_canteen_commands(w),
@@ -66,6 +67,10 @@ def _role_commands(w: World) -> dict[str, Callable[[Actor], object]]:
         ),
         "reverse_expense": lambda a: app.reverse_expense(a, expense_id, "error", on=DAY),
         "record_opinion": lambda a: app.record_opinion(a, approved, "well run", on=DAY),
+        "answer_opinion": lambda a: app.answer_opinion(a, opinion, "thank you", on=DAY),
+        # Only its author supersedes an opinion: the adviser who wrote it, here.
+        "supersede_opinion": lambda a: app.supersede_opinion(a, opinion, "on reflection", on=DAY),
+        "explain_warning": lambda a: app.explain_warning(a, "weekend:0001", "paid on duty", on=DAY),
         "close_period": lambda a: app.close_period(a, "2025-01"),
         # The fund's first year is this one, not ended: the rule refuses after the right.
         "close_year": lambda a: app.close_year(a, DAY.year),
