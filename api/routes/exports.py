@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Path
 from fastapi.responses import Response
@@ -17,12 +17,26 @@ from projections import exports
 
 router = APIRouter(prefix="/v1/exports", tags=["open data 开放数据"], responses=PROBLEM_RESPONSES)
 
-FORMATS = ("beancount", "360giving", "donations.csv", "grants.csv", "expenses.csv")
+Format = Literal["beancount", "360giving", "donations.csv", "grants.csv", "expenses.csv"]
+FORMATS: tuple[str, ...] = get_args(Format)
 
 
-@router.get("/{name}", summary="Download the books or open data 下载")
+# Each format's own media type: the OpenAPI document names them all.
+DOWNLOADS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "beancount: text/plain (needs a token); 360giving: JSON; the rest CSV.",
+        "content": {
+            "text/plain": {"schema": {"type": "string"}},
+            "application/json": {"schema": {"type": "object"}},
+            "text/csv": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+@router.get("/{name}", summary="Download the books or open data 下载", responses=DOWNLOADS)
 def export(
-    name: Annotated[str, Path(description=", ".join(FORMATS))],
+    name: Annotated[Format, Path(description=", ".join(FORMATS))],
     services: ServicesDep,
     actor: CurrentActor,
 ) -> Response:
