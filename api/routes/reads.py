@@ -13,72 +13,37 @@ from api import present
 from api.access import sight_of
 from api.deps import CurrentActor, FullReader, ServicesDep
 from api.models import (
-    ID_PATTERN,
     PROBLEM_RESPONSES,
     TEXT_PATTERN,
-    YUAN_OR_ZERO_PATTERN,
-    IsoDate,
     Listing,
     Summary,
     link_to_body,
     link_to_path,
 )
 from api.problems import ApiProblem
+from api.routes.parameters import (
+    GROUP_BY_PATTERN,
+    After,
+    AsOf,
+    Key,
+    KeyPath,
+    Limit,
+    MaxYuan,
+    MinYuan,
+    Month,
+    PeriodSince,
+    PeriodUntil,
+    Since,
+    Until,
+)
 from ledger.app import Actor
 from ledger.domain.disclosure import GIFT_PROOF, public_donor_id
 from ledger.domain.money import parse_yuan
 from ledger.domain.yuan import format_yuan
 from projections.registers.listings import Page
+from projections.sqlview.reading import PAGE_SIZE_MAX
 
 router = APIRouter(prefix="/v1", tags=["read 查询"], responses=PROBLEM_RESPONSES)
-
-Limit = Annotated[int, Query(ge=1, le=500, description="Rows per page, 1 to 500.")]
-# Positions are BIGINT in both databases.
-POSITION_MAX = 2**63 - 1
-After = Annotated[
-    int,
-    Query(ge=0, le=POSITION_MAX, description="`next_after` of the previous page; 0 starts."),
-]
-Since = Annotated[
-    IsoDate | None, Query(alias="from", description="From this date (YYYY-MM-DD), inclusive.")
-]
-Until = Annotated[
-    IsoDate | None, Query(alias="to", description="To this date (YYYY-MM-DD), inclusive.")
-]
-# A report's period: ``from`` after ``to`` is refused (422), a rule between two parameters
-# that the OpenAPI document cannot state but in words.
-PeriodSince = Annotated[
-    IsoDate | None,
-    Query(
-        alias="from",
-        description="From this date, inclusive; 1 January of `to`'s year by default. "
-        "Not after `to` (else 422).",
-    ),
-]
-PeriodUntil = Annotated[
-    IsoDate | None, Query(alias="to", description="To this date, inclusive; today by default.")
-]
-AsOf = Annotated[IsoDate | None, Query(description="Effective date (YYYY-MM-DD); today if none.")]
-AMOUNT_BOUND = "yuan, 0 to 1000000000000.00, at most two decimals"
-MinYuan = Annotated[
-    str | None,
-    Query(pattern=YUAN_OR_ZERO_PATTERN, description=f"At least this amount ({AMOUNT_BOUND})."),
-]
-MaxYuan = Annotated[
-    str | None,
-    Query(pattern=YUAN_OR_ZERO_PATTERN, description=f"At most this amount ({AMOUNT_BOUND})."),
-]
-# A code or an id: printable ASCII, as the ledger gives them.
-Key = Annotated[
-    str | None,
-    Query(min_length=1, max_length=64, pattern=ID_PATTERN, description="A code or an id."),
-]
-KeyPath = Annotated[
-    str, Path(min_length=1, max_length=64, pattern=ID_PATTERN, description="An id (or a code).")
-]
-Month = Annotated[str, Path(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", examples=["2026-01"])]
-GROUPS = ("project", "donor_kind", "month", "category")
-GROUP_BY_PATTERN = f"^(?:{'|'.join(GROUPS)})(?:,(?:{'|'.join(GROUPS)}))*$"
 
 
 def _fen(value: str | None, field: str) -> int | None:
@@ -111,7 +76,11 @@ def projects(services: ServicesDep) -> list[dict[str, Any]]:
     return services.reader.projects()
 
 
-@router.get("/projects/{project}", summary="One project, by id or code 项目详情")
+@router.get(
+    "/projects/{project}",
+    summary="One project, by id or code 项目详情",
+    description="With its grants and its newest 500 opinions.",
+)
 def project(project: KeyPath, services: ServicesDep, actor: CurrentActor) -> dict[str, Any]:
     code = services.reader.project_code(project) if len(project) > 32 else project
     found = services.reader.project(code) if code else None
@@ -230,7 +199,11 @@ def opinions(
     return _listing(page, present.opinion, actor)
 
 
-@router.get("/corrections", summary="Every reversal with its reason 更正说明")
+@router.get(
+    "/corrections",
+    summary="Every reversal with its reason 更正说明",
+    description=f"The newest {PAGE_SIZE_MAX} reversals of donations, and as many of expenses.",
+)
 def corrections(services: ServicesDep, actor: CurrentActor) -> list[dict[str, Any]]:
     return [
         {
@@ -246,7 +219,11 @@ def corrections(services: ServicesDep, actor: CurrentActor) -> list[dict[str, An
     ]
 
 
-@router.get("/donors/{donor_id}/statement", summary="A donor's gifts and their use 捐赠去向")
+@router.get(
+    "/donors/{donor_id}/statement",
+    summary="A donor's gifts and their use 捐赠去向",
+    description=f"Up to {PAGE_SIZE_MAX} of the donor's gifts.",
+)
 def donor_statement(
     donor_id: KeyPath, services: ServicesDep, actor: CurrentActor
 ) -> dict[str, Any]:

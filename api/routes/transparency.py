@@ -103,7 +103,12 @@ def inclusion(services: ServicesDep, index: Size, tree_size: Size) -> dict[str, 
     summary="Proof that a larger tree extends a smaller one",
     description="`first` at most `second`, and `second` at most the log's size (else 422).",
 )
-def consistency(services: ServicesDep, first: Size, second: Size) -> dict[str, Any]:
+def consistency(
+    services: ServicesDep,
+    # RFC 9162: no consistency proof starts from the empty tree.
+    first: Annotated[int, Query(ge=1, le=SIZE_MAX, description="The smaller tree's size.")],
+    second: Annotated[int, Query(ge=1, le=SIZE_MAX, description="The larger tree's size.")],
+) -> dict[str, Any]:
     try:
         proof = services.log.consistency_proof(first, second)
     except (ValueError, LookupError) as error:
