@@ -3,8 +3,9 @@
 ``schemathesis run --checks all`` over all four phases (examples, coverage, fuzzing, stateful)
 as the treasurer, against the app served on a small fund of the module's own, on SQLite and
 PostgreSQL: no 5xx, every answer fits the document, every request the document allows is
-taken and every one it refuses is refused, the Allow header names what the path takes, and
-the links lead somewhere. The public's reads get the in-process generated requests too.
+taken (but for the rules between parameters that schemathesis.toml names) and every one it
+refuses is refused, the Allow header names what the path takes, and the links lead somewhere.
+The public's reads get in-process generated requests too.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import httpx
 import jsonschema
 import pytest
 import schemathesis
-import schemathesis.checks
+import schemathesis.config
 import uvicorn
 from hypothesis import HealthCheck, settings
 
@@ -40,8 +41,9 @@ from ledger.domain import today
 from ledger.domain.money import parse_yuan
 
 # Generated requests per operation in the fuzzing phase, and the public's per operation. With
-# the coverage phase's boundary cases and the stateful phase, 10 cost about 40 s a store on two
-# shared cores. FUND_LEDGER_FUZZ_EXAMPLES sets another bound for a longer run.
+# the coverage phase's boundary cases and the stateful phase, 10 cost about a minute of CPU a
+# store (client and server; 190 s wall on two cores shared with four other test runs).
+# FUND_LEDGER_FUZZ_EXAMPLES sets another bound for a longer run.
 EXAMPLES_PER_OPERATION = int(os.environ.get("FUND_LEDGER_FUZZ_EXAMPLES", "10"))
 SEED = 20261129
 CONFIG = Path(__file__).with_name("schemathesis.toml")
