@@ -67,6 +67,9 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/v1/expenses"): _write("record_expense", Role.TREASURER),
     ("POST", "/v1/expenses/{expense_id}/reverse"): _write("reverse_expense", Role.COMMITTEE),
     ("POST", "/v1/opinions"): _write("record_opinion", Role.ADVISER),
+    ("POST", "/v1/checks/{warning_id}/explain"): _write("explain_warning", Role.COMMITTEE),
+    ("POST", "/v1/opinions/{opinion_id}/answer"): _write("answer_opinion", Role.COMMITTEE),
+    ("POST", "/v1/opinions/{opinion_id}/supersede"): _write("supersede_opinion", Role.ADVISER),
     ("POST", "/v1/periods/{month}/close"): _write("close_period", Role.COMMITTEE),
     ("POST", "/v1/people/{person_id}/forget"): _write(
         "forget_person", Role.COMMITTEE, Role.OPERATOR
@@ -93,14 +96,18 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/v1/reports/functional-expenses"): READ,
     ("GET", "/v1/reports/restricted-funds"): READ,
     ("GET", "/v1/query"): READ,
+    # The warnings add up payments per payee: for those who hold a token.
+    ("GET", "/v1/checks"): Access(TOKEN_HOLDERS),
     # The whole event log holds personal data: those who oversee the fund, not who keeps it.
     ("GET", "/v1/events"): Access(frozenset({Role.AUDITOR, Role.COMMITTEE, Role.ADVISER})),
     # -- exports: the full journal for token holders, open data for everyone -------------------
     ("GET", "/v1/exports/beancount"): Access(TOKEN_HOLDERS),
     ("GET", "/v1/exports/360giving"): READ,
-    ("GET", "/v1/exports/donations.csv"): READ,
-    ("GET", "/v1/exports/grants.csv"): READ,
-    ("GET", "/v1/exports/expenses.csv"): READ,
+    **{
+        ("GET", f"/v1/exports/{kind}.{suffix}"): READ
+        for kind in ("donations", "grants", "expenses", "corrections", "opinions")
+        for suffix in ("csv", "xlsx")
+    },
     # -- the verifiable log: public by design ---------------------------------------------------
     ("GET", "/v1/log/checkpoint"): READ,
     ("GET", "/v1/log/checkpoints/{size}"): READ,

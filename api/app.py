@@ -19,7 +19,7 @@ from api import logs, problems
 from api.config import Settings
 from api.deps import current_actor
 from api.limits import BodyLimit, Deadline
-from api.routes import commands, docs, exports, ops, pages, reads, transparency
+from api.routes import commands, docs, exports, ops, pages, panel, reads, transparency
 from api.services import AuthThrottle, Services
 from ledger.app import FundLedger
 from ledger.domain import today
@@ -195,13 +195,14 @@ def create_app(settings: Settings | None = None, ledger: FundLedger | None = Non
     app.add_middleware(HeadersAndMetrics)
     app.include_router(commands.router)
     app.include_router(reads.router)
+    app.include_router(panel.router)
     app.include_router(exports.router)
     app.include_router(transparency.router)
     app.include_router(ops.router)
     app.include_router(pages.router)
     docs.install(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.state.base_url = settings.base_url
+    app.state.public_site = settings.public_site()
     renew_openapi_daily(app)
 
     return app

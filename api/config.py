@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.clients import Network, proxy_networks
@@ -47,7 +49,29 @@ class Settings(BaseSettings):
         3.0, gt=0, le=30, description="How long /healthz waits for the store before saying down."
     )
     poll_interval_s: float = Field(0.25, gt=0, le=10, description="SQLite view polling interval.")
-    base_url: str = Field("", description="Public address of the service, for links and QR codes.")
+    base_url: str = Field(
+        "",
+        description="Public address of the service (https://fund.example.org): the only address "
+        "links and the notice's QR code use, never the request's Host. Without it the printed "
+        "notice carries no QR code and says the setting is missing.",
+    )
+    committee_name: str = Field(
+        "",
+        max_length=60,
+        description="Who signs the printed notice (落款); the fund's name followed by "
+        "管理委员会 when empty.",
+    )
+    supervision_phone: str = Field(
+        "", max_length=40, description="The supervising phone printed on the notice (监督电话)."
+    )
+    supervision_address: str = Field(
+        "",
+        max_length=120,
+        description="Where residents may raise a question in person, printed on the notice.",
+    )
+    notice_display_days: int = Field(
+        15, ge=1, le=90, description="How long a printed notice stays up (公示期), in days."
+    )
     signing_key_file: str = Field(
         "fund-ledger-signing.key",
         description="The checkpoint signing key (fund-ledger keys init); never in the database.",
@@ -79,9 +103,43 @@ class Settings(BaseSettings):
         ),
     )
 
+    @field_validator("base_url")
+    @classmethod
+    def _absolute_http_url(cls, value: str) -> str:
+        if not value:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query:
+            msg = (
+                "FUND_LEDGER_BASE_URL must be an http(s) address such as "
+                f"https://fund.example.org, not {value!r}"
+            )
+            raise ValueError(msg)
+        return value.rstrip("/")
+
+    def public_site(self) -> PublicSite:
+        return PublicSite(
+            self.base_url,
+            self.committee_name,
+            self.supervision_phone,
+            self.supervision_address,
+            self.notice_display_days,
+        )
+
     def proxy_networks(self) -> tuple[Network, ...]:
         """The trusted proxies as networks; a malformed entry is a ValueError naming it."""
         return proxy_networks(self.trusted_proxies)
 
     def thresholds(self) -> Thresholds:
         return Thresholds(self.management_share_max, self.charitable_spending_min, self.ratio_basis)
+
+
+@dataclass(frozen=True)
+class PublicSite:
+    """What the public pages and the printed notice say about where and who the fund is."""
+
+    base_url: str
+    committee_name: str
+    supervision_phone: str
+    supervision_address: str
+    notice_display_days: int

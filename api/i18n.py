@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from markupsafe import Markup, escape
 
 WORDS: dict[str, tuple[str, str]] = {
@@ -53,6 +55,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "what": ("对象", "What"),
     "monthly_reports": ("月度报告", "Monthly reports"),
     "annual_reports": ("年度报告", "Annual reports"),
+    "progress_reports": ("项目进展报告", "Project progress reports"),
     "calendar": ("信息公开日历", "Disclosure calendar"),
     "due": ("应公开日期", "Due by"),
     "state": ("情况", "State"),
@@ -70,6 +73,13 @@ WORDS: dict[str, tuple[str, str]] = {
     "lang_switch": ("English", "中文"),
     "verifiable": ("可验证账本", "Verifiable books"),
     "public_key": ("公钥", "Public key"),
+    "display_period": ("公示期", "On display"),
+    "issued_on": ("发布日期", "Issued on"),
+    "supervision_phone": ("监督电话", "Supervising phone"),
+    "supervision_address": ("意见反馈地址", "Questions in person"),
+    "seal": ("（盖章）", "(seal)"),
+    "signature": ("负责人签字", "Signed"),
+    "not_configured": ("未设置", "not set"),
 }
 
 
@@ -115,6 +125,21 @@ CHOICES: dict[str, tuple[str, str]] = {
     "upcoming": ("待公开", "Upcoming"),
 }
 
+MONTHS_EN = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
 
 def choice(value: str | None, lang: str) -> str:
     """A stored code (``enterprise``, ``programme``) in the page's language."""
@@ -122,3 +147,28 @@ def choice(value: str | None, lang: str) -> str:
         return ""
     zh, en = CHOICES.get(value, (value, value))
     return en if lang == "en" else zh
+
+
+def date_words(day: date, lang: str) -> str:
+    """A date as a notice writes it: 2026年12月31日, or 31 December 2026."""
+    if lang == "en":
+        return f"{day.day} {MONTHS_EN[day.month - 1]} {day.year}"
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def month_words(month: str, lang: str) -> str:
+    """ "2026-03" as 2026年3月, or March 2026."""
+    year, number = int(month[:4]), int(month[5:7])
+    return f"{MONTHS_EN[number - 1]} {year}" if lang == "en" else f"{year}年{number}月"
+
+
+def period_words(first: str, last: str, lang: str) -> str:
+    """A range of months in words: 2026年6月至8月, 2025年12月至2026年2月, June to August 2026."""
+    (y1, m1), (y2, m2) = (int(first[:4]), int(first[5:7])), (int(last[:4]), int(last[5:7]))
+    if lang == "en":
+        if y1 == y2:
+            return f"{MONTHS_EN[m1 - 1]} to {MONTHS_EN[m2 - 1]} {y2}"
+        return f"{MONTHS_EN[m1 - 1]} {y1} to {MONTHS_EN[m2 - 1]} {y2}"
+    if y1 == y2:
+        return f"{y1}年{m1}月至{m2}月"
+    return f"{y1}年{m1}月至{y2}年{m2}月"

@@ -239,6 +239,13 @@ class OpinionCreate(Strict):
     )
 
 
+class OpinionTurn(Strict):
+    text: Annotated[str, Field(min_length=1, max_length=10_000, pattern=TEXT_PATTERN)] = Field(
+        description="The answer, or the opinion's later version (答复 / 修订).",
+        examples=["已采纳，下季度增加随访。/ Adopted: follow-up from next quarter."],
+    )
+
+
 class Written(BaseModel):
     """What a write answers: the id it made or acted on, and where it sits in the log."""
 

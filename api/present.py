@@ -70,6 +70,13 @@ def expense(row: dict[str, Any], *, public: bool, sight: Sight = frozenset()) ->
     return out
 
 
+# Who decided, by id and by name: for those who hold a token.
+DECIDERS = ("proposer_id", "proposer_name", "decided_by", "decided_by_name", "closed_by")
+DECIDERS_MORE = ("closed_by_name",)
+# The public reads who spoke by their role, not their name.
+SPEAKERS = {"answer": "基金管理委员会 / committee", "superseded": "专家 / panel member"}
+
+
 def grant(row: dict[str, Any], *, public: bool) -> dict[str, Any]:
     out = _amounts(row)
     out["id"] = out.pop("grant_id")
@@ -78,16 +85,23 @@ def grant(row: dict[str, Any], *, public: bool) -> dict[str, Any]:
         | ({} if public else {"member_id": a.get("member_id")})
         for a in row.get("approvals_by", [])
     ]
+    out["opinions"] = [opinion(o, public=public) for o in row.get("opinions", [])]
     if public:
-        out.pop("proposer_id", None)
+        for key in (*DECIDERS, *DECIDERS_MORE):
+            out.pop(key, None)
     return out
 
 
 def opinion(row: dict[str, Any], *, public: bool) -> dict[str, Any]:
     out = dict(row)
     out["id"] = out.pop("opinion_id")
+    out["thread"] = [dict(note) for note in row.get("thread", [])]
     if public:
         out.pop("author_id", None)
+        out.pop("author", None)
+        for note in out["thread"]:
+            note.pop("author_id", None)
+            note["author"] = SPEAKERS.get(note["kind"], "")
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,7 +15,15 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from api.models import (
+    HEADER_TEXT_PATTERN,
+    ID_PATTERN,
+    TEXT_PATTERN,
+    YUAN_OR_ZERO_PATTERN,
+    YUAN_PATTERN,
+)
 from ledger.domain.errors import LedgerError
+from ledger.domain.money import YUAN_MEANING
 from projections.exports import ExportMoved
 
 log = logging.getLogger("fund_ledger.api")
@@ -109,9 +118,38 @@ def _field(location: tuple[Any, ...] | list[Any]) -> str:
     return field
 
 
+# What a pattern asks for, in words: a person reads the refusal, not a regular expression
+# (the pattern itself stays in the OpenAPI document).
+PATTERN_MEANINGS = {
+    YUAN_PATTERN: YUAN_MEANING,
+    YUAN_OR_ZERO_PATTERN: YUAN_MEANING,
+    TEXT_PATTERN: "must be non-empty text without control characters",
+    HEADER_TEXT_PATTERN: "must be visible ASCII characters, spaces only between them",
+    ID_PATTERN: "must be an id: printable ASCII characters without spaces",
+}
+# An amount written right but out of bounds is told so, not that it is malformed.
+WELL_FORMED_YUAN = re.compile(r"(0|[1-9][0-9]{0,12})(\.[0-9]{1,2})?")
+YUAN_BOUNDS = {
+    YUAN_PATTERN: "must be more than zero and at most 1000000000000.00",
+    YUAN_OR_ZERO_PATTERN: "must be at most 1000000000000.00",
+}
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    if error.get("type") == "string_pattern_mismatch":
+        pattern = str(error.get("ctx", {}).get("pattern"))
+        given = error.get("input")
+        meaning = PATTERN_MEANINGS.get(pattern)
+        if pattern in YUAN_BOUNDS and WELL_FORMED_YUAN.fullmatch(str(given)):
+            meaning = YUAN_BOUNDS[pattern]
+        if meaning is not None:
+            return f"{meaning} (given: {given})"
+    return str(error["msg"])
+
+
 def _validation(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
-    errors = [{"field": _field(e["loc"]), "message": e["msg"]} for e in error.errors()]
+    errors = [{"field": _field(e["loc"]), "message": _message(e)} for e in error.errors()]
     first = errors[0] if errors else {"field": "", "message": "invalid"}
     return problem(
         422,

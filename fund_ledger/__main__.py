@@ -1,5 +1,7 @@
 """``python -m fund_ledger`` runs the command line."""
 
-from fund_ledger.cli import app
+import sys
 
-app()
+from fund_ledger.cli import main
+
+sys.exit(main())

@@ -18,7 +18,7 @@ from api.config import Settings
 from fund_ledger import common
 from fund_ledger.common import err, fail, failing_on, open_views
 from fund_ledger.trust import open_log, read_signer
-from ledger.app import OPERATOR
+from ledger.app import OPERATOR, FundLedger
 from ledger.demo import load_demo
 from ledger.domain import FUND_TZ, today
 from ledger.domain.errors import LedgerError
@@ -53,25 +53,33 @@ def init(
     quorum: Annotated[int, typer.Option(help="Approvals by other members a grant needs.")] = 3,
 ) -> None:
     """Establish a fund in the store named by FUND_LEDGER_DATABASE_URL."""
-    ledger = common.open_ledger()
+    ledger = common.open_ledger(create=True)
     common.with_new_kek(ledger)
     with failing_on(LedgerError):
         ledger.establish_fund(OPERATOR, name, quorum)
+    common.views_caught_up(ledger)
     err.print(f"established {name} (quorum {quorum})")
 
 
 def demo() -> None:
-    """Load the Nanhu demo year into an empty store (deterministic)."""
-    ledger = common.open_ledger()
+    """Load the Nanhu demo year into an empty store (deterministic); prints each demo user's
+    token on standard output (role, name, token), as serve --demo does."""
+    ledger = common.open_ledger(create=True)
     if ledger.position():
-        raise fail("the store is not empty; the demo loads into an empty one")
+        raise fail(
+            f"the store is not empty ({ledger.position()} events); the demo loads into an empty "
+            "one: run it in another folder, or set FUND_LEDGER_DATABASE_URL to a new store"
+        )
     common.with_new_kek(ledger)
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err
     ) as progress:
         task = progress.add_task("loading the demo", total=None)
         users = load_demo(ledger, lambda step: progress.update(task, description=step))
-    err.print(f"demo loaded: {ledger.position()} events; users: {', '.join(users.tokens)}")
+        progress.update(task, description="bringing the views up to date")
+        common.views_caught_up(ledger)
+    err.print(f"demo loaded: {ledger.position()} events")
+    common.print_tokens(users.tokens)
 
 
 def summary(
@@ -92,6 +100,8 @@ def summary(
     with failing_on(LedgerError):
         fund = ledger.fund()
     position = Reader(open_views(ledger, caught_up=True)).summary(day, moment)
+    if moment is not None and position.events == 0:
+        _nothing_recorded_yet(ledger, moment)
     if as_json:
         typer.echo(json.dumps(position.as_json(fund.currency), ensure_ascii=False))
         return
@@ -114,6 +124,19 @@ def summary(
     typer.echo(f"events: {position.events}")
 
 
+def _nothing_recorded_yet(ledger: FundLedger, moment: datetime) -> None:
+    """Zeros for a moment before the first entry: say so, with when the first was made."""
+    first = ledger.recorder.select_notifications(start=1, limit=1)
+    if not first:
+        return
+    event: Any = ledger.mapper.to_domain_event(first[0])
+    recorded_at = event.timestamp.astimezone(FUND_TZ)
+    err.print(
+        f"note: nothing had been recorded by {moment:%Y-%m-%dT%H:%M%z}: the first entry was "
+        f"recorded at {recorded_at:%Y-%m-%dT%H:%M%z} (--as-of asks by effective date instead)"
+    )
+
+
 def export(
     format_name: Annotated[str, typer.Argument(metavar="FORMAT", help=", ".join(EXPORT_FORMATS))],
     folder: Annotated[
@@ -133,6 +156,8 @@ def export(
 
     if format_name not in EXPORT_FORMATS:
         raise fail(f"FORMAT must be one of {', '.join(EXPORT_FORMATS)}")
+    if out is not None:
+        common.writable_file(out, "fund.beancount" if format_name == "beancount" else "export")
     if format_name == "statements":
         _export_statements(year, out)
         return
@@ -257,7 +282,7 @@ def report(
     elif name == "functional":
         result = reader.functional_expenses(first, last)
     else:
-        result = reader.monthly(month or f"{last:%Y-%m}")
+        result = reader.monthly(_month(month) or f"{last:%Y-%m}")
     typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
 
 
@@ -275,6 +300,10 @@ def _parse(value: str | None, parse: Callable[[str], T], option: str, what: str)
 
 def _day(value: str | None, option: str) -> date | None:
     return _parse(value, date.fromisoformat, option, "a date YYYY-MM-DD")
+
+
+def _month(value: str | None) -> str | None:
+    return _parse(value, lambda v: f"{date.fromisoformat(v + '-01'):%Y-%m}", "--month", "YYYY-MM")
 
 
 def _moment(value: str) -> datetime:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 import typer
 
-from fund_ledger import books, data, serving, trust, users, views
+from fund_ledger import books, data, panel, serving, trust, users, views
 
 app = typer.Typer(
     help="fund-ledger: verifiable books for a community fund (共富基金).",
@@ -22,6 +23,8 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "forget": data.forget,
     "export": books.export,
     "report": books.report,
+    "query": panel.query,
+    "checks": panel.checks,
     "serve": serving.serve,
     "verify": trust.verify,
     "backup": data.backup_command,
@@ -40,3 +43,25 @@ for name, command in COMMANDS.items():
     app.command(name)(command)
 for name, group in GROUPS.items():
     app.add_typer(group, name=name)
+
+
+def main(args: list[str] | None = None) -> int:
+    """``fund-ledger``: a usage error (a missing argument, an unknown option) is one line on
+    standard error, as every other expected failure is, not typer's framed panel."""
+    try:
+        code = app(args=args, prog_name="fund-ledger", standalone_mode=False)
+    except typer.TyperException as error:  # typer's click: the usage errors
+        if type(error).__name__ != "NoArgsIsHelpError":  # that one has printed the help
+            ctx = getattr(error, "ctx", None)
+            hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+            sys.stderr.write(f"error: {error.format_message()}{hint}\n")
+        return int(getattr(error, "exit_code", 2))
+    except typer.Abort:
+        sys.stderr.write("aborted\n")
+        return 1
+    return code if isinstance(code, int) else 0
+
+
+def run() -> None:
+    """The installed ``fund-ledger`` script."""
+    sys.exit(main())

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 
 import typer
+from eventsourcing.persistence import PersistenceError
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -17,6 +19,7 @@ from rich.progress import (
 )
 
 from api.config import Settings
+from fund_ledger.stores import StoreUnavailable, address, probe
 from ledger.app import FundLedger
 from ledger.domain.errors import LedgerError
 from ledger.store.files import UnsafeFile
@@ -27,14 +30,45 @@ from projections.runner import Views
 err = Console(stderr=True, soft_wrap=True)
 
 
-def open_ledger() -> FundLedger:
+def open_ledger(*, create: bool = False) -> FundLedger:
     """The ledger FUND_LEDGER_DATABASE_URL names; a store that cannot be opened (no KEK for
-    its keys, a bad URL) ends the command with one line.
+    its keys, a bad URL, a database that does not exist) ends the command with one line.
 
-    Commands call it as ``common.open_ledger()``: the one place a test hands them its own.
+    Only the commands that make a store (init, demo, restore, serve) pass ``create``: the
+    others, finding none, say so and leave nothing behind. Commands call it as
+    ``common.open_ledger()``: the one place a test hands them its own.
     """
-    with failing_on(LedgerError):
-        return FundLedger(Settings().database_url)
+    return open_store(Settings().database_url, "FUND_LEDGER_DATABASE_URL", create=create)
+
+
+def open_store(url: str, named_by: str, *, create: bool) -> FundLedger:
+    """The ledger at this URL (named by this option or variable, for the messages)."""
+    store = address(url)
+    if store.scheme not in {"sqlite", "postgresql", "memory"}:
+        # The scheme alone: the rest of a URL may hold a password.
+        given = f"{store.scheme}://..." if store.scheme else "a URL without a scheme"
+        schemes = "sqlite:///, postgresql:// or memory://"
+        raise fail(f"{named_by} must start with {schemes}, not {given}")
+    with failing_on(StoreUnavailable):
+        found = probe(store)
+    if not found and not create:
+        raise fail(f"no store at {store.where}; run fund-ledger init or demo (or set {named_by})")
+    with failing_on(LedgerError, PersistenceError, prefix=f"cannot open {store.where}: "):
+        return FundLedger(url)
+
+
+def writable_file(path: Path, example: str) -> None:
+    """A file a command is about to write: its folder must be there, and it not be a folder."""
+    if path.is_dir():
+        raise fail(f"{path} is a folder; give a file name, e.g. {path / example}")
+    if not path.parent.is_dir():
+        raise fail(f"there is no folder {path.parent}; make it first, or write elsewhere")
+
+
+def readable_file(path: Path, what: str) -> bytes:
+    """The bytes of a file a command reads; a missing or unreadable one ends it in one line."""
+    with failing_on(OSError, prefix=f"{what}: "):
+        return path.read_bytes()
 
 
 def with_new_kek(ledger: FundLedger) -> None:
@@ -61,6 +95,13 @@ def open_views(
     return views
 
 
+def views_caught_up(ledger: FundLedger) -> None:
+    """After a command that wrote events: every view brought up to them before it exits, so
+    that whoever reads the views next (the API, a read-only role's own SQL) finds them filled,
+    on SQLite and PostgreSQL alike, with no rebuild and no runner needed."""
+    open_views(ledger, caught_up=True).close()
+
+
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Say what is wrong in one line on standard error; the caller raises the exit it returns."""
     err.print(f"[red]error:[/red] {message}")
@@ -73,8 +114,26 @@ def failing_on(*errors: type[Exception], prefix: str = "") -> Iterator[None]:
     try:
         yield
     except errors as error:
-        detail = error.detail if isinstance(error, LedgerError) else str(error)
-        raise fail(prefix + detail) from None
+        raise fail(prefix + describe(error)) from None
+
+
+def describe(error: Exception) -> str:
+    """An expected error in words: a domain error's detail, a file error without its errno."""
+    if isinstance(error, LedgerError):
+        return error.detail
+    if isinstance(error, OSError) and error.strerror:
+        name = error.filename2 or error.filename
+        return f"{name}: {error.strerror}" if name is not None else error.strerror
+    return " ".join(str(error).split())
+
+
+def print_tokens(tokens: Mapping[str, tuple[str, str]]) -> None:
+    """The demo users' tokens on standard output, a line each: role, name, tab, token."""
+    err.print(
+        "demo users' tokens (shown once; fund-ledger users token --name NAME gives a new one):"
+    )
+    for name, (role, token) in tokens.items():
+        typer.echo(f"{role:<10} {name}\t{token}")
 
 
 def progress_bars(label: str = "{task.description}", *, remaining: bool = True) -> Progress:

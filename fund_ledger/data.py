@@ -9,11 +9,12 @@ import typer
 
 from fund_ledger import common
 from fund_ledger.common import counting, err, fail, failing_on, open_views
+from fund_ledger.stores import address
 from ledger.app import OPERATOR, Actor, FundLedger
 from ledger.domain.errors import LedgerError
 
 if TYPE_CHECKING:
-    from ledger.formats.donations_csv import Parsed
+    from ledger.formats.donations_csv import BadRow, Parsed
 
 import_app = typer.Typer(help="Bring records in from files.", no_args_is_help=True)
 
@@ -34,38 +35,90 @@ def import_donations(
     max_amount: Annotated[
         str, typer.Option(help="Refuse single gifts above this many yuan (typos).")
     ] = "1000000.00",
+    allow_duplicates: Annotated[
+        bool,
+        typer.Option(
+            help="Record rows without a receipt number even when a gift with the same "
+            "natural key is in the file or the books already."
+        ),
+    ] = False,
 ) -> None:
-    """Import donations from a bank statement or spreadsheet, reporting every rejected row."""
+    """Import donations from a bank statement or spreadsheet, reporting every rejected row.
+
+    A row with a receipt_no is refused if that receipt is recorded already. A row without one
+    is known by its natural key: received_on, donor_id, amount, channel and project_id. If a
+    gift with the same five is in the books (not reversed) or earlier in the file, the row is
+    refused as a duplicate, so importing the same bank file twice records nothing the second
+    time; --allow-duplicates records such rows all the same (two real gifts alike in all
+    five).
+    """
     from ledger.domain.money import parse_yuan
     from ledger.formats.donations_csv import decode, parse_donations
 
+    with failing_on(LedgerError, prefix="--max-amount: "):
+        amount_fen_max = parse_yuan(max_amount)
+    data = common.readable_file(file, "the file to import")
     ledger = common.open_ledger()
     with failing_on(LedgerError):
         actor = ledger.actor_named(as_user)
-        parsed = parse_donations(decode(file.read_bytes()), amount_fen_max=parse_yuan(max_amount))
-        _set_aside_refused(ledger, parsed)
+        parsed = parse_donations(
+            decode(data), amount_fen_max=amount_fen_max, allow_duplicates=allow_duplicates
+        )
+        _set_aside_refused(ledger, parsed, allow_duplicates=allow_duplicates)
     for bad in parsed.bad:
         err.print(f"line {bad.line}: {bad.problem}")
     if parsed.bad and not partial:
+        duplicates = len({bad.line for bad in parsed.bad if DUPLICATE in bad.problem})
         err.print(
-            f"[red]{len(parsed.bad)} bad rows: nothing imported[/red] (--partial imports the rest)"
+            f"[red]{len({bad.line for bad in parsed.bad})} bad rows: nothing imported[/red] "
+            "(--partial imports the rest"
+            + (f"; {duplicates} already recorded: --allow-duplicates" if duplicates else "")
+            + ")"
         )
         raise typer.Exit(code=1)
     imported = _import(ledger, actor, parsed.items)
+    common.views_caught_up(ledger)
     err.print(f"imported {imported} donations; {len(parsed.bad)} rows rejected")
 
 
-def _set_aside_refused(ledger: FundLedger, parsed: Parsed) -> None:
-    """Move the rows the ledger would refuse to the bad ones, in line order."""
+def _set_aside_refused(ledger: FundLedger, parsed: Parsed, *, allow_duplicates: bool) -> None:
+    """Move the rows the ledger would refuse, or that repeat a gift recorded, to the bad ones,
+    in line order."""
     from ledger.formats.donations_csv import BadRow
 
     bad_rows = parsed.bad + [
         BadRow(parsed.items[index]["line"], problem)
         for index, problem in ledger.preflight_donations(parsed.items)
     ]
+    if not allow_duplicates:
+        bad_rows += _already_recorded(ledger, parsed.items)
     bad_lines = {bad.line for bad in bad_rows}
     parsed.items = [item for item in parsed.items if item["line"] not in bad_lines]
     parsed.bad = sorted(bad_rows, key=lambda bad: bad.line)
+
+
+DUPLICATE = "natural key"
+
+
+def _already_recorded(ledger: FundLedger, items: list[dict[str, Any]]) -> list[BadRow]:
+    """Rows without a receipt number whose natural key a gift in the books has already."""
+    from ledger.formats.donations_csv import BadRow, natural_key
+    from projections.registers.matching import RecordedGifts
+
+    unnumbered = [item for item in items if not item.get("receipt_no")]
+    if not unnumbered:
+        return []
+    views = open_views(ledger, ["registers"], caught_up=True)
+    found = RecordedGifts(views).receipts_by_key(natural_key(item) for item in unnumbered)
+    return [
+        BadRow(
+            item["line"],
+            f"already recorded as receipt {found[natural_key(item)]} (same {DUPLICATE}: "
+            "day, donor, amount, channel, project)",
+        )
+        for item in unnumbered
+        if natural_key(item) in found
+    ]
 
 
 def _import(ledger: FundLedger, actor: Actor, items: list[dict[str, Any]]) -> int:
@@ -107,6 +160,7 @@ def forget(
     with failing_on(LedgerError):
         actor = ledger.actor_named(as_user) if as_user else OPERATOR
         receipt = ledger.forget_person(actor, person_id)
+    common.views_caught_up(ledger)
     done = "forgotten" if receipt.position else "already forgotten"
     err.print(f"{person_id}: {done}; their key is destroyed")
 
@@ -117,6 +171,7 @@ def backup_command(
     """Back up the store: every event byte for byte, with the log's salts and checkpoints."""
     from projections.backup import backup
 
+    common.writable_file(file, "fund.jsonl.gz")
     ledger = common.open_ledger()
     views = open_views(ledger)
     with counting("backing up", ledger.position()) as advance:
@@ -128,12 +183,20 @@ def restore_command(
     file: Annotated[Path, typer.Argument(help="A file from fund-ledger backup.")],
 ) -> None:
     """Restore a backup into an empty store, then rebuild the views."""
-    _restore_into(common.open_ledger(), file)
+    from projections.backup import check_header
+
+    if not file.is_file():
+        raise fail(f"no backup file at {file}; give the file fund-ledger backup wrote")
+    with failing_on(ValueError, OSError, prefix=f"{file}: "):
+        check_header(file)
+    _restore_into(common.open_ledger(create=True), file)
 
 
 def _restore_into(ledger: FundLedger, file: Path) -> None:
     from projections.backup import restore
 
+    if ledger.position():
+        raise fail("the store is not empty: restore only into an empty store")
     views = open_views(ledger)
     with failing_on(ValueError, OSError, LedgerError), counting("restoring", None) as advance:
         count = restore(ledger, views, file, advance)
@@ -149,10 +212,9 @@ def migrate_command(
     from projections.backup import backup
 
     source = common.open_ledger()
+    target = common.open_store(to, "--to", create=True)
     with tempfile.TemporaryDirectory() as folder:
         file = Path(folder) / "migration.jsonl"
         backup(source, open_views(source), file, lambda _n: None)
-        with failing_on(LedgerError):
-            target = FundLedger(to)
         _restore_into(target, file)
-    err.print(f"migrated to {to.split('@')[-1]}")
+    err.print(f"migrated to {address(to).where}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -11,11 +12,16 @@ import typer
 from api.config import Settings
 from fund_ledger import common
 from fund_ledger.common import err, fail, failing_on
-from fund_ledger.trust import write_secret
+from fund_ledger.trust import read_signer, write_key_pair, write_public_key
 from ledger.demo import load_demo
 from ledger.domain.errors import KeyEncryptionKeyMissing
 from ledger.log.notes import Signer
 
+LISTEN_HINTS = {
+    errno.EADDRINUSE: "stop what holds it, or choose another --port",
+    errno.EADDRNOTAVAIL: "--host must be an address of this machine (127.0.0.1, 0.0.0.0 ...)",
+    errno.EACCES: "ports below 1024 need privileges; choose --port 8000 or another above",
+}
 # uvicorn's "trace" would log every ASGI message, request headers (and tokens) included.
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
@@ -39,6 +45,9 @@ def serve(
 
     import uvicorn
 
+    if not 0 < port < 65536:
+        raise fail(f"--port must be a port number from 1 to 65535, not {port}")
+    _check_address(host, port)
     if log_level not in LOG_LEVELS:
         raise fail(f"--log-level is one of {', '.join(LOG_LEVELS)}")
     logging.basicConfig(
@@ -50,21 +59,20 @@ def serve(
     settings = Settings()
     with failing_on(ValueError):
         settings.proxy_networks()
-    ledger = common.open_ledger()
+    ledger = common.open_ledger(create=True)
     key_file = Path(settings.signing_key_file)
-    if with_demo and not key_file.exists():
-        signer = Signer.generate("fund-ledger.local/nanhu-demo")
-        write_secret(key_file, signer.encode())
-        err.print(f"made a demo signing key in {key_file}; public key: {signer.verifier.encode()}")
+    if with_demo:
+        _demo_signing_key(key_file)
     if with_demo:
         if ledger.position():
-            err.print("the store is not empty: serving it as it is, without loading the demo")
+            err.print(
+                "the store is not empty: serving it as it is, without loading the demo "
+                "(fund-ledger users token --name NAME gives someone a new token)"
+            )
         else:
             common.with_new_kek(ledger)
             users = load_demo(ledger, lambda step: err.print(f"demo: {step}"))
-            err.print("demo users' tokens (shown once):")
-            for name, (role, token) in users.tokens.items():
-                typer.echo(f"{role:<10} {name}\t{token}")
+            common.print_tokens(users.tokens)
     if ledger.keyring.kek is None and ledger.position():
         raise fail(KeyEncryptionKeyMissing(ledger.keyring.kek_source).detail)
     err.print(f"serving on http://{host}:{port}/ (API docs at /docs)")
@@ -76,4 +84,39 @@ def serve(
         port=port,
         log_level=log_level,
         proxy_headers=False,
+    )
+
+
+def _check_address(host: str, port: int) -> None:
+    """The address to listen on, tried before the store is opened or the demo loaded: taken
+    or unknown, it is one line now rather than uvicorn's error after the start."""
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as error:
+        raise fail(f"--host {host}: {error.strerror}; give an address of this machine") from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as error:
+            hint = LISTEN_HINTS.get(error.errno or 0, "choose another --port or --host")
+            raise fail(f"cannot listen on {host}:{port}: {error.strerror}; {hint}") from None
+
+
+def _demo_signing_key(key_file: Path) -> None:
+    """A key to sign the demo's log, and its public key beside it (.pub) for verify --key;
+    a key already there is kept, and only its missing .pub written."""
+    public = key_file.with_suffix(".pub")
+    if key_file.exists():
+        if not public.exists():
+            write_public_key(public, read_signer(Settings()).verifier)
+            err.print(f"wrote the public key {public}")
+        return
+    signer = Signer.generate("fund-ledger.local/nanhu-demo")
+    write_key_pair(key_file, signer)
+    err.print(
+        f"made a demo signing key in {key_file} and its public key in {public} "
+        f"(for fund-ledger verify --key {public}): {signer.verifier.encode()}"
     )

@@ -25,6 +25,11 @@ from projections.runner import Views
 if TYPE_CHECKING:
     from fund_ledger.verifying import Result
 
+KEY_HINT = (
+    "{problem}; give the fund's public key (name+keyid+base64) or its file, "
+    "e.g. --key fund-ledger-signing.pub, which fund-ledger keys init writes"
+)
+
 keys_app = typer.Typer(help="The key that signs the log's checkpoints.", no_args_is_help=True)
 log_app = typer.Typer(help="The transparency log.", no_args_is_help=True)
 
@@ -34,7 +39,8 @@ def read_signer(settings: Settings) -> Signer:
     path = Path(settings.signing_key_file)
     if not path.exists():
         raise fail(f"no signing key at {path}; make one with fund-ledger keys init")
-    return Signer.decode(path.read_text())
+    with failing_on(OSError, NoteError, UnicodeDecodeError, prefix=f"signing key {path}: "):
+        return Signer.decode(path.read_text())
 
 
 def open_log(views: Views, signer: Signer | None) -> Log:
@@ -59,26 +65,43 @@ def keys_init(
 ) -> None:
     """Make the Ed25519 key that signs checkpoints; prints the public key on standard output."""
     path = Path(Settings().signing_key_file)
-    public = path.with_suffix(".pub")
-    with failing_on(UnsafeFile):
-        refuse_symlink(path)
-        refuse_symlink(public)
+    _refuse_links(path)
     if path.exists() and not force:
         raise fail(f"{path} exists; the log's history is signed with it")
     with failing_on(NoteError):
         signer = Signer.generate(origin)
-    write_secret(path, signer.encode(), replace=force)
-    with failing_on(UnsafeFile, OSError):
-        write_new_file(public, signer.verifier.encode() + "\n", mode=0o644, replace=True)
-    err.print(f"wrote {path} (keep it secret, out of the database) and {path.with_suffix('.pub')}")
+    public = write_key_pair(path, signer, replace=force)
+    err.print(f"wrote {path} (keep it secret, out of the database) and {public}")
     typer.echo(signer.verifier.encode())
+
+
+def write_key_pair(path: Path, signer: Signer, *, replace: bool = False) -> Path:
+    """The signing key (0600) and, beside it with the suffix .pub, its public key (0644):
+    what ``verify --key fund-ledger-signing.pub`` reads. Returns the public key's path."""
+    public = path.with_suffix(".pub")
+    _refuse_links(path)
+    common.writable_file(path, "fund-ledger-signing.key")
+    write_secret(path, signer.encode(), replace=replace)
+    write_public_key(public, signer.verifier)
+    return public
+
+
+def _refuse_links(path: Path) -> None:
+    with failing_on(UnsafeFile):
+        refuse_symlink(path)
+        refuse_symlink(path.with_suffix(".pub"))
+
+
+def write_public_key(public: Path, verifier: Verifier) -> None:
+    with failing_on(UnsafeFile, OSError):
+        write_new_file(public, verifier.encode() + "\n", mode=0o644, replace=True)
 
 
 @keys_app.command("init-kek")
 def keys_init_kek() -> None:
     """Make the key-encryption key the per-person keys are wrapped under (0600, never in the
     database); at FUND_LEDGER_KEK_FILE, else fund-ledger.kek. Keep a copy apart from backups."""
-    ledger = common.open_ledger()
+    ledger = common.open_ledger(create=True)
     if ledger.keyring.kek is not None:
         raise fail(f"there is a key-encryption key already ({ledger.keyring.kek.id})")
     with failing_on(UnsafeFile, OSError):
@@ -100,6 +123,7 @@ def keys_rotate_kek(
     Then point FUND_LEDGER_KEK_FILE at the new file (or FUND_LEDGER_KEK at its content) and
     destroy the old key and its copies: backups made before can then open no name.
     """
+    common.writable_file(new_file, "fund.kek")
     ledger = common.open_ledger()
     with failing_on(LedgerError):
         ledger.keyring.check_kek(None)
@@ -136,7 +160,7 @@ def _read(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        msg = f"{path}: {error}"
+        msg = common.describe(error) if isinstance(error, OSError) else f"{path}: {error}"
         raise VerificationFailed(msg) from None
 
 
@@ -153,11 +177,29 @@ def _summary(path: Path) -> dict[str, object]:
 
 
 def _verifier(key: str | None, settings: Settings) -> Verifier:
+    """The public key from --key: the key itself (name+keyid+base64, as in the .pub file that
+    keys init writes) or a file holding it."""
     if key is None:
         return read_signer(settings).verifier
-    text = Path(key).read_text() if Path(key).exists() else key
-    with failing_on(NoteError, prefix="--key: "):
+    text = key.strip()
+    if not text:
+        raise fail(KEY_HINT.format(problem="--key is empty"))
+    path = Path(text)
+    try:
+        kind = "folder" if path.is_dir() else "file" if path.is_file() else None
+    except OSError:  # a key too long to be a file name
+        kind = None
+    if kind == "folder":
+        raise fail(KEY_HINT.format(problem=f"--key {text} is a folder"))
+    if kind is None and "+" not in text:
+        raise fail(KEY_HINT.format(problem=f"--key {text}: no such file, and not a key"))
+    if kind == "file":
+        text = common.readable_file(path, "--key").decode("utf-8", "replace").strip()
+    try:
         return Verifier.decode(text)
+    except NoteError as error:
+        problem = f"--key {key.strip()[:60]} is not a public key ({error})"
+        raise fail(KEY_HINT.format(problem=problem)) from None
 
 
 def verify(

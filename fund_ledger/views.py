@@ -9,12 +9,14 @@ import threading
 from typing import Annotated
 
 import typer
+from eventsourcing.persistence import ProgrammingError
 from rich.console import Console
 from rich.table import Table
 
 from api.config import Settings
 from fund_ledger import common
 from fund_ledger.common import err, fail, failing_on, open_views, progress_bars
+from fund_ledger.stores import address
 from projections.admin import grant_readonly_statements
 from projections.runner import VIEWS, LiveRunner
 
@@ -69,6 +71,8 @@ def projections_rebuild(
     """Empty the views and apply the whole event log again, with a progress bar."""
     from projections.rebuilding import RebuildFailed, groups_for, rebuild_in_processes
 
+    if view is not None and view not in VIEWS:
+        raise fail(f"--view is one of {', '.join(VIEWS)}, not {view!r}")
     ledger = common.open_ledger()
     views = open_views(ledger, [view] if view else None)
     total = ledger.position()
@@ -95,6 +99,8 @@ def projections_run(
     ] = 0.25,
 ) -> None:
     """Keep the views up to date until stopped (for a worker apart from the API)."""
+    if not 0 < poll_interval_s <= 60:
+        raise fail(f"--poll-interval is seconds, more than 0 and at most 60, not {poll_interval_s}")
     views = open_views(common.open_ledger())
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -115,10 +121,20 @@ def db_grant_readonly(
     ] = False,
 ) -> None:
     """Give a PostgreSQL role read access to the views, for the panel's own SQL tools."""
+    if address(Settings().database_url).scheme == "sqlite":
+        raise fail("read-only roles need PostgreSQL; an SQLite file is shared by copying it")
     views = open_views(common.open_ledger())
     with failing_on(ValueError):
         statements = grant_readonly_statements(views, role, with_contacts=with_contacts)
-    with views.view("registers").cursor(commit=True) as cursor:
-        for statement in statements:
-            cursor.execute(statement)
+    try:
+        with views.view("registers").cursor(commit=True) as cursor:
+            for statement in statements:
+                cursor.execute(statement)
+    except ProgrammingError as error:  # nothing granted: the transaction is rolled back
+        if f'role "{role}" does not exist' in str(error):
+            raise fail(
+                f'role "{role}" does not exist; make it first (CREATE ROLE "{role}" LOGIN '
+                "PASSWORD '...'), then grant again"
+            ) from None
+        raise fail(f"nothing granted: {common.describe(error)}") from None
     err.print(f"granted {role} read access to {len(statements) - 1} tables")

@@ -13,6 +13,7 @@ import contextlib
 import gzip
 import io
 import json
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -146,6 +147,19 @@ def _check_keys(path: Path, ledger: FundLedger) -> None:
             if record.get("key_wrapped") or record.get("key"):
                 ledger.keyring.check_kek(record.get("key_wrapped"))
                 return
+
+
+def check_header(path: Path) -> None:
+    """Refuse, with a ValueError saying so, a file that does not start as a fund-ledger
+    backup; only its first line is read (``restore`` checks the whole file)."""
+    try:
+        with _open(path, "r") as lines:
+            header = json.loads(next(lines, "{}"))
+    except (ValueError, EOFError, gzip.BadGzipFile, zlib.error):  # not JSON, UTF-8 or gzip
+        header = None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        msg = f'not a fund-ledger backup (its first line is not {{"format": "{FORMAT}"}})'
+        raise ValueError(msg)
 
 
 def _check_whole(path: Path) -> int:

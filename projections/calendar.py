@@ -3,7 +3,8 @@
 Under the Measures on Information Disclosure of Charitable Organisations, a project that runs
 over six months discloses its progress at least every three months, and the annual work and
 financial report is due by 31 May of the next year. A period counts as published once the books
-are closed through its last month, since the frozen monthly reports are then public.
+are closed through its last month, since the frozen monthly reports are then public. The
+quarter under way is listed too, as upcoming with its date, so the next duty is always in sight.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class Due:
     last_month: str
     due_on: date
     state: str  # published, overdue, upcoming
+    first_month: str = ""  # the period's first month, "2026-01" (the annual: its January)
 
 
 def _add_months(month_first: date, months: int) -> date:
@@ -50,15 +52,14 @@ def calendar(
         for year in range(first_day.year, today.year):
             due_on = date(year + 1, *ANNUAL_REPORT_DUE)
             last = f"{year}-12"
-            items.append(
-                Due("annual", str(year), last, due_on, _state(last, due_on, closed_through, today))
-            )
+            state = _state(last, due_on, closed_through, today)
+            items.append(Due("annual", str(year), last, due_on, state, f"{year}-01"))
     for code, opened_on in projects:
         start = opened_on.replace(day=1)
         if _add_months(start, LONG_PROJECT_MONTHS) > today:
             continue  # not yet a long project
         quarter = start
-        while _add_months(quarter, PROGRESS_EVERY_MONTHS) <= today:
+        while quarter <= today:
             end_first = _add_months(quarter, PROGRESS_EVERY_MONTHS - 1)
             last = month_of(end_first)
             # Due one month after the quarter ends, when its books can be closed.
@@ -70,6 +71,7 @@ def calendar(
                     last,
                     due_on,
                     _state(last, due_on, closed_through, today),
+                    month_of(quarter),
                 )
             )
             quarter = _add_months(quarter, PROGRESS_EVERY_MONTHS)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from projections.books.statements import Statements
 from projections.monthly.queries import MonthlyQueries
+from projections.panel.checks import PanelChecks
+from projections.panel.query import PanelQueries
 from projections.registers.donors import DonorQueries
 from projections.registers.grouped import GroupedQueries
 from projections.registers.projects import ProjectQueries
@@ -21,6 +23,8 @@ class Reader(
     ProjectQueries,
     DonorQueries,
     GroupedQueries,  # each with Listings: the paged registers
+    PanelQueries,  # the panel's one query
+    PanelChecks,  # and its warnings
     MonthlyQueries,
 ):
     """Read-only queries over the views of one store."""

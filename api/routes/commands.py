@@ -263,7 +263,20 @@ def reverse_expense(
     return _written(services, receipt)
 
 
-@router.post("/opinions", status_code=201, summary="Record an expert opinion 专家意见")
+@router.post(
+    "/opinions",
+    status_code=201,
+    summary="Record an expert opinion 专家意见",
+    responses=_links(
+        201,
+        AnswerOpinion=link_to_path(
+            "post", "/v1/opinions/{opinion_id}/answer", "opinion_id", MADE_ID
+        ),
+        SupersedeOpinion=link_to_path(
+            "post", "/v1/opinions/{opinion_id}/supersede", "opinion_id", MADE_ID
+        ),
+    ),
+)
 def record_opinion(
     body: OpinionCreate, actor: SignedIn, services: ServicesDep, key: IdempotencyKey = None
 ) -> Written:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
@@ -17,13 +17,15 @@ from markupsafe import Markup
 
 from api import present
 from api.charts import Bar, bar_chart
+from api.config import PublicSite
 from api.deps import ServicesDep
-from api.i18n import choice, plain, words
+from api.i18n import WORDS, choice, date_words, month_words, period_words, plain, words
 from api.problems import ApiProblem
+from api.routes.parameters import POSITION_MAX
 from ledger.domain import FUND_TZ, today
 from ledger.domain.money import parse_yuan
 from ledger.domain.yuan import format_yuan_grouped
-from projections.calendar import calendar
+from projections.calendar import Due, calendar
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=FilePath(__file__).resolve().parent.parent / "templates")
@@ -36,7 +38,15 @@ def _grouped(yuan: object) -> str:
     return format_yuan_grouped(sign * parse_yuan(text.lstrip("-"), allow_zero=True))
 
 
+def _grouped_if_yuan(value: object) -> str:
+    """A statement's cell: grouped when it is an amount, as it is when it is not (a blank)."""
+    text = str(value)
+    return _grouped(text) if YUAN.fullmatch(text) else text
+
+
+YUAN = re.compile(r"-?\d+\.\d{2}")
 templates.env.filters["yuan"] = _grouped
+templates.env.filters["yuan_or_text"] = _grouped_if_yuan
 templates.env.filters["yuan_fen"] = lambda fen: format_yuan_grouped(int(fen))
 
 Lang = Annotated[str, Query(pattern="^(zh|en)$", description="zh (default) or en")]
@@ -44,15 +54,26 @@ MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 DONATIONS_PAGE_SIZE = 50
 
 
+def _site(request: Request) -> PublicSite:
+    site: PublicSite = request.app.state.public_site
+    return site
+
+
 def _render(request: Request, template: str, lang: str, **context: Any) -> HTMLResponse:
     services = request.app.state.services
     fund = services.reader.fund() or {"name": "fund-ledger", "currency": "CNY"}
+    names = {p["code"]: _project_label(p, lang) for p in services.reader.projects()}
     return templates.TemplateResponse(
         request,
         template,
         {
             "lang": lang,
             "w": words(lang),
+            # The same words as plain text, for attributes (a table's cell labels on a phone).
+            "t": {key: plain(key, lang) for key in WORDS},
+            "project_names": names,
+            # Links name the configured address only, never the request's Host header.
+            "base_url": _site(request).base_url,
             "choice": lambda value: choice(value, lang),
             "fund": fund,
             "generated_at": datetime.now(FUND_TZ).strftime("%Y-%m-%d %H:%M"),
@@ -64,8 +85,9 @@ def _render(request: Request, template: str, lang: str, **context: Any) -> HTMLR
 
 
 def _project_label(project: dict[str, Any], lang: str) -> str:
+    """A project's short name in the page's language: 一碗长寿面, A Bowl of Longevity Noodles."""
     if lang == "en" and project.get("name_en"):
-        return str(project["name_en"])[:24]
+        return str(project["name_en"]).split(":")[0]
     return str(project["name"]).split(" · ")[0]
 
 
@@ -117,11 +139,22 @@ def home(request: Request, services: ServicesDep, lang: Lang = "zh") -> HTMLResp
             "income": Markup(income_chart),  # noqa: S704
             "months": Markup(month_chart),  # noqa: S704
         },
-        donations=[present.donation(d, public=True) for d in reader.latest("fl_donations", 10)],
-        expenses=[present.expense(x, public=True) for x in reader.latest("fl_expenses", 10)],
+        donations=_newest_first(
+            [present.donation(d, public=True) for d in reader.latest("fl_donations", 10)],
+            "received_on",
+        ),
+        expenses=_newest_first(
+            [present.expense(x, public=True) for x in reader.latest("fl_expenses", 10)], "paid_on"
+        ),
         checkpoint=services.log.checkpoint(),
         public_key=services.signer.verifier.encode() if services.signer else None,
     )
+
+
+def _newest_first(rows: list[dict[str, Any]], day: str) -> list[dict[str, Any]]:
+    """The rows most recently recorded, listed by their own date (a bill recorded late sits
+    where its date puts it), then by when they were recorded."""
+    return sorted(rows, key=lambda row: (str(row[day]), row["position"]), reverse=True)
 
 
 @router.get("/projects/{code}", response_class=HTMLResponse)
@@ -136,9 +169,10 @@ def project_page(
     if project is None:
         raise ApiProblem(404, "not-found", f"no project {code}", what="project", key=code)
     grants = [present.grant(g, public=True) for g in project["grants"]]
-    expenses = [
-        present.expense(x, public=True) for x in reader.expenses(project=code, limit=500).items
-    ]
+    expenses = _newest_first(
+        [present.expense(x, public=True) for x in reader.expenses(project=code, limit=500).items],
+        "paid_on",
+    )
     opinions = [
         present.opinion(o, public=True) for o in reader.opinions(subject_id=project["id"]).items
     ]
@@ -164,7 +198,8 @@ def donations_page(
     services: ServicesDep,
     lang: Lang = "zh",
     receipt: Annotated[str | None, Query(max_length=64)] = None,
-    after: Annotated[int, Query(ge=0)] = 0,
+    # Bounded as the API's positions are: a larger one is a 422 problem, never a driver's error.
+    after: Annotated[int, Query(ge=0, le=POSITION_MAX)] = 0,
 ) -> HTMLResponse:
     reader = services.reader
     page = reader.donations(
@@ -216,15 +251,48 @@ def reports_page(request: Request, services: ServicesDep, lang: Lang = "zh") -> 
     )
     years = sorted({m["month"][:4] for m in months}, reverse=True)
     closed = {str(year) for year in reader.closed_years()}
+    names = {p["code"]: _project_label(p, lang) for p in reader.projects()}
+    rows = _due_rows(dues, names, lang)
+    for m in months:
+        m["words"] = month_words(m["month"], lang)
     return _render(
         request,
         "reports.html",
         lang,
         months=list(reversed(months)),
         years=years,
-        dues=dues,
+        dues=rows,
         closed=closed,
     )
+
+
+def _due_rows(dues: list[Due], names: dict[str, str], lang: str) -> list[dict[str, str]]:
+    """The calendar in words, one line a duty: the projects whose progress report for the same
+    months falls due the same day in the same state share a line."""
+    rows: dict[tuple[str, date, str], dict[str, Any]] = {}
+    for due in dues:  # newest due first, and so are the lines
+        if due.what == "annual":
+            period = f"Year {due.period}" if lang == "en" else f"{due.period}年度"
+            key = (f"annual {period}", due.due_on, due.state)
+            rows[key] = {"kind": plain("annual_reports", lang), "period": period, "names": []}
+        elif due.what in names:
+            period = period_words(due.first_month, due.last_month, lang)
+            key = (period, due.due_on, due.state)
+            row = rows.setdefault(
+                key, {"kind": plain("progress_reports", lang), "period": period, "names": []}
+            )
+            row["names"].append(names[due.what])
+    joiner = ", " if lang == "en" else "、"
+    return [
+        {
+            "what": row["kind"],
+            "projects": joiner.join(sorted(row["names"])),
+            "period": row["period"],
+            "due_on": date_words(due_on, lang),
+            "state": state,
+        }
+        for (_, due_on, state), row in rows.items()
+    ]
 
 
 @router.get("/reports/{year}", response_class=HTMLResponse)
@@ -249,30 +317,43 @@ def notice_page(
     month: Annotated[str, Path(pattern=MONTH.pattern)],
     lang: Lang = "zh",
 ) -> HTMLResponse:
+    """The monthly notice for the board: one A4 page, its QR code to the configured address."""
     report = services.reader.monthly(month)
     projects = {p["code"]: p for p in services.reader.projects()}
     for row in report["projects"]:
         row["label"] = _project_label(projects.get(row["project"], {"name": row["project"]}), lang)
-    url = str(request.url_for("notice_page", month=month))
-    base_url = services_base_url(request)
-    if base_url:
-        url = f"{base_url.rstrip('/')}/notice/{month}"
+    site = _site(request)
+    url = None
+    qr = None
+    if site.base_url:
+        url = f"{site.base_url}/notice/{month}" + ("?lang=en" if lang == "en" else "")
+        qr = Markup(_qr_svg(url))  # noqa: S704 - SVG made by the QR library from our own URL
+    issued_on = today()
+    until = issued_on + timedelta(days=site.notice_display_days - 1)
+    fund = services.reader.fund() or {"name": "fund-ledger"}
     return _render(
         request,
         "notice.html",
         lang,
         report=report,
         month=month,
-        qr=Markup(_qr_svg(url)),  # noqa: S704 - SVG from the QR library url=url
+        month_words=month_words(month, lang),
+        url=url,
+        qr=qr,
+        site=site,
+        committee=site.committee_name or f"{fund['name']}管理委员会",
+        issued_on=date_words(issued_on, lang),
+        display_period=_days_words(issued_on, until, lang),
     )
 
 
-def services_base_url(request: Request) -> str:
-    return str(getattr(request.app.state, "base_url", "") or "")
+def _days_words(first: date, last: date, lang: str) -> str:
+    joiner = " to " if lang == "en" else "至"
+    return f"{date_words(first, lang)}{joiner}{date_words(last, lang)}"
 
 
 def _qr_svg(data: str) -> str:
-    image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=8, border=2)
+    image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=8, border=4)
     buffer = io.BytesIO()
     image.save(buffer)
     svg = buffer.getvalue().decode()

@@ -57,5 +57,3 @@ KeyPath = Annotated[
     str, Path(min_length=1, max_length=64, pattern=ID_PATTERN, description="An id (or a code).")
 ]
 Month = Annotated[str, Path(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", examples=["2026-01"])]
-GROUPS = ("project", "donor_kind", "month", "category")
-GROUP_BY_PATTERN = f"^(?:{'|'.join(GROUPS)})(?:,(?:{'|'.join(GROUPS)}))*$"

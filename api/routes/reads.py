@@ -22,7 +22,6 @@ from api.models import (
 )
 from api.problems import ApiProblem
 from api.routes.parameters import (
-    GROUP_BY_PATTERN,
     After,
     AsOf,
     Key,
@@ -88,10 +87,10 @@ def project(project: KeyPath, services: ServicesDep, actor: CurrentActor) -> dic
         raise ApiProblem(404, "not-found", f"no project {project}", what="project", key=project)
     public = actor is None
     found["grants"] = [present.grant(g, public=public) for g in found["grants"]]
-    found["opinions"] = [
-        present.opinion(o, public=public)
-        for o in services.reader.opinions(subject_id=found["id"], limit=500).items
-    ]
+    # The opinions on the project and on each of its grants, with their threads, oldest first.
+    about = services.reader.opinions_about([found["id"], *(g["id"] for g in found["grants"])])
+    everything = sorted((o for said in about.values() for o in said), key=lambda o: o["position"])
+    found["opinions"] = [present.opinion(o, public=public) for o in everything]
     return found
 
 
@@ -215,6 +214,8 @@ def corrections(services: ServicesDep, actor: CurrentActor) -> list[dict[str, An
             "reason": row["reversal_reason"],
             "position": row["reversed_position"],
         }
+        # Who decided, by name, for those who hold a token.
+        | ({} if actor is None else {"decided_by": row["decided_by"]})
         for kind, row in services.reader.corrections()
     ]
 
@@ -303,35 +304,6 @@ def _period(since: date | None, until: date | None) -> tuple[date, date]:
     if first > last:
         raise ApiProblem(422, "invalid-input", "from must not be after to", field="from")
     return first, last
-
-
-@router.get("/query", summary="The panel's own questions 自定义统计")
-def query(
-    services: ServicesDep,
-    group_by: Annotated[
-        str,
-        Query(
-            description="Comma-separated: project, donor_kind, month, category (a name given "
-            "twice counts once). donor_kind sums donations and category expenses, so the two "
-            "do not mix, nor with the other `measure` (else 422).",
-            examples=["donor_kind,project"],
-            max_length=100,
-            pattern=GROUP_BY_PATTERN,
-        ),
-    ],
-    since: Since = None,
-    until: Until = None,
-    measure: Annotated[
-        str | None,
-        Query(
-            pattern="^(donations|expenses)$",
-            description="donations or expenses; by default donations when grouping by "
-            "donor_kind, else expenses.",
-        ),
-    ] = None,
-) -> dict[str, Any]:
-    keys = list(dict.fromkeys(group_by.split(",")))
-    return services.reader.grouped(keys, since, until, measure)
 
 
 @router.get("/events", summary="The full event log (auditor, committee, adviser) 事件日志")

@@ -11,7 +11,7 @@ from ledger.domain.donations import Channel, Donation, ValuationBasis
 from ledger.domain.expenses import Category, Expense, PayeeKind
 from ledger.domain.fund import FUND_ID, Fund, ReceivedTotals
 from ledger.domain.grants import Grant, GrantStatus
-from ledger.domain.opinions import Opinion
+from ledger.domain.opinions import Explanation, Opinion
 from ledger.domain.people import DIRECTORY_ID, Directory, Disclosure, Donor, DonorKind, Role
 from ledger.domain.projects import Project
 from ledger.domain.records import LEAF_FORMAT_ID, IdempotencyRecord, LeafFormat
@@ -33,6 +33,7 @@ __all__ = [
     "Donor",
     "DonorKind",
     "Expense",
+    "Explanation",
     "Fund",
     "FundAggregate",
     "Grant",

@@ -68,6 +68,20 @@ class NotPermitted(LedgerError):
         )
 
 
+class NotTheAuthor(LedgerError):
+    kind = "forbidden"
+    code = "not-the-author"
+    title = "Only its author supersedes an opinion"
+
+    def __init__(self, opinion_id: object, author_id: object, member_id: object) -> None:
+        super().__init__(
+            f"opinion {opinion_id} is {author_id}'s; {member_id} cannot supersede it",
+            opinion_id=str(opinion_id),
+            author_id=str(author_id),
+            member_id=str(member_id),
+        )
+
+
 class SelfApproval(LedgerError):
     kind = "forbidden"
     code = "self-approval"

@@ -13,6 +13,8 @@ AMOUNT_FEN_MAX = 1_000_000_000_000 * FEN_PER_YUAN
 
 # [0-9], not \d: \d also matches full-width and other scripts' digits.
 _YUAN_PATTERN = re.compile(r"^(?P<sign>-)?(?P<whole>[0-9]{1,13})(?:\.(?P<frac>[0-9]{1,2}))?$")
+# What a refused amount is told, wherever it was refused (here, or by the API's model).
+YUAN_MEANING = 'must be yuan with at most two decimals, digits only, such as "1280.50"'
 
 
 def parse_yuan(value: object, *, field: str = "amount", allow_zero: bool = False) -> int:
@@ -28,9 +30,7 @@ def parse_yuan(value: object, *, field: str = "amount", allow_zero: bool = False
     text = value.strip() if isinstance(value, str) else _decimal_text(value, field)
     match = _YUAN_PATTERN.match(text)
     if match is None:
-        raise InvalidAmount(
-            field, text, 'must be yuan with at most two decimals, digits only, such as "1280.50"'
-        )
+        raise InvalidAmount(field, text, YUAN_MEANING)
     fen = int(match["whole"]) * FEN_PER_YUAN + int((match["frac"] or "0").ljust(2, "0"))
     if match["sign"]:
         fen = -fen

@@ -74,6 +74,16 @@ class Directory(FundAggregate):
     def _user_revoked(self, user_id: str, meta: Meta) -> None:
         self.users[user_id]["revoked"] = True
 
+    def reissue_token(self, user_id: str, token_sha256: str, meta: Meta) -> None:
+        """A new token for a user, active from now on: the old one stops working, and a
+        revoked user is active again (same id, name and role)."""
+        self._token_reissued(user_id, token_sha256, meta)
+
+    @event("TokenReissued")
+    def _token_reissued(self, user_id: str, token_sha256: str, meta: Meta) -> None:
+        self.users[user_id]["token_sha256"] = token_sha256
+        self.users[user_id]["revoked"] = False
+
     def user_named(self, name: str) -> str | None:
         return next((uid for uid, user in self.users.items() if user["name"] == name), None)
 

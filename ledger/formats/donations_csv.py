@@ -2,6 +2,12 @@
 
 Every bad row is reported with its line number and what is wrong; nothing is imported while
 any row is bad, unless the caller asks for the good rows alone.
+
+A row with a receipt number is that gift: the number is unique in the books. A row without one
+is known by its natural key, ``NATURAL_KEY``: the day received, the donor, the amount, the
+channel and the project (none for an unrestricted gift). Two rows with the same natural key are
+taken for one gift entered twice (or a file imported twice) unless the caller allows
+duplicates: two real gifts alike in all five are rare, and then the treasurer says so.
 """
 
 from __future__ import annotations
@@ -18,15 +24,38 @@ from ledger.domain.money import parse_yuan
 
 REQUIRED_COLUMNS = ("donor_id", "amount", "received_on", "channel")
 OPTIONAL_COLUMNS = ("receipt_no", "project_id", "note")
+NATURAL_KEY = ("received_on", "donor_id", "amount", "channel", "project_id")
 ROWS_MAX = 10_000_000
 # A single gift above this is far more likely a typo (an extra zero) than a real donation.
 SUSPICIOUS_AMOUNT_FEN = 1_000_000 * 100
+
+
+DUPLICATE_ROW = (
+    "no receipt number, and the same natural key (day, donor, amount, channel, project) as"
+)
 
 
 @dataclass(frozen=True)
 class BadRow:
     line: int
     problem: str
+
+
+NaturalKey = tuple[str, str, int, str, str | None]
+
+
+def natural_key(item: dict[str, Any]) -> NaturalKey:
+    """What identifies a gift without a receipt number (``NATURAL_KEY``): a row of a file, or
+    a gift recorded (``received_on`` a date or its ISO text, the amount in ``amount_fen``)."""
+    received_on = item["received_on"]
+    day = received_on.isoformat() if isinstance(received_on, date) else str(received_on)[:10]
+    return (
+        day,
+        str(item["donor_id"]),
+        int(item["amount_fen"]),
+        str(item["channel"]),
+        item.get("project_id") or None,
+    )
 
 
 @dataclass
@@ -44,7 +73,9 @@ def decode(data: bytes) -> str:
         raise InvalidInput("file", "encoding", msg.removeprefix("the file ")) from None
 
 
-def parse_donations(text: str, *, amount_fen_max: int = SUSPICIOUS_AMOUNT_FEN) -> Parsed:
+def parse_donations(
+    text: str, *, amount_fen_max: int = SUSPICIOUS_AMOUNT_FEN, allow_duplicates: bool = False
+) -> Parsed:
     reader = csv.DictReader(io.StringIO(text))
     columns = [c.strip() for c in reader.fieldnames or []]
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
@@ -52,6 +83,7 @@ def parse_donations(text: str, *, amount_fen_max: int = SUSPICIOUS_AMOUNT_FEN) -
         raise InvalidInput("file", ",".join(columns), f"lacks the columns {', '.join(missing)}")
     parsed = Parsed([], [])
     receipts: dict[str, int] = {}
+    keys: dict[NaturalKey, int] = {}
     for line, row in _rows(reader):
         try:
             item = _item(
@@ -68,6 +100,12 @@ def parse_donations(text: str, *, amount_fen_max: int = SUSPICIOUS_AMOUNT_FEN) -
                 )
                 continue
             receipts[receipt] = line
+        elif not allow_duplicates:
+            key = natural_key(item)
+            if key in keys:
+                parsed.bad.append(BadRow(line, f"{DUPLICATE_ROW} line {keys[key]}"))
+                continue
+            keys[key] = line
         parsed.items.append(item | {"line": line})
     return parsed
 

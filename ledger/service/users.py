@@ -50,6 +50,23 @@ class UserCommands(Kernel):
 
         return self._run(actor, "revoke_user", {"name": name}, decide)
 
+    @permitted("reissue_token")
+    def reissue_token(self, actor: Actor, name: str) -> tuple[Receipt, str]:
+        """A new bearer token for a person (only its hash is kept): the old one stops working
+        at once, and a revoked person is active again with the new one."""
+        token = secrets.token_urlsafe(32)
+        token_sha256 = hashlib.sha256(token.encode()).hexdigest()
+
+        def decide(meta: Meta) -> Decision:
+            directory = self.directory()
+            user_id = directory.user_named(name)
+            if user_id is None:
+                raise NotFound("user", name)
+            directory.reissue_token(user_id, token_sha256, meta)
+            return user_id, [directory]
+
+        return self._run(actor, "reissue_token", {"name": name}, decide), token
+
     def actor_named(self, name: str) -> Actor:
         directory = self.directory()
         user_id = directory.user_named(name)

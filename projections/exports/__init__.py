@@ -4,7 +4,7 @@
 
 from projections.exports.grants_360giving import export_360giving, funder_identifier
 from projections.exports.journal_beancount import ExportMoved, export_beancount
-from projections.exports.registers_csv import CSV_KINDS, export_csv
+from projections.exports.registers_csv import CSV_KINDS, export_csv, register_table
 from projections.exports.statements_html import statements_html
 from projections.exports.statements_pdf import PdfUnavailable, export_statements_pdf
 from projections.exports.statements_xlsx import export_statements_xlsx
@@ -19,5 +19,6 @@ __all__ = [
     "export_statements_pdf",
     "export_statements_xlsx",
     "funder_identifier",
+    "register_table",
     "statements_html",
 ]

@@ -21,6 +21,7 @@ from ledger.domain.disclosure import (
 )
 from ledger.domain.yuan import format_yuan
 from projections.exports.rows import every_row, pages, text_of
+from projections.panel.labels import label
 from projections.reader import Reader
 from projections.sqlview.reading import PAGE_SIZE_MAX
 
@@ -66,6 +67,11 @@ def _field(key: str) -> Callable[[Row], object]:
     return lambda row: row.get(key)
 
 
+def _zh(key: str) -> Callable[[Row], object]:
+    """A code's Chinese name (``programme`` → 业务活动成本), beside the code's own column."""
+    return lambda row: label(row.get(key)) if row.get(key) else ""
+
+
 def _contact_text(contact_json: str | None) -> str:
     contact = json.loads(contact_json) if contact_json else {}
     if isinstance(contact, str):  # a forgotten donor's: the ERASED mark
@@ -93,7 +99,9 @@ DONATION_COLUMNS = (
     ),
     _Column("公开名称", "public_name", _field("donor_public_name"), "full"),
     _Column("披露方式", "disclosure", _field("disclosure"), "full"),
+    _Column("披露方式（中文）", "disclosure_zh", _zh("disclosure"), "full"),
     _Column("捐赠人类型", "donor_kind", _field("donor_kind")),
+    _Column("捐赠人类型（中文）", "donor_kind_zh", _zh("donor_kind")),
     _Column("捐赠人编号", "donor_id", _public_donor_id, "public"),
     _Column("捐赠人编号", "donor_id", _field("donor_id"), "full"),
     _Column(
@@ -105,7 +113,9 @@ DONATION_COLUMNS = (
     ),
     _Column("金额（元）", "amount_yuan", _yuan("amount_fen")),
     _Column("渠道", "channel", _field("channel")),
+    _Column("渠道（中文）", "channel_zh", _zh("channel")),
     _Column("限定项目", "restricted_to_project", _field("project_code")),
+    _Column("项目名称", "project_name", _field("project_name")),
     _Column("实物", "in_kind", lambda row: _yes_no(row["in_kind"])),
     _Column("冲销日期", "reversed_on", _field("reversed_on")),
     _Column("冲销原因", "reversal_reason", _field("reversal_reason")),
@@ -121,12 +131,15 @@ GRANT_COLUMNS = (
     _Column("用途", "purpose", _field("purpose")),
     _Column("金额（元）", "amount_yuan", _yuan("amount_fen")),
     _Column("状态", "status", _field("status")),
+    _Column("状态（中文）", "status_zh", _zh("status")),
     _Column("提出日期", "proposed_on", _field("proposed_on")),
     _Column("提议人", "proposed_by", _field("proposer_name"), "full"),
     _Column("批准票数", "approvals", _field("approvals")),
     _Column("批准人", "approved_by", _field("approvers"), "full"),
     _Column("决定日期", "decided_on", _field("decided_on")),
     _Column("决定理由", "decision_reason", _field("decision_reason")),
+    _Column("否决人", "rejected_by", _field("decided_by_name"), "full"),
+    _Column("结项人", "closed_by", _field("closed_by_name"), "full"),
     _Column("限定性资金（元）", "restricted_yuan", _yuan("restricted_fen")),
     _Column("非限定性资金（元）", "unrestricted_yuan", _yuan("unrestricted_fen")),
     _Column("已支出（元）", "spent_yuan", _yuan("spent_fen")),
@@ -143,12 +156,15 @@ EXPENSE_COLUMNS = (
     _Column("支出编号", "expense_id", _field("expense_id")),
     _Column("支付日期", "paid_on", _field("paid_on")),
     _Column("项目", "project", _field("project_code")),
+    _Column("项目名称", "project_name", _field("project_name")),
     _Column("资助编号", "grant_id", _field("grant_id")),
     _Column("类别", "category", _field("category")),
+    _Column("类别（中文）", "category_zh", _zh("category")),
     _Column("用途", "description", _field("description")),
     _Column("收款方", "payee", _public_payee, "public"),
     _Column("收款方", "payee", _field("payee"), "full", PAYEE_NAME, _public_payee),
     _Column("收款方类型", "payee_kind", _field("payee_kind")),
+    _Column("收款方类型（中文）", "payee_kind_zh", _zh("payee_kind")),
     _Column("金额（元）", "amount_yuan", _yuan("amount_fen")),
     _Column("限定性部分（元）", "restricted_yuan", _yuan("restricted_fen")),
     _Column("非限定性部分（元）", "unrestricted_yuan", _yuan("unrestricted_fen")),
@@ -156,12 +172,39 @@ EXPENSE_COLUMNS = (
     _Column("凭证哈希", "voucher_sha256", _field("voucher_sha256"), "full", VOUCHER_HASH),
     _Column("冲销日期", "reversed_on", _field("reversed_on")),
     _Column("冲销原因", "reversal_reason", _field("reversal_reason")),
+    _Column("冲销决定人", "reversed_by", _field("reversed_by_name"), "full"),
     _Column("记录时间", "recorded_at", _field("recorded_at"), "full"),
+)
+
+CORRECTION_COLUMNS = (
+    _Column("对象", "kind", _field("kind")),
+    _Column("对象（中文）", "kind_zh", _zh("kind")),
+    _Column("编号", "id", _field("id")),
+    _Column("金额（元）", "amount_yuan", _yuan("amount_fen")),
+    _Column("原日期", "original_on", _field("original_on")),
+    _Column("更正日期", "reversed_on", _field("reversed_on")),
+    _Column("原因", "reason", _field("reversal_reason")),
+    _Column("决定人", "decided_by", _field("decided_by"), "full"),
+)
+
+OPINION_COLUMNS = (
+    _Column("意见编号", "opinion_id", _field("opinion_id")),
+    _Column("对象", "subject_kind", _field("subject_kind")),
+    _Column("对象（中文）", "subject_kind_zh", _zh("subject_kind")),
+    _Column("对象编号", "subject_id", _field("subject_id")),
+    _Column("日期", "recorded_on", _field("recorded_on")),
+    _Column("专家", "author", _field("author"), "full"),
+    _Column("意见（最新）", "text", _field("text")),
+    _Column("已修订", "superseded", lambda row: _yes_no(row["superseded"])),
+    _Column("答复与修订", "thread", lambda row: row["thread_text"]),
 )
 
 
 def _donation_rows(reader: Reader, public: bool, sight: frozenset[str]) -> Iterator[Row]:
+    projects = reader.projects_by_code()
     for page in pages(lambda after: reader.donations(after=after, limit=PAGE_SIZE_MAX)):
+        for item in page:
+            item["project_name"] = projects.get(item.get("project_code") or "", {}).get("name")
         if not public and DONOR_CONTACT in sight:
             # Contacts are read only for the full variant, so the public one cannot leak them.
             contacts = reader.donor_contacts({item["donor_id"] for item in page})
@@ -184,8 +227,33 @@ def _grant_rows(reader: Reader, public: bool, _sight: frozenset[str]) -> Iterato
         yield grant
 
 
-def _expense_rows(reader: Reader, _public: bool, _sight: frozenset[str]) -> Iterator[Row]:
-    return every_row(lambda after: reader.expenses(after=after, limit=PAGE_SIZE_MAX))
+def _expense_rows(reader: Reader, public: bool, _sight: frozenset[str]) -> Iterator[Row]:
+    projects = reader.projects_by_code()
+    people = {} if public else reader.people_names()
+    for row in every_row(lambda after: reader.expenses(after=after, limit=PAGE_SIZE_MAX)):
+        row["project_name"] = projects.get(row["project_code"], {}).get("name")
+        row["reversed_by_name"] = people.get(row.get("reversed_by") or "")
+        yield row
+
+
+def _correction_rows(reader: Reader, _public: bool, _sight: frozenset[str]) -> Iterator[Row]:
+    for kind, row in reader.corrections():
+        yield {"kind": kind, **row}
+
+
+# Who spoke in an opinion's thread, as the public reads it: by role.
+_SPEAKERS = {"answer": "基金管理委员会", "superseded": "专家"}
+
+
+def _opinion_rows(reader: Reader, public: bool, _sight: frozenset[str]) -> Iterator[Row]:
+    for row in every_row(lambda after: reader.opinions(after=after, limit=PAGE_SIZE_MAX)):
+        row["thread_text"] = "; ".join(
+            f"{text_of(n['recorded_on'])} "
+            f"{_SPEAKERS[n['kind']] if public else n['author']}"
+            f"{'答复' if n['kind'] == 'answer' else '修订'}: {n['text']}"
+            for n in row["thread"]
+        )
+        yield row
 
 
 _KINDS: dict[
@@ -194,6 +262,8 @@ _KINDS: dict[
     "donations": (DONATION_COLUMNS, _donation_rows),
     "grants": (GRANT_COLUMNS, _grant_rows),
     "expenses": (EXPENSE_COLUMNS, _expense_rows),
+    "corrections": (CORRECTION_COLUMNS, _correction_rows),
+    "opinions": (OPINION_COLUMNS, _opinion_rows),
 }
 CSV_KINDS = tuple(_KINDS)
 
@@ -227,11 +297,28 @@ def export_csv(
     if kind not in _KINDS:
         msg = f"unknown export {kind!r}: expected one of {', '.join(CSV_KINDS)}"
         raise ValueError(msg)
-    columns, rows = _KINDS[kind]
-    shown = [column for column in columns if column.shown(public, sight)]
+    headers, rows = register_table(reader, kind, public=public, sight=sight)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow([column.header for column in shown])
-    for row in rows(reader, public, sight):
-        writer.writerow([_cell(column.cell(row, public, sight)) for column in shown])
+    writer.writerow(headers)
+    for row in rows:
+        writer.writerow([_cell(value) for value in row])
     return buffer.getvalue().encode("utf-8-sig")
+
+
+def register_table(
+    reader: Reader, kind: str, *, public: bool, sight: frozenset[str] = EVERY_FIELD
+) -> tuple[list[str], list[list[object]]]:
+    """A register's header and rows, in the variant ``public`` and ``sight`` give."""
+    if kind not in _KINDS:
+        msg = f"unknown export {kind!r}: expected one of {', '.join(CSV_KINDS)}"
+        raise ValueError(msg)
+    columns, rows = _KINDS[kind]
+    shown = [column for column in columns if column.shown(public, sight)]
+    return (
+        [column.header for column in shown],
+        [
+            [column.cell(row, public, sight) for column in shown]
+            for row in rows(reader, public, sight)
+        ],
+    )

@@ -175,10 +175,34 @@ class Listings(Queries):
                 [item["grant_id"] for item in page.items],
             ):
                 approvals.setdefault(row.pop("grant_id"), []).append(clean(row))
+        people = self.people_names()
+        opinions = self.opinions_about([item["grant_id"] for item in page.items])
         for item in page.items:
             item["approvals_by"] = approvals.get(item["grant_id"], [])
-            item["remaining_fen"] = item["amount_fen"] - item["spent_fen"]
+            # Only an approved grant holds money back: a proposal, a rejection or a closed
+            # grant (its rest released) has nothing remaining.
+            live = item["status"] == "approved"
+            item["remaining_fen"] = item["amount_fen"] - item["spent_fen"] if live else 0
+            item["proposer_name"] = people.get(item["proposer_id"])
+            item["decided_by_name"] = people.get(item.get("decided_by") or "")
+            item["closed_by_name"] = people.get(item.get("closed_by") or "")
+            item["opinions"] = opinions.get(item["grant_id"], [])
         return page
+
+    def opinions_about(self, subject_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """The opinions on each of these grants or projects, oldest first, with their authors'
+        names and their threads (answers, later versions)."""
+        if not subject_ids:
+            return {}
+        marks = ", ".join(["%s"] * len(subject_ids))
+        rows = self.registers_view.query(
+            f"SELECT * FROM {{t}}fl_opinions WHERE subject_id IN ({marks}) ORDER BY position",
+            subject_ids,
+        )
+        out: dict[str, list[dict[str, Any]]] = {}
+        for row in self.with_threads([clean(r) for r in rows]):
+            out.setdefault(row["subject_id"], []).append(row)
+        return out
 
     def expenses(
         self,
@@ -223,7 +247,33 @@ class Listings(Queries):
         return items
 
     def opinions(self, *, subject_id: str | None = None, after: int = 0, limit: int = 100) -> Page:
-        return self._listing("fl_opinions", "recorded_on", {"subject_id": subject_id}, after, limit)
+        page = self._listing("fl_opinions", "recorded_on", {"subject_id": subject_id}, after, limit)
+        return Page(self.with_threads(page.items), page.next_after)
+
+    def with_threads(self, opinions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each opinion with its author's name and its thread: the committee's answers and the
+        author's later versions, oldest first; ``text`` is the latest version."""
+        people = self.people_names()
+        notes: dict[str, list[dict[str, Any]]] = {}
+        if opinions:
+            marks = ", ".join(["%s"] * len(opinions))
+            for row in self.registers_view.query(
+                "SELECT opinion_id, kind, author_id, text, recorded_on FROM {t}fl_opinion_notes"
+                f" WHERE opinion_id IN ({marks}) ORDER BY position",
+                [o["opinion_id"] for o in opinions],
+            ):
+                note = clean(row)
+                note["author"] = people.get(note["author_id"], note["author_id"])
+                notes.setdefault(note.pop("opinion_id"), []).append(note)
+        for opinion in opinions:
+            opinion["author"] = people.get(opinion["author_id"], opinion["author_id"])
+            opinion["thread"] = notes.get(opinion["opinion_id"], [])
+            versions = [n for n in opinion["thread"] if n["kind"] == "superseded"]
+            opinion["first_text"] = opinion["text"]
+            if versions:
+                opinion["text"] = versions[-1]["text"]
+            opinion["superseded"] = bool(versions)
+        return opinions
 
     def corrections(self, limit: int = PAGE_SIZE_MAX) -> list[tuple[str, dict[str, Any]]]:
         """Every reversal, newest first, with its reason (published as 更正说明)."""
@@ -235,10 +285,13 @@ class Listings(Queries):
         ):
             reversed_rows = self.registers_view.query(
                 f"SELECT {key} AS id, amount_fen, {day} AS original_on, reversed_on,"
-                f" reversal_reason, reversed_position FROM {{t}}{table}"
+                f" reversal_reason, reversed_position, reversed_by FROM {{t}}{table}"
                 " WHERE reversed_position IS NOT NULL ORDER BY reversed_position DESC LIMIT %s",
                 [limit],
             )
             rows.extend((kind, r) for r in reversed_rows)
         rows.sort(key=lambda kind_row: -int(kind_row[1]["reversed_position"]))
+        people = self.people_names()
+        for _, row in rows:
+            row["decided_by"] = people.get(row.pop("reversed_by") or "")
         return rows[:limit]

@@ -31,7 +31,7 @@ REGISTERS_DDL = (
     " amount_fen BIGINT NOT NULL, received_on {date} NOT NULL, channel TEXT NOT NULL,"
     " project_id TEXT, project_code TEXT, in_kind {bool} NOT NULL, note TEXT,"
     " recorded_at {ts} NOT NULL, reversed_position BIGINT, reversed_on {date},"
-    " reversal_reason TEXT)",
+    " reversal_reason TEXT, reversed_by TEXT)",
     "CREATE INDEX IF NOT EXISTS fl_donations_received_on ON {t}fl_donations (received_on)",
     "CREATE INDEX IF NOT EXISTS fl_donations_donor ON {t}fl_donations (donor_id)",
     "CREATE INDEX IF NOT EXISTS fl_donations_project ON {t}fl_donations (project_code)",
@@ -41,7 +41,8 @@ REGISTERS_DDL = (
     " proposer_id TEXT NOT NULL, proposed_on {date} NOT NULL, status TEXT NOT NULL,"
     " approvals INTEGER NOT NULL, decided_on {date}, decision_reason TEXT,"
     " restricted_fen BIGINT NOT NULL, unrestricted_fen BIGINT NOT NULL,"
-    " spent_fen BIGINT NOT NULL, released_fen BIGINT NOT NULL, closed_on {date})",
+    " spent_fen BIGINT NOT NULL, released_fen BIGINT NOT NULL, closed_on {date},"
+    " decided_by TEXT, closed_by TEXT)",
     "CREATE INDEX IF NOT EXISTS fl_grants_project ON {t}fl_grants (project_code)",
     "CREATE TABLE IF NOT EXISTS {t}fl_grant_approvals ("
     " grant_id TEXT NOT NULL, member_id TEXT NOT NULL, approved_on {date} NOT NULL,"
@@ -53,7 +54,7 @@ REGISTERS_DDL = (
     " paid_on {date} NOT NULL, payee TEXT NOT NULL, payee_kind TEXT NOT NULL,"
     " category TEXT NOT NULL, description TEXT NOT NULL, voucher_no TEXT,"
     " voucher_sha256 TEXT, recorded_at {ts} NOT NULL, reversed_position BIGINT,"
-    " reversed_on {date}, reversal_reason TEXT)",
+    " reversed_on {date}, reversal_reason TEXT, reversed_by TEXT)",
     "CREATE INDEX IF NOT EXISTS fl_expenses_paid_on ON {t}fl_expenses (paid_on)",
     "CREATE INDEX IF NOT EXISTS fl_expenses_project ON {t}fl_expenses (project_code)",
     "CREATE INDEX IF NOT EXISTS fl_expenses_grant ON {t}fl_expenses (grant_id)",
@@ -71,6 +72,19 @@ REGISTERS_DDL = (
     " opinion_id TEXT PRIMARY KEY, position BIGINT NOT NULL UNIQUE, subject_id TEXT NOT NULL,"
     " subject_kind TEXT NOT NULL, author_id TEXT NOT NULL, text TEXT NOT NULL,"
     " recorded_on {date} NOT NULL)",
+    # How many people an activity served (the canteen's meals, a clinic's patients), written
+    # by the records of attendance; the panel's cost per person served reads it.
+    # The thread of an opinion: the committee's answers and the author's later versions.
+    "CREATE TABLE IF NOT EXISTS {t}fl_opinion_notes ("
+    " position BIGINT PRIMARY KEY, opinion_id TEXT NOT NULL, kind TEXT NOT NULL,"
+    " author_id TEXT NOT NULL, text TEXT NOT NULL, recorded_on {date} NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS {t}fl_explanations ("
+    " explanation_id TEXT PRIMARY KEY, position BIGINT NOT NULL UNIQUE,"
+    " warning_id TEXT NOT NULL, reason TEXT NOT NULL, member_id TEXT NOT NULL,"
+    " explained_on {date} NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS {t}fl_people_served ("
+    " activity_id TEXT PRIMARY KEY, position BIGINT NOT NULL, project_code TEXT NOT NULL,"
+    " served_on {date} NOT NULL, people BIGINT NOT NULL)",
 )
 
 

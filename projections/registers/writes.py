@@ -63,6 +63,8 @@ def _registers_fund(position: int, e: Any, name: str) -> list[Write]:
         ]
     if name == "Directory.UserRevoked":
         return [("UPDATE {t}fl_people SET active = %s WHERE user_id = %s", (False, e.user_id))]
+    if name == "Directory.TokenReissued":
+        return [("UPDATE {t}fl_people SET active = %s WHERE user_id = %s", (True, e.user_id))]
     return []
 
 
@@ -156,8 +158,8 @@ def _registers_donations(position: int, e: Any, name: str) -> list[Write]:
             Reads(_UNDO_DONATION_DAY, (id_of(e),)),
             (
                 "UPDATE {t}fl_donations SET reversed_position = %s, reversed_on = %s,"
-                " reversal_reason = %s WHERE donation_id = %s",
-                (position, day, e.reason, id_of(e)),
+                " reversal_reason = %s, reversed_by = %s WHERE donation_id = %s",
+                (position, day, e.reason, e.meta.actor_id, id_of(e)),
             ),
         ]
     return []
@@ -206,8 +208,8 @@ def _registers_grants(position: int, e: Any, name: str) -> list[Write]:
         return [
             (
                 "UPDATE {t}fl_grants SET status = 'rejected', decided_on = %s,"
-                " decision_reason = %s WHERE grant_id = %s",
-                (day, e.reason, grant_id),
+                " decision_reason = %s, decided_by = %s WHERE grant_id = %s",
+                (day, e.reason, e.meta.actor_id, grant_id),
             )
         ]
     if name in {"Grant.Charged", "Grant.ChargeReversed"}:
@@ -221,9 +223,14 @@ def _registers_grants(position: int, e: Any, name: str) -> list[Write]:
     if name == "Grant.Closed":
         return [
             (
-                "UPDATE {t}fl_grants SET status = 'closed', closed_on = %s, released_fen = %s"
-                " WHERE grant_id = %s",
-                (day, e.released_restricted_fen + e.released_unrestricted_fen, grant_id),
+                "UPDATE {t}fl_grants SET status = 'closed', closed_on = %s, released_fen = %s,"
+                " closed_by = %s WHERE grant_id = %s",
+                (
+                    day,
+                    e.released_restricted_fen + e.released_unrestricted_fen,
+                    e.meta.actor_id,
+                    grant_id,
+                ),
             )
         ]
     return []
@@ -264,8 +271,8 @@ def _registers_spending(position: int, e: Any, name: str) -> list[Write]:
             Reads(_UNDO_EXPENSE_DAY, (id_of(e),)),
             (
                 "UPDATE {t}fl_expenses SET reversed_position = %s, reversed_on = %s,"
-                " reversal_reason = %s WHERE expense_id = %s",
-                (position, day, e.reason, id_of(e)),
+                " reversal_reason = %s, reversed_by = %s WHERE expense_id = %s",
+                (position, day, e.reason, e.meta.actor_id, id_of(e)),
             ),
         ]
     if name == "Opinion.Recorded":
@@ -274,6 +281,29 @@ def _registers_spending(position: int, e: Any, name: str) -> list[Write]:
                 "INSERT INTO {t}fl_opinions (opinion_id, position, subject_id, subject_kind,"
                 " author_id, text, recorded_on) VALUES (%s, %s, %s, %s, %s, %s, %s)",
                 (id_of(e), position, e.subject_id, e.subject_kind, e.meta.actor_id, e.text, day),
+            )
+        ]
+    if name in {"Opinion.Answered", "Opinion.Superseded"}:
+        return [
+            (
+                "INSERT INTO {t}fl_opinion_notes (position, opinion_id, kind, author_id, text,"
+                " recorded_on) VALUES (%s, %s, %s, %s, %s, %s)",
+                (
+                    position,
+                    id_of(e),
+                    "answer" if name == "Opinion.Answered" else "superseded",
+                    e.meta.actor_id,
+                    e.text,
+                    day,
+                ),
+            )
+        ]
+    if name == "Explanation.Recorded":
+        return [
+            (
+                "INSERT INTO {t}fl_explanations (explanation_id, position, warning_id, reason,"
+                " member_id, explained_on) VALUES (%s, %s, %s, %s, %s, %s)",
+                (id_of(e), position, e.warning_id, e.reason, e.meta.actor_id, day),
             )
         ]
     return []

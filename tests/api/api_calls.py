@@ -67,6 +67,9 @@ MUTATIONS: list[tuple[str, str, dict[str, Any] | None]] = [
     ),
     ("/v1/expenses/{expense_id}/reverse", "reverse_expense", {"reason": "矩阵"}),
     ("/v1/opinions", "record_opinion", {"subject_id": NOBODY, "text": "矩阵"}),
+    ("/v1/checks/{warning_id}/explain", "explain_warning", {"reason": "矩阵"}),
+    ("/v1/opinions/{opinion_id}/answer", "answer_opinion", {"text": "矩阵"}),
+    ("/v1/opinions/{opinion_id}/supersede", "supersede_opinion", {"text": "矩阵"}),
     ("/v1/periods/{month}/close", "close_period", None),
     ("/v1/people/{person_id}/forget", "forget_person", None),
 ]

@@ -48,9 +48,14 @@ GROUPINGS = [
     "project,category",
     "month,project",
     "donor_kind,month",
+    # one person one row: the public sees individuals pooled, never by name
+    "payee",
+    "donor",
+    "donor,channel",
+    "payee,month",
 ]
 # Routes that answer nobody without a token.
-FOR_TOKEN_HOLDERS = {"/v1/events", "/v1/reports/statements/{year}"}
+FOR_TOKEN_HOLDERS = {"/v1/events", "/v1/reports/statements/{year}", "/v1/checks"}
 CHECKPOINT_WAIT_POLLS_MAX = 200
 CHECKPOINT_POLL_S = 0.05
 PAGES_MAX = 100
@@ -201,6 +206,7 @@ def _ask_the_api(
         "/v1/opinions": lambda t: sweep.pages(t, t),
         "/v1/corrections": lambda t: sweep.get(t, t),
         "/v1/events": lambda t: sweep.get(t, t),
+        "/v1/checks": lambda t: sweep.get(t, t),
         "/v1/donors/{donor_id}/statement": lambda t: [
             sweep.get(t, f"/v1/donors/{d}/statement") for d in donor_ids
         ],
@@ -228,7 +234,15 @@ def _ask_the_api(
         ],
         "/v1/exports/{name}": lambda t: [
             sweep.get(t, f"/v1/exports/{n}")
-            for n in ("beancount", "360giving", "donations.csv", "grants.csv", "expenses.csv")
+            for n in (
+                "beancount",
+                "360giving",
+                "donations.csv",
+                "grants.csv",
+                "expenses.csv",
+                "corrections.csv",
+                "opinions.csv",
+            )
         ],
     }
 

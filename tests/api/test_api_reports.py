@@ -60,7 +60,7 @@ def test_the_panels_questions_add_up_to_the_summary(demo: Api) -> None:
     assert by_kind["measure"] == "donations"
     assert by_kind["group_by"] == ["donor_kind", "project"]
     rows = by_kind["rows"]
-    assert {"donor_kind", "project", "amount"} == set(rows[0])
+    assert {"donor_kind", "project", "amount"} <= set(rows[0])
     assert sum(Decimal(r["amount"]) for r in rows) == Decimal(by_kind["total"])
     # Cash that came in and stayed: reversals and gifts in kind are not in either figure.
     assert by_kind["total"] == summary["received_total"]

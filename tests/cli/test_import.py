@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from fund_ledger.cli import app
 from ledger.app import OPERATOR, FundLedger
@@ -108,3 +108,55 @@ def test_wrong_encoding_and_missing_columns_are_refused(
     assert result.exit_code == 2
     assert "received_on" in result.output
     assert ledger.position() == before
+
+
+def _import(path: Path, *flags: str) -> Result:
+    return CliRunner().invoke(app, ["import", "donations", str(path), "--as", "出纳", *flags])
+
+
+def test_a_bank_file_without_receipt_numbers_imported_twice_is_refused_the_second_time(
+    store: tuple[FundLedger, str], tmp_path: Path
+) -> None:
+    ledger, donor = store
+    rows = [f"{donor},{100 + i}.00,2026-01-0{1 + i},bank_transfer" for i in range(4)]
+    bank = _csv(tmp_path / "bank.csv", rows, header="donor_id,amount,received_on,channel")
+    first = _import(bank)
+    assert first.exit_code == 0, first.output
+    received_fen = ledger.summary().received_total_fen
+    assert received_fen == sum(parse_yuan(f"{100 + i}.00") for i in range(4))
+    before = ledger.position()
+
+    second = _import(bank)
+
+    assert second.exit_code == 1
+    lines = second.stderr.splitlines()
+    for line in range(2, 6):  # each row listed, with the receipt the books gave it
+        assert any(
+            text.startswith(f"line {line}: already recorded as receipt ") for text in lines
+        ), second.stderr
+    assert "4 bad rows: nothing imported" in second.stderr
+    assert "4 already recorded: --allow-duplicates" in second.stderr
+    assert ledger.position() == before
+    assert ledger.summary().received_total_fen == received_fen
+
+
+def test_a_repeated_row_without_a_receipt_number_is_refused_unless_allowed(
+    store: tuple[FundLedger, str], tmp_path: Path
+) -> None:
+    ledger, donor = store
+    rows = [f"{donor},50.00,2026-01-05,cash", f"{donor},50.00,2026-01-05,cash"]
+    twice = _csv(tmp_path / "twice.csv", rows, header="donor_id,amount,received_on,channel")
+    refused = _import(twice)
+    assert refused.exit_code == 1
+    assert "line 3: no receipt number, and the same natural key" in refused.stderr
+    assert "as line 2" in refused.stderr
+    assert ledger.summary().received_total_fen == 0
+
+    allowed = _import(twice, "--allow-duplicates")
+
+    assert allowed.exit_code == 0, allowed.output
+    assert ledger.summary().received_total_fen == parse_yuan("100.00")
+    # Other gifts of the same donor, day and amount are different gifts: another channel.
+    other = _csv(tmp_path / "other.csv", [f"{donor},50.00,2026-01-05,wechat_pay"])
+    assert _import(other).exit_code == 0
+    assert ledger.summary().received_total_fen == parse_yuan("150.00")

@@ -56,3 +56,20 @@ def test_disclosure_calendar_marks_published_overdue_and_upcoming() -> None:
     assert {d.state for d in before if d.what == "annual"} == {"upcoming"}
     after = calendar(projects, date(2025, 12, 2), None, today=date(2026, 6, 1))
     assert {d.state for d in after if d.what == "annual"} == {"overdue"}
+
+
+def test_the_quarter_under_way_is_listed_as_upcoming_with_its_months_and_date() -> None:
+    dues = calendar(
+        [("noodles", date(2025, 12, 1))], date(2025, 12, 2), "2026-05", date(2026, 7, 15)
+    )
+    under_way = [d for d in dues if d.first_month == "2026-06"]
+    assert [(d.period, d.last_month, d.due_on, d.state) for d in under_way] == [
+        ("2026-06..2026-08", "2026-08", date(2026, 9, 30), "upcoming")
+    ]
+    # Published what is closed, overdue only what is past its date and not closed.
+    assert {d.first_month: d.state for d in dues if d.what == "noodles"} == {
+        "2025-12": "published",
+        "2026-03": "published",
+        "2026-06": "upcoming",
+    }
+    assert all(d.due_on < date(2026, 7, 15) for d in dues if d.state == "overdue")

@@ -23,7 +23,7 @@ from ledger.log.merkle import (
     verify_inclusion,
 )
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "rfc6962"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "rfc6962"
 INCLUSION_FILES = sorted((FIXTURES / "inclusion").rglob("*.json"))
 CONSISTENCY_FILES = sorted((FIXTURES / "consistency").rglob("*.json"))
 HAPPY_INCLUSION_FILES = sorted((FIXTURES / "inclusion").glob("*/happy-path.json"))

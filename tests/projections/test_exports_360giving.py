@@ -21,7 +21,7 @@ from ledger.domain.yuan import format_yuan
 from projections.exports import export_360giving
 from projections.reader import Reader
 
-SCHEMAS = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "360giving"
+SCHEMAS = Path(__file__).resolve().parents[1] / "fixtures" / "360giving"
 
 
 # -- 360Giving ---------------------------------------------------------------------------------

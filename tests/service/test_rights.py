@@ -34,6 +34,7 @@ def _role_commands(w: World) -> dict[str, Callable[[Actor], object]]:
         "establish_fund": lambda a: app.establish_fund(a, "另一个基金", 3),
         "add_user": lambda a: app.add_user(a, "新委员", "committee"),
         "revoke_user": lambda a: app.revoke_user(a, w.auditor.name),
+        "reissue_token": lambda a: app.reissue_token(a, w.adviser.name),
         "register_donor": lambda a: app.register_donor(a, "新捐赠人", "individual", "masked"),
         "open_project": lambda a: app.open_project(a, "stage", "幸福舞台 · 展风采"),
         "close_project": lambda a: app.close_project(a, w.projects["barber"]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -12,10 +13,21 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from pagecheck import (
+    BUTTON_CONTRAST_JS,
+    SMALLEST_TEXT_PX_JS,
+    day_of,
+    decode_qr,
+    measure,
+)
+from pypdf import PdfReader
+
+from ledger.domain import today
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -33,6 +45,35 @@ CHROMIUM_ARGS = [
 
 pytestmark = pytest.mark.browser
 
+# The deployment's settings the notice prints (api/config.py).
+BASE_URL = "https://nanhu-fund.example.org"
+PHONE = "0573-8208 1234"
+ADDRESS = "南湖未来社区党群服务中心一楼"
+NAMES_ZH = {
+    "health": "健康同行",
+    "noodles": "一碗长寿面",
+    "science": "小小科学家",
+    "pairing": "结对连心",
+    "redboat": "守护红船",
+    "barber": "益剪倾心",
+    "stage": "幸福舞台",
+}
+CODES = tuple(NAMES_ZH)
+CJK = re.compile(r"[\u4e00-\u9fff]")
+NAMES_ZH |= {"/": "一碗长寿面", "/donations": "一碗长寿面"}
+PUBLIC_PAGES = (
+    "/",
+    "/donations",
+    "/corrections",
+    *(f"/projects/{code}" for code in CODES),
+    "/reports",
+    "/reports/2025",
+    "/notice/2026-03",
+)
+STATE_WORDS = {"published": "已公开", "upcoming": "待公开", "overdue": "已逾期"}
+# An A4 page less the notice's 14 mm margins, in CSS pixels (96 to the inch).
+A4_PRINTED_PX = (688, 1016)
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -49,7 +90,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.skip("no Chromium here")
     folder = tmp_path_factory.mktemp("serve")
     port = _free_port()
-    env = {**os.environ, "FUND_LEDGER_DATABASE_URL": f"sqlite:///{folder / 'demo.sqlite3'}"}
+    env = {
+        **os.environ,
+        "FUND_LEDGER_DATABASE_URL": f"sqlite:///{folder / 'demo.sqlite3'}",
+        "FUND_LEDGER_BASE_URL": BASE_URL,
+        "FUND_LEDGER_SUPERVISION_PHONE": PHONE,
+        "FUND_LEDGER_SUPERVISION_ADDRESS": ADDRESS,
+    }
     # As on a fresh machine: no key-encryption key set; the demo makes its own.
     env.pop("FUND_LEDGER_KEK", None)
     env.pop("FUND_LEDGER_KEK_FILE", None)
@@ -178,15 +225,132 @@ def test_no_page_sends_a_request_away_or_shows_a_masked_donor(server: str, brows
     visits.context.close()
 
 
-def test_the_monthly_notice_prints_to_one_a4_page(server: str, browser: object) -> None:
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_monthly_notice_prints_to_one_a4_page_fit_for_the_board(
+    server: str, browser: object, lang: str
+) -> None:
     visits = Visits(browser, 1280)
-    visits.open(f"{server}/notice/2026-03")
+    visits.open(f"{server}/notice/2026-03?lang={lang}")
     pdf = visits.page.pdf(format="A4", print_background=True)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    (SCREENSHOTS / "notice-2026-03.pdf").write_bytes(pdf)
-    pages = len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", pdf))
-    assert pages == 1
-    assert visits.page.locator("svg.qr").count() == 1
+    (SCREENSHOTS / f"notice-2026-03-{lang}.pdf").write_bytes(pdf)
+    assert len(PdfReader(io.BytesIO(pdf)).pages) == 1
+    # The QR code leads to the configured address, whatever address the page was asked on.
+    shot = SCREENSHOTS / f"notice-2026-03-{lang}-qr.png"
+    visits.page.locator("svg.qr").screenshot(path=str(shot))
+    expected = f"{BASE_URL}/notice/2026-03" + ("?lang=en" if lang == "en" else "")
+    assert decode_qr(shot) == expected
+    field = lambda name: visits.page.inner_text(f'[data-field="{name}"]')  # noqa: E731
+    assert field("supervision_phone") == PHONE
+    assert field("supervision_address") == ADDRESS
+    assert field("committee") == "南湖未来社区共富基金管理委员会"
+    issued = today()
+    if lang == "zh":
+        assert day_of(field("issued_on")) == issued
+        first, last = field("display_period").split("至")
+        assert (day_of(first), day_of(last)) == (issued, issued + timedelta(days=14))
+    else:
+        assert issued.strftime("%B %Y") in field("issued_on")
+        assert " to " in field("display_period")
+    assert visits.page.locator(".seal").count() == 1
+    assert visits.page.locator(".signature-line").count() == 1
+    # As printed: no text under 12 pt (16 CSS px), and the page filled to its foot.
+    width, height = A4_PRINTED_PX
+    visits.page.set_viewport_size({"width": width, "height": height})
+    visits.page.emulate_media(media="print")
+    assert visits.page.evaluate(SMALLEST_TEXT_PX_JS) >= 16
+    visits.page.screenshot(path=str(SCREENSHOTS / f"notice-2026-03-{lang}-print.png"))
+    bottom = visits.page.evaluate(
+        "document.querySelector('.notice-sign').getBoundingClientRect().bottom"
+    )
+    assert 0.9 * height <= bottom <= height
+    visits.context.close()
+
+
+@pytest.mark.parametrize("width", [360, 1280])
+def test_every_public_page_fits_the_screen_with_every_amount_whole(
+    server: str, browser: object, width: int
+) -> None:
+    """Each page in both languages: no sideways scrolling, no amount cut off or off screen,
+    no chart text cut or over another; a screenshot of each in build/screenshots/."""
+    visits = Visits(browser, width)
+    problems: list[str] = []
+    shown: set[str] = set()
+    for lang in ("zh", "en"):
+        for path in PUBLIC_PAGES:
+            name = path.strip("/").replace("/", "-") or "home"
+            visits.open(f"{server}{path}?lang={lang}", shot=f"{name}-{lang}-{width}")
+            found = measure(visits.page)
+            if found["scroll_width"] > width:
+                problems.append(f"{path} {lang}: {found['scroll_width']} px wide")
+            if not found["amounts"] and path != "/reports":
+                problems.append(f"{path} {lang}: no amount found to check")
+            problems += [f"{path} {lang}: {bad}" for bad in found["bad"]]
+            for chart in found["charts"]:
+                if chart["smallest_px"] < 14 or chart["largest_px"] > 20:
+                    problems.append(f"{path} {lang}: chart text at {chart}")
+                if width > 1000 and chart["width"] > 0.6 * width:
+                    problems.append(f"{path} {lang}: a chart {chart['width']} px wide")
+            shown.update(found["amounts"])
+    assert problems == []
+    assert {"1,200,000.00", "3,000,000.00"} <= shown  # the government's gift; the total
+    visits.context.close()
+
+
+def test_the_chinese_pages_name_projects_and_list_by_date(server: str, browser: object) -> None:
+    visits = Visits(browser, 360)
+    for path in ("/", "/donations", "/corrections", *(f"/projects/{code}" for code in CODES)):
+        visits.open(f"{server}{path}")
+        text = visits.page.inner_text("main")
+        # Every link to a project says its Chinese name, never its code ("noodles").
+        links = [
+            link.strip()
+            for link in visits.page.locator("main a[href^='/projects/']").all_inner_texts()
+            if link.strip()  # a link in a closed data table shows no text
+        ]
+        assert links or path == "/corrections", path
+        codes = [link for link in links if link in CODES or not CJK.search(link)]
+        assert codes == [], f"{path} names projects {codes}"
+        if path != "/corrections":  # the gifts and bills name their projects in Chinese
+            assert NAMES_ZH[path.removeprefix("/projects/")] in text, path
+        for table in visits.page.locator("table:has(td[data-label='日期'])").all():
+            dates = [cell.inner_text() for cell in table.locator("td[data-label='日期']").all()]
+            assert dates in (sorted(dates), sorted(dates, reverse=True)), (path, dates)
+    visits.open(f"{server}/")
+    latest = visits.page.locator("#latest-e-h ~ table td[data-label='日期']").all_inner_texts()
+    assert len(latest) == 10
+    assert latest == sorted(latest, reverse=True)
+    visits.open(f"{server}/donations")
+    contrasts = visits.page.evaluate(BUTTON_CONTRAST_JS)
+    assert len(contrasts) >= 2  # the button and its English word
+    assert min(contrasts) >= 4.5
+    visits.context.close()
+
+
+def test_the_disclosure_calendar_says_what_is_published_due_and_overdue(
+    server: str, browser: object
+) -> None:
+    visits = Visits(browser, 360)
+    visits.open(f"{server}/reports")
+    rows = visits.page.locator("tr[class^='due-']").all()
+    assert rows
+    day = today()
+    states = set()
+    for row in rows:
+        state = (row.get_attribute("class") or "").removeprefix("due-")
+        states.add(state)
+        period = row.locator("td[data-label='月份']").inner_text()
+        assert ".." not in period
+        assert re.fullmatch(r"\d{4}年度|\d{4}年\d{1,2}月至(\d{4}年)?\d{1,2}月", period), period
+        due_on = day_of(row.locator("td[data-label='应公开日期']").inner_text())
+        shown = row.locator("strong").inner_text()
+        assert shown.endswith(STATE_WORDS[state])
+        if state == "overdue":
+            assert due_on < day
+        if state == "upcoming":
+            assert due_on >= day
+    # The demo closed 2025 on time (its annual report is published) and a quarter is under way.
+    assert {"published", "upcoming"} <= states
     visits.context.close()
 
 
