@@ -6,7 +6,9 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -20,6 +22,7 @@ from api.limits import BodyLimit, Deadline
 from api.routes import commands, docs, exports, money, ops, pages, panel, reads, transparency
 from api.services import AuthThrottle, Services
 from ledger.app import FundLedger
+from ledger.domain import today
 from ledger.log.notes import Signer
 from ledger.service.batching import GroupCommitter
 from projections.log.queries import Log
@@ -201,5 +204,22 @@ def create_app(settings: Settings | None = None, ledger: FundLedger | None = Non
     docs.install(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.state.public_site = settings.public_site()
+    renew_openapi_daily(app)
 
     return app
+
+
+def renew_openapi_daily(app: FastAPI) -> None:
+    """The OpenAPI document made anew each day: a recorded date may be up to tomorrow, and the
+    document states that window as a pattern (``api/models.py:dates_through``)."""
+    build = app.openapi
+    built_on: list[date] = []
+
+    def openapi() -> dict[str, Any]:
+        day = today()
+        if built_on != [day]:
+            app.openapi_schema = None
+            built_on[:] = [day]
+        return build()
+
+    app.openapi = openapi  # type: ignore[method-assign]

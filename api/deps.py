@@ -8,6 +8,7 @@ from fastapi import Depends, Header, Request
 from starlette.concurrency import run_in_threadpool
 
 from api.clients import client_address
+from api.models import HEADER_TEXT_PATTERN
 from api.problems import ApiProblem
 from api.services import Services
 from ledger.app import Actor
@@ -94,10 +95,15 @@ IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
+        min_length=1,
         max_length=200,
+        # What ``check_idempotency_key`` takes (not blank, no control character), as a header.
+        pattern=HEADER_TEXT_PATTERN,
         description=(
-            "Any unique string. The same key with the same body returns the first answer; "
-            "with another body it is refused (409). 同一键同一请求返回首次结果。"
+            "Any unique string of 1 to 200 visible ASCII characters (spaces inside). The same "
+            "key with the same body returns the first answer; with another body it is refused "
+            "(409). "
+            "同一键同一请求返回首次结果。"
         ),
     ),
 ]

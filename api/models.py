@@ -1,31 +1,129 @@
-"""Request and response bodies: amounts as yuan strings, every field described."""
+"""Request and response bodies: amounts as yuan strings, every field described.
+
+The patterns and bounds here are the ones the ledger enforces (``ledger/domain/checks.py``,
+``ledger/domain/money.py``), so that the OpenAPI document refuses exactly what the API refuses.
+"""
 
 from __future__ import annotations
 
-from datetime import date
+import re
+from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-YUAN_PATTERN = r"^\d{1,13}(\.\d{1,2})?$"
+from ledger.domain import today
+from ledger.domain.checks import DATE_MIN, PROJECT_CODE
+
+# Digits are [0-9]: \d also matches other scripts' digits, which the ledger refuses.
+# More than zero and at most ¥1,000,000,000,000.00 (``AMOUNT_FEN_MAX``), no leading zeros.
+YUAN_PATTERN = (
+    r"^(?:[1-9][0-9]{0,11}(?:\.[0-9]{1,2})?|0\.(?:0[1-9]|[1-9][0-9]?)|1000000000000(?:\.00?)?)$"
+)
+# The same with zero allowed: the bounds of a filter.
+YUAN_OR_ZERO_PATTERN = r"^(?:(?:0|[1-9][0-9]{0,11})(?:\.[0-9]{1,2})?|1000000000000(?:\.00?)?)$"
+# Text the ledger takes (``check_text``): not blank, no control character but tab and newline.
+# The blanks are spelled out rather than \s, whose meaning differs between regex dialects
+# (ECMA's leaves out U+0085): those ``str.strip`` removes, controls aside.
+BLANKS = r"\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+TEXT_PATTERN = rf"^[\t\n{BLANKS}]*[^\x00-\x1f{BLANKS}][^\x00-\x08\x0b-\x1f]*$"
+# A header value: visible ASCII, spaces only inside (HTTP strips them at either end).
+HEADER_TEXT_PATTERN = r"^[!-~](?:[ -~]*[!-~])?$"
+# The ids the ledger gives are UUIDs; a project is also found by its code.
+ID_PATTERN = r"^[!-~]{1,64}$"
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 Yuan = Annotated[
     str,
     Field(
         pattern=YUAN_PATTERN,
-        description="Amount in yuan, a decimal string with at most two decimals (金额，元).",
+        description="Amount in yuan, more than zero, at most two decimals (金额，元).",
         examples=["1280.50"],
     ),
 ]
-Text = Annotated[str, Field(min_length=1, max_length=2000)]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
-Id = Annotated[str, Field(min_length=1, max_length=64, description="An id the ledger gave.")]
+# What the books answer: a balance may be zero.
+YuanFigure = Annotated[
+    str,
+    Field(
+        pattern=r"^-?[0-9]{1,13}\.[0-9]{2}$",
+        description="Amount in yuan with two decimals (金额，元).",
+        examples=["1280.50"],
+    ),
+]
+Text = Annotated[str, Field(min_length=1, max_length=2000, pattern=TEXT_PATTERN)]
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=TEXT_PATTERN)]
+ShortText = Annotated[str, Field(min_length=1, max_length=64, pattern=TEXT_PATTERN)]
+Id = Annotated[
+    str,
+    Field(min_length=1, max_length=64, pattern=ID_PATTERN, description="An id the ledger gave."),
+]
+
+
+def _iso_date_only(value: object) -> object:
+    """Only ``YYYY-MM-DD``: pydantic would also read ``0`` or ``1700000000`` as a timestamp."""
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not ISO_DATE.fullmatch(value):
+        raise ValueError("must be a date written YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
+
+
+def dates_through(last: date) -> str:
+    """A pattern for the ISO dates from ``DATE_MIN`` through ``last``, for the OpenAPI document.
+
+    JSON Schema has no bounds for a date, so the window the ledger allows (``check_date``: not
+    before 2000, not after tomorrow) is written as the strings that match it."""
+    any_day = "(?:0[1-9]|[12][0-9]|3[01])"
+    spans = []
+    years = [f"{year:04d}" for year in range(DATE_MIN.year, last.year)]
+    if years:
+        spans.append(f"(?:{'|'.join(years)})-(?:0[1-9]|1[0-2])-{any_day}")
+    months = [f"{month:02d}" for month in range(1, last.month)]
+    if months:
+        spans.append(f"{last.year:04d}-(?:{'|'.join(months)})-{any_day}")
+    days = "|".join(f"{day:02d}" for day in range(1, last.day + 1))
+    spans.append(f"{last.year:04d}-{last.month:02d}-(?:{days})")
+    return f"^(?:{'|'.join(spans)})$"
+
+
+def _recorded_date_window(schema: dict[str, Any]) -> None:
+    schema["pattern"] = dates_through(today() + timedelta(days=1))
+
+
+# A date a gift or a payment happened: from 2000-01-01 to tomorrow (the document is made anew
+# each day, ``api/app.py``).
+RecordedDate = Annotated[IsoDate, Field(json_schema_extra=_recorded_date_window)]
 
 
 class Strict(BaseModel):
     """Request bodies refuse fields they do not know: a typo is an error, not a no-op."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+ContactKey = Annotated[str, Field(min_length=1, max_length=50, pattern=TEXT_PATTERN)]
+# pydantic states a key's pattern as patternProperties, which leaves other keys free: the
+# document says instead that every key and every value is such text.
+Contact = Annotated[
+    dict[ContactKey, Name],
+    Field(max_length=10),
+    WithJsonSchema(
+        {
+            "type": "object",
+            "maxProperties": 10,
+            "propertyNames": {"minLength": 1, "maxLength": 50, "pattern": TEXT_PATTERN},
+            "additionalProperties": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 200,
+                "pattern": TEXT_PATTERN,
+            },
+        }
+    ),
+]
 
 
 class DonorCreate(Strict):
@@ -39,19 +137,16 @@ class DonorCreate(Strict):
             "(爱心人士). 公示方式：实名、隐去部分、匿名。"
         )
     )
-    contact: (
-        dict[Annotated[str, Field(max_length=50)], Annotated[str, Field(max_length=200)]] | None
-    ) = Field(
+    contact: Contact | None = Field(
         None,
-        max_length=10,
-        description="Contact details; never published (联系方式，不公开).",
+        description="Contact details, up to 10; never published (联系方式，不公开).",
         examples=[{"phone": "13800000000"}],
     )
 
 
 class ProjectCreate(Strict):
     code: str = Field(
-        pattern=r"^[a-z][a-z0-9-]{1,31}$",
+        pattern=PROJECT_CODE.pattern,
         description="Short code, lower-case (项目代码).",
         examples=["noodles"],
     )
@@ -70,13 +165,14 @@ class ProjectCreate(Strict):
 class DonationCreate(Strict):
     donor_id: Id = Field(description="The donor (捐赠人).")
     amount: Yuan
-    received_on: date = Field(
-        description="Date the money arrived (到账日期).", examples=["2026-01-05"]
+    received_on: RecordedDate = Field(
+        description="Date the money arrived (到账日期), from 2000-01-01 to tomorrow.",
+        examples=["2026-01-05"],
     )
     channel: Literal["bank_transfer", "cash", "wechat_pay", "alipay", "in_kind"] = Field(
         description="How it came; in_kind records goods at fair value (捐赠方式；实物按公允价值)."
     )
-    receipt_no: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
+    receipt_no: ShortText | None = Field(
         None,
         description="Receipt number (捐赠票据号); made when omitted.",
         examples=["NH2026-00001"],
@@ -111,7 +207,11 @@ class GrantCreate(Strict):
 class ExpenseCreate(Strict):
     grant_id: Id = Field(description="The approved grant it is charged to (资助).")
     amount: Yuan
-    paid_on: date = Field(description="Date paid (支付日期).", examples=["2026-01-15"])
+    paid_on: RecordedDate = Field(
+        description="Date paid (支付日期), from 2000-01-01 to tomorrow, and not before the grant"
+        " was approved (else 409 dated-too-early).",
+        examples=["2026-01-15"],
+    )
     payee: Name = Field(description="Who was paid (收款方).", examples=["南湖宾馆"])
     payee_kind: Literal["organisation", "individual"] = Field(
         "organisation",
@@ -121,7 +221,7 @@ class ExpenseCreate(Strict):
         description="业务活动成本 programme, 管理费用 management, 筹资费用 fundraising."
     )
     description: Text = Field(description="What was bought (用途).", examples=["1月集体生日长寿面"])
-    voucher_no: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
+    voucher_no: ShortText | None = Field(
         None, description="Voucher number (凭证号).", examples=["PZ202601-0001"]
     )
     voucher_sha256: str | None = Field(
@@ -133,14 +233,14 @@ class ExpenseCreate(Strict):
 
 class OpinionCreate(Strict):
     subject_id: Id = Field(description="The grant or project it is about (对象).")
-    text: Annotated[str, Field(min_length=1, max_length=10_000)] = Field(
+    text: Annotated[str, Field(min_length=1, max_length=10_000, pattern=TEXT_PATTERN)] = Field(
         description="The opinion (专家意见).",
         examples=["建议增加慢病随访。/ Add chronic-disease follow-up."],
     )
 
 
 class OpinionTurn(Strict):
-    text: Annotated[str, Field(min_length=1, max_length=10_000)] = Field(
+    text: Annotated[str, Field(min_length=1, max_length=10_000, pattern=TEXT_PATTERN)] = Field(
         description="The answer, or the opinion's later version (答复 / 修订).",
         examples=["已采纳，下季度增加随访。/ Adopted: follow-up from next quarter."],
     )
@@ -157,14 +257,14 @@ class Written(BaseModel):
 
 class Summary(BaseModel):
     currency: str = Field(description="Always CNY.")
-    received_total: Yuan
-    spent_total: Yuan
-    balance: Yuan
-    restricted_balance: Yuan
-    unrestricted_balance: Yuan
-    committed_unspent: Yuan
-    available_for_grants: Yuan
-    in_kind_total: Yuan
+    received_total: YuanFigure
+    spent_total: YuanFigure
+    balance: YuanFigure
+    restricted_balance: YuanFigure
+    unrestricted_balance: YuanFigure
+    committed_unspent: YuanFigure
+    available_for_grants: YuanFigure
+    in_kind_total: YuanFigure
     events: int = Field(description="Events counted, up to the as-of date.")
     as_of: date | None = Field(None, description="Effective date of the figures; none is today.")
 
@@ -211,3 +311,18 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: _problem_response("Invalid input; `field` names it"),
     503: _problem_response("The store is unreachable or busy; see Retry-After"),
 }
+
+
+def _operation(method: str, path: str) -> str:
+    """An operationRef: a JSON pointer to the operation in this document."""
+    return "#/paths/" + path.replace("~", "~0").replace("/", "~1") + "/" + method
+
+
+def link_to_path(method: str, path: str, parameter: str, value: str) -> dict[str, Any]:
+    """An OpenAPI link: ``value`` (a runtime expression) as the path parameter of an operation."""
+    return {"operationRef": _operation(method, path), "parameters": {parameter: value}}
+
+
+def link_to_body(path: str, member: str, value: str) -> dict[str, Any]:
+    """An OpenAPI link: ``value`` as a member of the body of a POST."""
+    return {"operationRef": _operation("post", path), "requestBody": {member: value}}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,8 +13,15 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
-from api.models import YUAN_PATTERN
+from api.models import (
+    HEADER_TEXT_PATTERN,
+    ID_PATTERN,
+    TEXT_PATTERN,
+    YUAN_OR_ZERO_PATTERN,
+    YUAN_PATTERN,
+)
 from ledger.domain.errors import LedgerError
 from ledger.domain.money import YUAN_MEANING
 from projections.exports import ExportMoved
@@ -112,14 +120,30 @@ def _field(location: tuple[Any, ...] | list[Any]) -> str:
 
 # What a pattern asks for, in words: a person reads the refusal, not a regular expression
 # (the pattern itself stays in the OpenAPI document).
-PATTERN_MEANINGS = {YUAN_PATTERN: YUAN_MEANING}
+PATTERN_MEANINGS = {
+    YUAN_PATTERN: YUAN_MEANING,
+    YUAN_OR_ZERO_PATTERN: YUAN_MEANING,
+    TEXT_PATTERN: "must be non-empty text without control characters",
+    HEADER_TEXT_PATTERN: "must be visible ASCII characters, spaces only between them",
+    ID_PATTERN: "must be an id: printable ASCII characters without spaces",
+}
+# An amount written right but out of bounds is told so, not that it is malformed.
+WELL_FORMED_YUAN = re.compile(r"(0|[1-9][0-9]{0,12})(\.[0-9]{1,2})?")
+YUAN_BOUNDS = {
+    YUAN_PATTERN: "must be more than zero and at most 1000000000000.00",
+    YUAN_OR_ZERO_PATTERN: "must be at most 1000000000000.00",
+}
 
 
 def _message(error: Mapping[str, Any]) -> str:
     if error.get("type") == "string_pattern_mismatch":
-        meaning = PATTERN_MEANINGS.get(str(error.get("ctx", {}).get("pattern")))
+        pattern = str(error.get("ctx", {}).get("pattern"))
+        given = error.get("input")
+        meaning = PATTERN_MEANINGS.get(pattern)
+        if pattern in YUAN_BOUNDS and WELL_FORMED_YUAN.fullmatch(str(given)):
+            meaning = YUAN_BOUNDS[pattern]
         if meaning is not None:
-            return f"{meaning} (given: {error.get('input')})"
+            return f"{meaning} (given: {given})"
     return str(error["msg"])
 
 
@@ -136,10 +160,34 @@ def _validation(_: Request, error: Exception) -> JSONResponse:
     )
 
 
-def _http(_: Request, error: Exception) -> JSONResponse:
+# The methods an Allow header may name.
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route takes at this path.
+
+    Starlette answers 405 with the methods of the first route whose path matched, so a path
+    read by one route and written by another (``/v1/expenses``) would allow only one of them.
+    Each method is tried against the routes as the router would (``Match.FULL``).
+    """
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    )
+
+
+def _http(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     code = {404: "not-found", 405: "method-not-allowed"}.get(error.status_code, "http-error")
-    return problem(error.status_code, code, str(error.detail), headers=error.headers)
+    headers = dict(error.headers or {})
+    if error.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
+    return problem(error.status_code, code, str(error.detail), headers=headers)
 
 
 def _unstorable(_: Request, error: Exception) -> JSONResponse:

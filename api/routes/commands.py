@@ -19,6 +19,8 @@ from api.models import (
     ProjectCreate,
     Reason,
     Written,
+    link_to_body,
+    link_to_path,
 )
 from api.services import Services
 from ledger.app import Receipt
@@ -31,19 +33,7 @@ IdPath = Annotated[str, Path(min_length=1, max_length=64, description="An id the
 
 # OpenAPI links: what a client (or a stateful fuzzer) can do next with the id a write made.
 MADE_ID = "$response.body#/id"
-
-
-def _operation(method: str, path: str) -> str:
-    """An operationRef: a JSON pointer to the operation in this document."""
-    return "#/paths/" + path.replace("~", "~0").replace("/", "~1") + "/" + method
-
-
-def _to_path(method: str, path: str, parameter: str) -> dict[str, Any]:
-    return {"operationRef": _operation(method, path), "parameters": {parameter: MADE_ID}}
-
-
-def _to_body(path: str, member: str) -> dict[str, Any]:
-    return {"operationRef": _operation("post", path), "requestBody": {member: MADE_ID}}
+FIRST_ID = "$response.body#/ids/0"
 
 
 def _links(status: int, **links: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
@@ -66,8 +56,9 @@ def _written(services: Services, receipt: Receipt) -> Written:
     summary="Register a donor 登记捐赠人",
     responses=_links(
         201,
-        RecordDonation=_to_body("/v1/donations", "donor_id"),
-        ReadStatement=_to_path("get", "/v1/donors/{donor_id}/statement", "donor_id"),
+        RecordDonation=link_to_body("/v1/donations", "donor_id", MADE_ID),
+        ReadStatement=link_to_path("get", "/v1/donors/{donor_id}/statement", "donor_id", MADE_ID),
+        ForgetDonor=link_to_path("post", "/v1/people/{person_id}/forget", "person_id", MADE_ID),
     ),
 )
 def register_donor(
@@ -85,8 +76,10 @@ def register_donor(
     summary="Open a project 新建项目",
     responses=_links(
         201,
-        ProposeGrant=_to_body("/v1/grants", "project_id"),
-        ReadProject=_to_path("get", "/v1/projects/{project}", "project"),
+        ProposeGrant=link_to_body("/v1/grants", "project_id", MADE_ID),
+        ReadProject=link_to_path("get", "/v1/projects/{project}", "project", MADE_ID),
+        RestrictDonation=link_to_body("/v1/donations", "project_id", MADE_ID),
+        RecordProjectOpinion=link_to_body("/v1/opinions", "subject_id", MADE_ID),
     ),
 )
 def open_project(
@@ -110,8 +103,12 @@ def open_project(
     summary="Record a donation 登记捐赠",
     responses=_links(
         201,
-        ReverseDonation=_to_path("post", "/v1/donations/{donation_id}/reverse", "donation_id"),
-        ReadReceipt=_to_path("get", "/v1/donations/{donation_id}/receipt", "donation_id"),
+        ReverseDonation=link_to_path(
+            "post", "/v1/donations/{donation_id}/reverse", "donation_id", MADE_ID
+        ),
+        ReadReceipt=link_to_path(
+            "get", "/v1/donations/{donation_id}/receipt", "donation_id", MADE_ID
+        ),
     ),
 )
 def record_donation(
@@ -135,6 +132,15 @@ def record_donation(
     "/donations/batch",
     status_code=201,
     summary="Record up to 10,000 donations, all or none 批量登记",
+    responses=_links(
+        201,
+        ReverseFirstDonation=link_to_path(
+            "post", "/v1/donations/{donation_id}/reverse", "donation_id", FIRST_ID
+        ),
+        ReadFirstReceipt=link_to_path(
+            "get", "/v1/donations/{donation_id}/receipt", "donation_id", FIRST_ID
+        ),
+    ),
 )
 def record_donations(
     body: DonationBatch, actor: SignedIn, services: ServicesDep, key: IdempotencyKey = None
@@ -172,11 +178,11 @@ def reverse_donation(
     summary="Propose a grant 提议资助",
     responses=_links(
         201,
-        ApproveGrant=_to_path("post", "/v1/grants/{grant_id}/approve", "grant_id"),
-        RejectGrant=_to_path("post", "/v1/grants/{grant_id}/reject", "grant_id"),
-        CloseGrant=_to_path("post", "/v1/grants/{grant_id}/close", "grant_id"),
-        RecordExpense=_to_body("/v1/expenses", "grant_id"),
-        RecordOpinion=_to_body("/v1/opinions", "subject_id"),
+        ApproveGrant=link_to_path("post", "/v1/grants/{grant_id}/approve", "grant_id", MADE_ID),
+        RejectGrant=link_to_path("post", "/v1/grants/{grant_id}/reject", "grant_id", MADE_ID),
+        CloseGrant=link_to_path("post", "/v1/grants/{grant_id}/close", "grant_id", MADE_ID),
+        RecordExpense=link_to_body("/v1/expenses", "grant_id", MADE_ID),
+        RecordOpinion=link_to_body("/v1/opinions", "subject_id", MADE_ID),
     ),
 )
 def propose_grant(
@@ -220,7 +226,10 @@ def close_grant(
     summary="Record an expense 登记支出",
     responses=_links(
         201,
-        ReverseExpense=_to_path("post", "/v1/expenses/{expense_id}/reverse", "expense_id"),
+        ReverseExpense=link_to_path(
+            "post", "/v1/expenses/{expense_id}/reverse", "expense_id", MADE_ID
+        ),
+        ForgetPayee=link_to_path("post", "/v1/people/{person_id}/forget", "person_id", MADE_ID),
     ),
 )
 def record_expense(
@@ -254,7 +263,20 @@ def reverse_expense(
     return _written(services, receipt)
 
 
-@router.post("/opinions", status_code=201, summary="Record an expert opinion 专家意见")
+@router.post(
+    "/opinions",
+    status_code=201,
+    summary="Record an expert opinion 专家意见",
+    responses=_links(
+        201,
+        AnswerOpinion=link_to_path(
+            "post", "/v1/opinions/{opinion_id}/answer", "opinion_id", MADE_ID
+        ),
+        SupersedeOpinion=link_to_path(
+            "post", "/v1/opinions/{opinion_id}/supersede", "opinion_id", MADE_ID
+        ),
+    ),
+)
 def record_opinion(
     body: OpinionCreate, actor: SignedIn, services: ServicesDep, key: IdempotencyKey = None
 ) -> Written:

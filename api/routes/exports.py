@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+import re
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 from fastapi.responses import Response
@@ -25,11 +26,28 @@ FORMATS = (
     *(f"{kind}.{suffix}" for kind in REGISTERS for suffix in ("csv", "xlsx")),
 )
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# The names it takes, as a pattern the OpenAPI document states.
+FORMAT_PATTERN = "^(?:" + "|".join(re.escape(name) for name in FORMATS) + ")$"
 
 
-@router.get("/{name}", summary="Download the books or open data 下载")
+# Each format's own media type: the OpenAPI document names them all.
+DOWNLOADS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "beancount: text/plain (needs a token); 360giving: JSON; the registers "
+        "CSV or XLSX.",
+        "content": {
+            "text/plain": {"schema": {"type": "string"}},
+            "application/json": {"schema": {"type": "object"}},
+            "text/csv": {"schema": {"type": "string"}},
+            XLSX: {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+
+
+@router.get("/{name}", summary="Download the books or open data 下载", responses=DOWNLOADS)
 def export(
-    name: Annotated[str, Path(description=", ".join(FORMATS))],
+    name: Annotated[str, Path(pattern=FORMAT_PATTERN, description=", ".join(FORMATS))],
     services: ServicesDep,
     actor: CurrentActor,
 ) -> Response:

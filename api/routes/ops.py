@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from api.deps import ServicesDep
 from api.metrics import CONTENT_TYPE, exposition
+from api.models import PROBLEM_RESPONSES
 from api.problems import RETRY_AFTER_S, problem
 from ledger.domain import errors
 
-router = APIRouter(tags=["operations 运维"])
+# Any route may refuse a bad token (401), or an address with too many of them (429).
+router = APIRouter(
+    tags=["operations 运维"],
+    responses={status: PROBLEM_RESPONSES[status] for status in (401, 422, 429)},
+)
 
 
-@router.get("/healthz", summary="Is the store reachable, and how far behind are the views?")
+def _answers(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {status: PROBLEM_RESPONSES[status] for status in statuses}
+
+
+@router.get(
+    "/healthz",
+    summary="Is the store reachable, and how far behind are the views?",
+    responses=_answers(503),
+)
 async def healthz(services: ServicesDep) -> JSONResponse:
     # async, and no worker thread while it waits: it answers even when every worker is stuck.
     runner = services.runner
@@ -71,8 +86,19 @@ def _problem_types() -> dict[str, str]:
     return found
 
 
-@router.get("/problems/{code}", summary="What a problem type means")
-def problem_type(code: str) -> JSONResponse:
+@router.get("/problems/{code}", summary="What a problem type means", responses=_answers(404))
+def problem_type(
+    code: Annotated[
+        str,
+        Path(
+            min_length=1,
+            max_length=64,
+            pattern=r"^[a-z0-9-]+$",
+            description="The last part of a problem's `type`, e.g. insufficient-funds.",
+            examples=["insufficient-funds"],
+        ),
+    ],
+) -> JSONResponse:
     titles = _problem_types()
     if code not in titles:
         return problem(404, "not-found", f"no problem type {code}")

@@ -21,7 +21,7 @@ from api.config import PublicSite
 from api.deps import ServicesDep
 from api.i18n import WORDS, choice, date_words, month_words, period_words, plain, words
 from api.problems import ApiProblem
-from api.routes.reads import POSITION_MAX
+from api.routes.parameters import POSITION_MAX
 from api.served import CANTEEN, served
 from ledger.domain import FUND_TZ, today
 from ledger.domain.money import parse_yuan

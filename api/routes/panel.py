@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query
@@ -11,7 +10,7 @@ from fastapi.responses import Response
 
 from api.access import sight_of
 from api.deps import CurrentActor, IdempotencyKey, ServicesDep, SignedIn
-from api.models import PROBLEM_RESPONSES, OpinionTurn, Reason, Written
+from api.models import ID_PATTERN, PROBLEM_RESPONSES, IsoDate, OpinionTurn, Reason, Written
 from api.problems import ApiProblem
 from ledger.app import Receipt
 from ledger.service.kernel import check_right
@@ -88,8 +87,10 @@ class QueryParams:
             max_length=260,
         ),
     ] = None
-    since: Annotated[date | None, Query(alias="from", description="From this date.")] = None
-    until: Annotated[date | None, Query(alias="to", description="To this date.")] = None
+    since: Annotated[
+        IsoDate | None, Query(alias="from", description="From this date; not after `to`.")
+    ] = None
+    until: Annotated[IsoDate | None, Query(alias="to", description="To this date.")] = None
     project: Annotated[
         str | None, Query(pattern=r"^[a-z0-9_-]{1,40}$", description="One project's code.")
     ] = None
@@ -220,7 +221,9 @@ def explain_warning(
     return _written(services, receipt)
 
 
-OpinionPath = Annotated[str, Path(min_length=1, max_length=64, description="An opinion's id.")]
+OpinionPath = Annotated[
+    str, Path(min_length=1, max_length=64, pattern=ID_PATTERN, description="An opinion's id.")
+]
 
 
 @router.post(

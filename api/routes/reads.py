@@ -12,27 +12,37 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from api import present
 from api.access import sight_of
 from api.deps import CurrentActor, FullReader, ServicesDep
-from api.models import PROBLEM_RESPONSES, Listing, Summary
+from api.models import (
+    PROBLEM_RESPONSES,
+    TEXT_PATTERN,
+    Listing,
+    Summary,
+    link_to_body,
+    link_to_path,
+)
 from api.problems import ApiProblem
+from api.routes.parameters import (
+    After,
+    AsOf,
+    Key,
+    KeyPath,
+    Limit,
+    MaxYuan,
+    MinYuan,
+    Month,
+    PeriodSince,
+    PeriodUntil,
+    Since,
+    Until,
+)
 from ledger.app import Actor
 from ledger.domain.disclosure import GIFT_PROOF, public_donor_id
 from ledger.domain.money import parse_yuan
 from ledger.domain.yuan import format_yuan
 from projections.registers.listings import Page
+from projections.sqlview.reading import PAGE_SIZE_MAX
 
 router = APIRouter(prefix="/v1", tags=["read 查询"], responses=PROBLEM_RESPONSES)
-
-Limit = Annotated[int, Query(ge=1, le=500, description="Rows per page, at most 500.")]
-# Positions are BIGINT in both databases.
-POSITION_MAX = 2**63 - 1
-After = Annotated[
-    int, Query(ge=0, le=POSITION_MAX, description="`next_after` of the previous page.")
-]
-Since = Annotated[date | None, Query(alias="from", description="From this date, inclusive.")]
-Until = Annotated[date | None, Query(alias="to", description="To this date, inclusive.")]
-MinYuan = Annotated[str | None, Query(pattern=r"^\d{1,13}(\.\d{1,2})?$", description="At least.")]
-MaxYuan = Annotated[str | None, Query(pattern=r"^\d{1,13}(\.\d{1,2})?$", description="At most.")]
-Month = Annotated[str, Path(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-01"])]
 
 
 def _fen(value: str | None, field: str) -> int | None:
@@ -52,7 +62,7 @@ def _listing(page: Page, shape: Any, actor: Actor | None, *, sighted: bool = Fal
 @router.get("/summary", summary="The fund's position 基金概况")
 def summary(
     services: ServicesDep,
-    as_of: Annotated[date | None, Query(description="Effective date; today by default.")] = None,
+    as_of: AsOf = None,
 ) -> Summary:
     fund = services.reader.fund()
     currency = fund["currency"] if fund else "CNY"
@@ -65,8 +75,12 @@ def projects(services: ServicesDep) -> list[dict[str, Any]]:
     return services.reader.projects()
 
 
-@router.get("/projects/{project}", summary="One project, by id or code 项目详情")
-def project(project: str, services: ServicesDep, actor: CurrentActor) -> dict[str, Any]:
+@router.get(
+    "/projects/{project}",
+    summary="One project, by id or code 项目详情",
+    description="With its grants and its newest 500 opinions.",
+)
+def project(project: KeyPath, services: ServicesDep, actor: CurrentActor) -> dict[str, Any]:
     code = services.reader.project_code(project) if len(project) > 32 else project
     found = services.reader.project(code) if code else None
     if found is None:
@@ -105,14 +119,33 @@ class Window:
 WindowDep = Annotated[Window, Depends()]
 
 
-@router.get("/donations", summary="Donations 捐赠")
+# The first row's id, for what a client (or a stateful fuzzer) does next with a listing.
+FIRST_ROW_ID = "$response.body#/items/0/id"
+
+
+def _listing_links(**links: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    return {200: {"description": "A page of rows", "links": links}}
+
+
+@router.get(
+    "/donations",
+    summary="Donations 捐赠",
+    responses=_listing_links(
+        ReadFirstReceipt=link_to_path(
+            "get", "/v1/donations/{donation_id}/receipt", "donation_id", FIRST_ROW_ID
+        ),
+    ),
+)
 def donations(
     services: ServicesDep,
     actor: CurrentActor,
     window: WindowDep,
-    project: str | None = None,
-    donor_kind: str | None = None,
-    receipt_no: Annotated[str | None, Query(max_length=64, description="Find one gift.")] = None,
+    project: Key = None,
+    donor_kind: Key = None,
+    receipt_no: Annotated[
+        str | None,
+        Query(min_length=1, max_length=64, pattern=TEXT_PATTERN, description="Find one gift."),
+    ] = None,
 ) -> Listing:
     page = services.reader.donations(
         project=project, donor_kind=donor_kind, receipt_no=receipt_no, **window.filters()
@@ -120,13 +153,19 @@ def donations(
     return _listing(page, present.donation, actor, sighted=True)
 
 
-@router.get("/grants", summary="Grants 资助")
+@router.get(
+    "/grants",
+    summary="Grants 资助",
+    responses=_listing_links(
+        ChargeFirstGrant=link_to_body("/v1/expenses", "grant_id", FIRST_ROW_ID),
+    ),
+)
 def grants(
     services: ServicesDep,
     actor: CurrentActor,
     window: WindowDep,
-    project: str | None = None,
-    status: str | None = None,
+    project: Key = None,
+    status: Key = None,
 ) -> Listing:
     page = services.reader.grants(project=project, status=status, **window.filters())
     return _listing(page, present.grant, actor)
@@ -137,9 +176,9 @@ def expenses(
     services: ServicesDep,
     actor: CurrentActor,
     window: WindowDep,
-    project: str | None = None,
-    category: str | None = None,
-    grant_id: str | None = None,
+    project: Key = None,
+    category: Key = None,
+    grant_id: Key = None,
 ) -> Listing:
     page = services.reader.expenses(
         project=project, category=category, grant_id=grant_id, **window.filters()
@@ -151,7 +190,7 @@ def expenses(
 def opinions(
     services: ServicesDep,
     actor: CurrentActor,
-    subject_id: str | None = None,
+    subject_id: Key = None,
     after: After = 0,
     limit: Limit = 100,
 ) -> Listing:
@@ -159,7 +198,11 @@ def opinions(
     return _listing(page, present.opinion, actor)
 
 
-@router.get("/corrections", summary="Every reversal with its reason 更正说明")
+@router.get(
+    "/corrections",
+    summary="Every reversal with its reason 更正说明",
+    description=f"The newest {PAGE_SIZE_MAX} reversals of donations, and as many of expenses.",
+)
 def corrections(services: ServicesDep, actor: CurrentActor) -> list[dict[str, Any]]:
     return [
         {
@@ -177,8 +220,14 @@ def corrections(services: ServicesDep, actor: CurrentActor) -> list[dict[str, An
     ]
 
 
-@router.get("/donors/{donor_id}/statement", summary="A donor's gifts and their use 捐赠去向")
-def donor_statement(donor_id: str, services: ServicesDep, actor: CurrentActor) -> dict[str, Any]:
+@router.get(
+    "/donors/{donor_id}/statement",
+    summary="A donor's gifts and their use 捐赠去向",
+    description=f"Up to {PAGE_SIZE_MAX} of the donor's gifts.",
+)
+def donor_statement(
+    donor_id: KeyPath, services: ServicesDep, actor: CurrentActor
+) -> dict[str, Any]:
     """A donor's gifts: for the public only a donor whose id is public (an organisation not
     anonymous), since a statement links every gift of its donor; a person's is for token
     holders, and for the treasurer with the secret that lets the donor find their gifts in the
@@ -216,24 +265,26 @@ def statements(
 
 
 @router.get("/reports/trial-balance", summary="Trial balance 试算平衡表")
-def trial_balance(services: ServicesDep, as_of: date | None = None) -> list[dict[str, str]]:
+def trial_balance(services: ServicesDep, as_of: AsOf = None) -> list[dict[str, str]]:
     return services.reader.trial_balance(as_of)
 
 
 @router.get("/reports/balance-sheet", summary="Balance sheet 资产负债表")
-def balance_sheet(services: ServicesDep, as_of: date | None = None) -> dict[str, Any]:
+def balance_sheet(services: ServicesDep, as_of: AsOf = None) -> dict[str, Any]:
     return services.reader.balance_sheet(as_of)
 
 
 @router.get("/reports/activities", summary="Statement of activities 业务活动表")
-def activities(services: ServicesDep, since: Since = None, until: Until = None) -> dict[str, Any]:
+def activities(
+    services: ServicesDep, since: PeriodSince = None, until: PeriodUntil = None
+) -> dict[str, Any]:
     first, last = _period(since, until)
     return services.reader.activities(first, last)
 
 
 @router.get("/reports/functional-expenses", summary="Expenses by function 功能费用表")
 def functional_expenses(
-    services: ServicesDep, since: Since = None, until: Until = None
+    services: ServicesDep, since: PeriodSince = None, until: PeriodUntil = None
 ) -> dict[str, Any]:
     first, last = _period(since, until)
     return services.reader.functional_expenses(first, last)
@@ -241,7 +292,7 @@ def functional_expenses(
 
 @router.get("/reports/restricted-funds", summary="Restricted funds roll-forward 限定性资金变动")
 def restricted_funds(
-    services: ServicesDep, since: Since = None, until: Until = None
+    services: ServicesDep, since: PeriodSince = None, until: PeriodUntil = None
 ) -> list[dict[str, str]]:
     first, last = _period(since, until)
     return services.reader.restricted_rollforward(first, last)

@@ -10,7 +10,7 @@ from fastapi.responses import PlainTextResponse
 
 from api.access import sight_of
 from api.deps import CurrentActor, ServicesDep
-from api.models import PROBLEM_RESPONSES
+from api.models import ID_PATTERN, PROBLEM_RESPONSES
 from api.problems import ApiProblem
 from ledger.domain.disclosure import GIFT_PROOF
 from projections.log.queries import ENTRIES_PAGE_MAX
@@ -20,6 +20,9 @@ router = APIRouter(prefix="/v1", tags=["verifiable log 可验证日志"], respon
 # Leaf indexes and sizes are BIGINT in the database: a larger one names no entry.
 SIZE_MAX = 2**63 - 1
 Size = Annotated[int, Query(ge=0, le=SIZE_MAX)]
+DonationId = Annotated[
+    str, Path(min_length=1, max_length=64, pattern=ID_PATTERN, description="The gift's id.")
+]
 
 
 def _b64(items: list[bytes]) -> list[str]:
@@ -57,11 +60,23 @@ def public_key(services: ServicesDep) -> str:
     return services.signer.verifier.encode() + "\n"
 
 
-@router.get("/log/entries", summary="Log entries: the exact bytes of each leaf")
+@router.get(
+    "/log/entries",
+    summary="Log entries: the exact bytes of each leaf",
+    description=f"The entries from `start` up to `end` (exclusive), at most {ENTRIES_PAGE_MAX} "
+    "a page; `end` before `start` is refused (422).",
+)
 def entries(
     services: ServicesDep,
-    start: Size = 0,
-    end: Annotated[int | None, Query(ge=0, le=SIZE_MAX)] = None,
+    start: Annotated[int, Query(ge=0, le=SIZE_MAX, description="The first leaf index.")] = 0,
+    end: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=SIZE_MAX,
+            description=f"One past the last leaf index; at most `start` + {ENTRIES_PAGE_MAX}.",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     page_end = min(start + ENTRIES_PAGE_MAX, SIZE_MAX)
     stop = min(end if end is not None else page_end, page_end)
@@ -70,7 +85,11 @@ def entries(
     return {"entries": services.log.entries(start, stop), "size": services.log.size()}
 
 
-@router.get("/log/proof/inclusion", summary="Proof that an entry is in a tree of a given size")
+@router.get(
+    "/log/proof/inclusion",
+    summary="Proof that an entry is in a tree of a given size",
+    description="`index` below `tree_size`, and `tree_size` at most the log's size (else 422).",
+)
 def inclusion(services: ServicesDep, index: Size, tree_size: Size) -> dict[str, Any]:
     try:
         proof = services.log.inclusion_proof(index, tree_size)
@@ -79,8 +98,17 @@ def inclusion(services: ServicesDep, index: Size, tree_size: Size) -> dict[str, 
     return {"index": index, "tree_size": tree_size, "proof": _b64(proof)}
 
 
-@router.get("/log/proof/consistency", summary="Proof that a larger tree extends a smaller one")
-def consistency(services: ServicesDep, first: Size, second: Size) -> dict[str, Any]:
+@router.get(
+    "/log/proof/consistency",
+    summary="Proof that a larger tree extends a smaller one",
+    description="`first` at most `second`, and `second` at most the log's size (else 422).",
+)
+def consistency(
+    services: ServicesDep,
+    # RFC 9162: no consistency proof starts from the empty tree.
+    first: Annotated[int, Query(ge=1, le=SIZE_MAX, description="The smaller tree's size.")],
+    second: Annotated[int, Query(ge=1, le=SIZE_MAX, description="The larger tree's size.")],
+) -> dict[str, Any]:
     try:
         proof = services.log.consistency_proof(first, second)
     except (ValueError, LookupError) as error:
@@ -89,7 +117,7 @@ def consistency(services: ServicesDep, first: Size, second: Size) -> dict[str, A
 
 
 @router.get("/donations/{donation_id}/receipt", summary="A donor's proof bundle 捐赠凭证")
-def receipt(donation_id: str, services: ServicesDep, actor: CurrentActor) -> dict[str, Any]:
+def receipt(donation_id: DonationId, services: ServicesDep, actor: CurrentActor) -> dict[str, Any]:
     """The gift's log entry, its inclusion proof, and the signed checkpoint it verifies against.
 
     For the treasurer, who hands it to the donor, also the gift's opening: it proves this gift

@@ -221,7 +221,9 @@ class Contention(LedgerError):
 
 
 class DatedTooEarly(LedgerError):
-    kind = "invalid"
+    # A conflict with what is recorded (the grant approved, the donor registered later), not a
+    # malformed date: the same request is right against other records (HTTP 409, not 422).
+    kind = "conflict"
     code = "dated-too-early"
     title = "Dated before what it depends on"
 

@@ -17,7 +17,7 @@ from api.app import create_app
 from api.config import Settings
 from api.i18n import date_words, period_words
 from api.routes.pages import _qr_svg
-from api.routes.reads import POSITION_MAX
+from api.routes.parameters import POSITION_MAX
 
 BASE = "https://fund.example.org"
 FORGED = {"host": "evil.example.net", "x-forwarded-host": "evil.example.net"}
