@@ -48,6 +48,8 @@ from ledger.domain.base import today
 from ledger.domain.checks import check_date, check_idempotency_key
 from ledger.domain.errors import Contention, IdempotencyConflict, NotFound, NotPermitted
 from ledger.domain.records import LEAF_FORMAT_CURRENT
+from ledger.domain.treasury import Treasury
+from ledger.domain.vouchers import VoucherYear
 from ledger.service.tally import DonationTally
 from ledger.store import sql, transcodings
 from ledger.store.database import DEFAULT_DATABASE_URL, persistence_env, tune_postgres_pool
@@ -186,7 +188,14 @@ def uuids(texts: Iterable[str | None]) -> set[UUID]:
 class Kernel(Application[UUID]):
     """The store, the reads a decision makes, and the command loop; the base of every area."""
 
-    snapshotting_intervals: ClassVar[dict[Any, int]] = {Fund: 100, Directory: 100}
+    # Aggregates that every decision of a kind reads and that grow all year: the Treasury
+    # (every cash move), a year's vouchers (every expense) are read from a snapshot.
+    snapshotting_intervals: ClassVar[dict[Any, int]] = {
+        Fund: 100,
+        Directory: 100,
+        Treasury: 50,
+        VoucherYear: 50,
+    }
 
     def __init__(self, store: str | Mapping[str, str] = DEFAULT_DATABASE_URL) -> None:
         """Open the store named by a database URL, or by an eventsourcing environment.
