@@ -103,7 +103,7 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/v1/reports/restricted-funds"): READ,
     ("GET", "/v1/query"): READ,
     # Bank lines name the other side, often a person: those who see donors' names.
-    ("GET", "/v1/reconciliation/{account}/{month}"): Access(
+    ("GET", "/v1/reconciliation/{account}/months/{month}"): Access(
         frozenset({Role.TREASURER, Role.COMMITTEE, Role.AUDITOR})
     ),
     # The warnings add up payments per payee: for those who hold a token.

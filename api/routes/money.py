@@ -79,7 +79,9 @@ def void_official_receipt(
     return _written(services, receipt)
 
 
-@router.get("/reconciliation/{account}/{month}", summary="Bank reconciliation 银行余额调节表")
+@router.get(
+    "/reconciliation/{account}/months/{month}", summary="Bank reconciliation 银行余额调节表"
+)
 def bank_reconciliation(
     account: AccountPath, month: MonthPath, actor: SignedIn, services: ServicesDep
 ) -> dict[str, Any]:

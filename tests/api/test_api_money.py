@@ -42,8 +42,10 @@ def test_a_gift_is_found_by_its_official_receipt_and_a_number_is_used_once(api: 
 
 def test_the_reconciliation_is_read_by_token_holders_not_the_public(api: Api) -> None:
     api.donate(api.donor(), "800.00")
-    table = api.get("/v1/reconciliation/bank/2026-01", "treasurer")
+    table = api.get("/v1/reconciliation/bank/months/2026-01", "treasurer")
     assert table.status_code == 200, table.text
     assert table.json()["account"] == "Assets:Bank"
-    assert api.get("/v1/reconciliation/bank/2026-01").status_code == 401
-    assert_problem(api.get("/v1/reconciliation/cash/2026-01", "auditor"), 422, "invalid-input")
+    assert api.get("/v1/reconciliation/bank/months/2026-01").status_code == 401
+    assert_problem(
+        api.get("/v1/reconciliation/cash/months/2026-01", "auditor"), 422, "invalid-input"
+    )

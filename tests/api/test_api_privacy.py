@@ -60,7 +60,7 @@ FOR_TOKEN_HOLDERS = {
     "/v1/events",
     "/v1/reports/statements/{year}",
     "/v1/checks",
-    "/v1/reconciliation/{account}/{month}",
+    "/v1/reconciliation/{account}/months/{month}",
 }
 CHECKPOINT_WAIT_POLLS_MAX = 200
 CHECKPOINT_POLL_S = 0.05
@@ -238,8 +238,8 @@ def _ask_the_api(
         "/v1/opinions": lambda t: sweep.pages(t, t),
         "/v1/corrections": lambda t: sweep.get(t, t),
         "/v1/events": lambda t: sweep.get(t, t),
-        "/v1/reconciliation/{account}/{month}": lambda t: [
-            sweep.get(t, f"/v1/reconciliation/bank/{m}") for m in DEMO_MONTHS
+        "/v1/reconciliation/{account}/months/{month}": lambda t: [
+            sweep.get(t, f"/v1/reconciliation/bank/months/{m}") for m in DEMO_MONTHS
         ],
         "/v1/checks": lambda t: sweep.get(t, t),
         "/v1/donors/{donor_id}/statement": lambda t: [
