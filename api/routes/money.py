@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path
 from pydantic import Field
 
 from api.deps import IdempotencyKey, ServicesDep, SignedIn
-from api.models import PROBLEM_RESPONSES, Id, Strict, Text, Written
+from api.models import PROBLEM_RESPONSES, Id, Strict, Text, Written, link_to_path
 from api.routes.commands import _written
 from ledger.domain import Role
 from ledger.domain.errors import NotPermitted
@@ -53,7 +53,24 @@ class LineUnmatch(Strict):
     key: LineKey
 
 
-@router.post("/official-receipts", status_code=201, summary="Record an official receipt 捐赠票据")
+@router.post(
+    "/official-receipts",
+    status_code=201,
+    summary="Record an official receipt 捐赠票据",
+    responses={
+        201: {
+            "description": "Written",
+            "links": {
+                "VoidReceipt": link_to_path(
+                    "post",
+                    "/v1/official-receipts/{receipt_no}/void",
+                    "receipt_no",
+                    "$request.body#/receipt_no",
+                )
+            },
+        }
+    },
+)
 def issue_official_receipt(
     body: OfficialReceiptCreate, actor: SignedIn, services: ServicesDep, key: IdempotencyKey = None
 ) -> Written:

@@ -201,6 +201,7 @@ LINKS = {
     ("GET /v1/grants", "ChargeFirstGrant", "POST /v1/expenses"),
     ("POST /v1/opinions", "AnswerOpinion", "POST /v1/opinions/{opinion_id}/answer"),
     ("POST /v1/opinions", "SupersedeOpinion", "POST /v1/opinions/{opinion_id}/supersede"),
+    ("POST /v1/official-receipts", "VoidReceipt", "POST /v1/official-receipts/{receipt_no}/void"),
 }
 
 
