@@ -184,8 +184,6 @@ def create_app(settings: Settings | None = None, ledger: FundLedger | None = Non
         # Served from the service itself (api/routes/docs.py): no CDN, no ReDoc.
         docs_url=None,
         redoc_url=None,
-        # A token is checked wherever it is sent, so a bad one is refused even on public reads.
-        dependencies=[Depends(current_actor)],
     )
     problems.install(app)
     app.add_middleware(
@@ -193,14 +191,21 @@ def create_app(settings: Settings | None = None, ledger: FundLedger | None = Non
     )
     app.add_middleware(BodyLimit, limit_bytes=settings.request_body_bytes_max)
     app.add_middleware(HeadersAndMetrics)
-    app.include_router(commands.router)
-    app.include_router(money.router)
-    app.include_router(reads.router)
-    app.include_router(panel.router)
-    app.include_router(exports.router)
-    app.include_router(transparency.router)
-    app.include_router(ops.router)
-    app.include_router(pages.router)
+    # A token is checked wherever it is sent, so a bad one is refused even on public reads.
+    # The hot router's one route checks its own (``api.deps.signed_in_writer``).
+    checked = [Depends(current_actor)]
+    app.include_router(commands.hot_router)
+    for router in (
+        commands.router,
+        money.router,
+        reads.router,
+        panel.router,
+        exports.router,
+        transparency.router,
+        ops.router,
+        pages.router,
+    ):
+        app.include_router(router, dependencies=checked)
     docs.install(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.state.public_site = settings.public_site()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -62,6 +63,39 @@ async def current_actor(
 
 
 CurrentActor = Annotated[Actor | None, Depends(current_actor)]
+
+
+@dataclass(frozen=True)
+class Writer:
+    """The caller of a hot write path, and the hash of its token when it was let in on the
+    token table last read, without a query: the write checks that hash again against the
+    Directory it reads (``ledger.service.group_commit``), so a revoked token writes nothing."""
+
+    actor: Actor
+    token_sha256: str | None
+
+
+async def signed_in_writer(
+    request: Request,
+    services: ServicesDep,
+    authorization: Annotated[
+        str | None,
+        Header(
+            description="`Bearer TOKEN` from `fund-ledger users add`; omit to read as the public."
+        ),
+    ] = None,
+) -> Writer:
+    """``signed_in`` without a query or a worker thread for a token already known."""
+    if authorization is not None:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() == "bearer" and token and len(token) <= TOKEN_CHARS_MAX:
+            known = services.ledger.known_actor(token.strip())
+            if known is not None:
+                return Writer(*known)
+    return Writer(signed_in(await current_actor(request, services, authorization)), None)
+
+
+SignedWriter = Annotated[Writer, Depends(signed_in_writer)]
 
 
 def signed_in(actor: CurrentActor) -> Actor:

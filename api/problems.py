@@ -34,6 +34,7 @@ RETRY_AFTER_S = 2
 # Domain error kinds to HTTP statuses: the only place this mapping lives.
 STATUS_BY_KIND = {
     "invalid": 422,
+    "unauthenticated": 401,
     "not_found": 404,
     "forbidden": 403,
     "conflict": 409,
@@ -91,10 +92,12 @@ class ApiProblem(Exception):
 def _ledger_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, LedgerError)
     status = STATUS_BY_KIND[error.kind]
-    headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
-    return problem(
-        status, error.code, error.detail, title=error.title, headers=headers, **error.facts
-    )
+    headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else {}
+    facts = error.facts
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+        facts = {}  # whose token it was is not told to whoever presented it
+    return problem(status, error.code, error.detail, title=error.title, headers=headers, **facts)
 
 
 def _api_problem(_: Request, error: Exception) -> JSONResponse:

@@ -18,7 +18,7 @@ from api.clients import Network
 from api.metrics import Metrics
 from ledger.app import DonationOrder, FundLedger, Receipt
 from ledger.log.notes import Signer
-from ledger.service.batching import GroupCommitter
+from ledger.service.batching import ANSWER_WAIT_S_MAX, GroupCommitter
 from projections.log.queries import Log
 from projections.reader import Reader
 from projections.runner import LiveRunner, Views, ViewStatus
@@ -61,6 +61,9 @@ class ViewWatch:
 
     FRESH_S = 0.004
     POLL_S_MAX = 0.02
+    # A coroutine is woken by the runner of this process (the service always runs one); the
+    # store is read only this often, in case another process's runner applied the events first.
+    ASYNC_POLL_S = 0.25
 
     def __init__(self, views: Views) -> None:
         self._views = views
@@ -69,22 +72,55 @@ class ViewWatch:
         self._read_at = float("-inf")
 
     def wait(self, position: int, timeout_s: float) -> bool:
-        """Block until every view has applied ``position``; False when the wait timed out."""
+        """Block until every view has applied ``position``; False when the wait timed out.
+
+        The views kept by this process's runner raise ``known_position`` as they commit, and
+        the wait is woken then, with no query. Views kept by another process (``projections
+        run``) are read from the store, by one waiter for all, every ``POLL_S_MAX`` at most.
+        """
         deadline = time.monotonic() + min(timeout_s, 10.0)
-        sleep_s = 0.001
-        while self._current() < position:
-            if time.monotonic() >= deadline:
+        while self._views.known_position < position:
+            remaining_s = deadline - time.monotonic()
+            if remaining_s <= 0:
                 return False
-            time.sleep(sleep_s)
-            sleep_s = min(sleep_s * 2, self.POLL_S_MAX)
+            if self._views.wait_known(position, min(remaining_s, self.POLL_S_MAX)):
+                return True
+            self._current()
+        return True
+
+    async def wait_async(self, position: int, timeout_s: float) -> bool:
+        """``wait`` for a coroutine: woken by the runner's callback, holding no thread."""
+        deadline = time.monotonic() + min(timeout_s, 10.0)
+        loop = asyncio.get_running_loop()
+        while self._views.known_position < position:
+            remaining_s = deadline - time.monotonic()
+            if remaining_s <= 0:
+                return False
+            known: asyncio.Future[None] = loop.create_future()
+
+            def wake(known: asyncio.Future[None] = known) -> None:
+                loop.call_soon_threadsafe(_settle, known)
+
+            self._views.when_known(position, wake)
+            try:
+                await asyncio.wait_for(known, min(remaining_s, self.ASYNC_POLL_S))
+            except TimeoutError:
+                # Views kept by another process: read from the store, off the event loop.
+                await asyncio.to_thread(self._current)
         return True
 
     def _current(self) -> int:
         with self._lock:
             if time.monotonic() - self._read_at >= self.FRESH_S:
                 self._known = min(self._views.position(s.name) for s in self._views.specs)
+                self._views.raise_known(self._known)
                 self._read_at = time.monotonic()
             return self._known
+
+
+def _settle(known: asyncio.Future[None]) -> None:
+    if not known.done():
+        known.set_result(None)
 
 
 @dataclass
@@ -239,6 +275,27 @@ class Services:
         if self.donations is None:
             return self.ledger.record_donation_order(order)
         return self.donations.submit(order)
+
+    async def record_donation_async(self, order: DonationOrder) -> Receipt:
+        """``record_donation`` for a coroutine: the order waits for its batch's commit without
+        holding a worker thread. Giving up (the wait's bound, a cancelled request) withdraws an
+        order the writer has not taken yet, as ``GroupCommitter.submit`` does."""
+        if self.donations is None:
+            return await asyncio.to_thread(self.ledger.record_donation_order, order)
+        answer = self.donations.queued(order)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(answer), ANSWER_WAIT_S_MAX)
+        finally:
+            answer.cancel()  # a no-op once answered
+
+    async def read_your_write_async(self, position: int) -> None:
+        """``read_your_write`` for a coroutine."""
+        if position <= 0:
+            position = await asyncio.to_thread(self.ledger.position)
+        started = time.perf_counter()
+        self.runner.nudge()
+        await self._view_watch.wait_async(position, self.wait_s)
+        self.metrics.observe_view_wait(time.perf_counter() - started)
 
     def read_your_write(self, position: int) -> None:
         """Hold a write's answer until the views show it, within a bounded wait.

@@ -1,20 +1,20 @@
 """Keeping the views up to date: catch-up in batches, live runners, rebuilds, status, waiting.
 
-On PostgreSQL the live runner is eventsourcing's ``ProjectionRunner`` on the library's
-LISTEN/NOTIFY subscription. SQLite has no subscription, so the embedded mode polls the
+On PostgreSQL the live runner wakes on the events table's LISTEN/NOTIFY channel (the one
+eventsourcing's recorder notifies). SQLite has no notifications, so the embedded mode polls the
 notification log, and a writer in the same process nudges it awake.
 """
 
 from __future__ import annotations
 
+import heapq
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from eventsourcing.persistence import IntegrityError, Tracking
-from eventsourcing.projection import ApplicationSubscription
+from psycopg.sql import SQL, Identifier
 
 from ledger.app import FundLedger
 from projections.books.tables import BooksPostgres, BooksSQLite
@@ -37,6 +37,8 @@ POLL_INTERVAL_S = 0.25
 WAIT_TIMEOUT_S_MAX = 10.0
 # How long a live runner waits before subscribing again after its subscription died.
 RESUBSCRIBE_PAUSE_S = 1.0
+# How long the listener waits for a notification before it looks whether it should stop.
+LISTEN_TIMEOUT_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,40 @@ class Views:
             view.ensure_current(ledger.name)
             self.projections[spec.name] = spec.projection(view=view)
         self._lock = threading.Lock()
+        # The lowest position every view is known to have applied: raised by each batch this
+        # process applies (and by the positions it reads), so a write waiting to be seen needs
+        # no query when the views are kept by this process.
+        self.known_position = 0
+        self._applied = threading.Condition()
+        self._callbacks: list[tuple[int, int, Callable[[], None]]] = []  # a heap by position
+        self._callbacks_made = 0
+
+    def raise_known(self, position: int) -> None:
+        if position <= self.known_position:
+            return
+        due = []
+        with self._applied:
+            self.known_position = max(self.known_position, position)
+            self._applied.notify_all()
+            while self._callbacks and self._callbacks[0][0] <= self.known_position:
+                due.append(heapq.heappop(self._callbacks)[2])
+        for callback in due:
+            callback()
+
+    def when_known(self, position: int, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once every view is known to have applied ``position``: at once if
+        it is, else from the thread that raises ``known_position`` (keep it short)."""
+        with self._applied:
+            if self.known_position < position:
+                self._callbacks_made += 1
+                heapq.heappush(self._callbacks, (position, self._callbacks_made, callback))
+                return
+        callback()
+
+    def wait_known(self, position: int, timeout_s: float) -> bool:
+        """Block until this process has seen every view apply ``position``, or the timeout."""
+        with self._applied:
+            return self._applied.wait_for(lambda: self.known_position >= position, timeout_s)
 
     def view(self, name: str) -> SQLView:
         return self.projections[name].view
@@ -130,6 +166,7 @@ class Views:
             while True:
                 positions = {spec.name: self.position(spec.name) for spec in self.specs}
                 after = min(positions.values())
+                self.raise_known(after)
                 notifications = self.ledger.recorder.select_notifications(
                     start=after + 1, limit=limit
                 )
@@ -149,8 +186,10 @@ class Views:
                             raise
                         continue  # another runner applied these first; read its position again
                     applied += len(batch)
+                    positions[spec.name] = tracking.notification_id
                     if progress is not None:
                         progress(spec.name, len(batch))
+                self.raise_known(min(positions.values()))
 
     def rebuild(self, progress: Callable[[str, int], None] | None = None) -> int:
         """Empty the views and apply the whole log again."""
@@ -194,15 +233,14 @@ class LiveRunner:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._subscription: ApplicationSubscription[Any] | None = None
-        self._subscription_lock = threading.Lock()
+        self._listening = False
 
     @property
     def listening(self) -> bool | None:
         """Whether the subscription is live; None where there is none to have (SQLite)."""
         if not _is_postgres(self.views.env):
             return None
-        return self._subscription is not None and self.listen_error is None
+        return self._listening and self.listen_error is None
 
     def start(self) -> LiveRunner:
         self.views.catch_up()
@@ -216,31 +254,33 @@ class LiveRunner:
         return self
 
     def _listen(self) -> None:
-        """Follow the subscription; when its connection dies (the database went away), wait
-        and subscribe again from the log's current position, until stopped."""
+        """LISTEN on the events' channel and wake the runner at each notification; when the
+        connection dies (the database went away), wait and listen again, until stopped.
+
+        Only the wake-up is wanted: the runner reads the events itself, once, so nothing here
+        selects or decodes them (eventsourcing's subscription would do both for every event).
+        """
+        ledger = self.views.ledger
+        channel = ledger.recorder.channel_name  # type: ignore[attr-defined]
+        datastore = ledger.factory.datastore  # type: ignore[attr-defined]
         while not self._stop.is_set():
             try:
-                subscription = ApplicationSubscription(
-                    app=self.views.ledger, gt=self.views.ledger.position()
-                )
-                with self._subscription_lock:
-                    if self._stop.is_set():
-                        subscription.stop()
-                        return
-                    self._subscription = subscription
-                self.subscriptions += 1
-                self.listen_error = None
-                self._wake.set()  # events recorded while it was down have no notification
-                for _event, _tracking in subscription:
-                    self._wake.set()
+                with datastore.get_connection() as conn:
+                    conn.execute(SQL("LISTEN {0}").format(Identifier(channel)))
+                    conn.commit()
+                    self.subscriptions += 1
+                    self._listening = True
+                    self.listen_error = None
+                    self._wake.set()  # events recorded while it was down have no notification
+                    while not self._stop.is_set():
+                        for _ in conn.notifies(timeout=LISTEN_TIMEOUT_S, stop_after=1):
+                            self._wake.set()
             except Exception as error:  # the poller carries on; status shows why it is slower
                 if self._stop.is_set():
                     return
                 self.listen_error = error
-            with self._subscription_lock:
-                if self._subscription is not None:
-                    self._subscription.stop()
-                self._subscription = None
+            finally:
+                self._listening = False
             self._stop.wait(RESUBSCRIBE_PAUSE_S)
 
     def _apply(self) -> None:
@@ -261,9 +301,6 @@ class LiveRunner:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
-        with self._subscription_lock:
-            if self._subscription is not None:
-                self._subscription.stop()
         for thread in self._threads:
             thread.join(timeout=5)
 

@@ -68,6 +68,18 @@ class NotPermitted(LedgerError):
         )
 
 
+class TokenNotValid(LedgerError):
+    """A write was checked against a token the Directory no longer holds (revoked or reissued
+    after the request was let in): the write is refused as if the token had been refused."""
+
+    kind = "unauthenticated"
+    code = "bad-token"
+    title = "Authentication required"
+
+    def __init__(self, user_id: str) -> None:
+        super().__init__("the token is malformed, unknown or revoked", user_id=user_id)
+
+
 class NotTheAuthor(LedgerError):
     kind = "forbidden"
     code = "not-the-author"

@@ -75,8 +75,12 @@ class GroupCommitter(Generic[Order, R]):
         self._writer = threading.Thread(target=self._write_loop, name=name, daemon=True)
         self._writer.start()
 
-    def submit(self, order: Order, wait_s: float = ANSWER_WAIT_S_MAX) -> R:
-        """Queue the order and block until its batch is committed; raise its own refusal."""
+    def queued(self, order: Order) -> Future[R]:
+        """Queue the order; its future is answered once its batch has committed (or refused).
+
+        For a caller that awaits rather than blocks (an asyncio route): on giving up it must
+        ``cancel()`` the future, as ``submit`` does, so that an order not yet taken is dropped.
+        """
         if self._closed.is_set():
             raise RuntimeError("the group committer is closed")
         answer: Future[R] = Future()
@@ -85,6 +89,11 @@ class GroupCommitter(Generic[Order, R]):
         except queue.Full:
             # Answered at once like a store that does not keep up: 503 with Retry-After.
             raise TimeoutError(f"{self._queue.maxsize} writes are already waiting") from None
+        return answer
+
+    def submit(self, order: Order, wait_s: float = ANSWER_WAIT_S_MAX) -> R:
+        """Queue the order and block until its batch is committed; raise its own refusal."""
+        answer = self.queued(order)
         try:
             return answer.result(timeout=min(wait_s, ANSWER_WAIT_S_MAX))
         except TimeoutError:

@@ -19,7 +19,7 @@ from ledger.domain.checks import (
     check_text,
 )
 from ledger.domain.donations import new_donation
-from ledger.domain.errors import Duplicate
+from ledger.domain.errors import Duplicate, TokenNotValid
 from ledger.domain.money import check_amount_fen
 from ledger.service.kernel import Actor, Decision, Keyed, Options, Receipt, permitted
 from ledger.service.personal import PersonalData
@@ -45,6 +45,9 @@ class DonationOrder:
     project_id: str | None
     note: str | None
     idempotency_key: str | None
+    # The SHA-256 of the token the order came with, when it was let in on the table last read
+    # (``known_actor``): checked again against the Directory when the order is written.
+    token_sha256: str | None = None
 
     def args(self) -> dict[str, Any]:
         return {
@@ -141,6 +144,9 @@ class DonationCommands(PersonalData, TreasuryCommands):
         """One donation in a transaction of its own."""
 
         def decide(meta: Meta) -> Decision:
+            token = order.token_sha256
+            if token is not None and self._active_tokens().get(token) != order.actor:
+                raise TokenNotValid(order.actor.id)
             self._open_fund(order.received_on)
             donor = self._get(Donor, order.donor_id, "donor")
             donor.check_not_forgotten()

@@ -15,9 +15,15 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import RecordConflictError
 
-from ledger.domain import FUND_ID, Donation, Donor, Fund, IdempotencyRecord, Project
+from ledger.domain import DIRECTORY_ID, FUND_ID, Donation, Donor, Fund, IdempotencyRecord, Project
 from ledger.domain.checks import BATCH_SIZE_MAX
-from ledger.domain.errors import Duplicate, IdempotencyConflict, LedgerError, NotFound
+from ledger.domain.errors import (
+    Duplicate,
+    IdempotencyConflict,
+    LedgerError,
+    NotFound,
+    TokenNotValid,
+)
 from ledger.service.donations import DonationCommands, DonationOrder
 from ledger.service.kernel import Receipt, fingerprint, uuids
 
@@ -46,6 +52,11 @@ class _Group:
         self.donation_ids = [Donation.create_id(o.receipt) for o in orders]
         read = {FUND_ID, *uuids(o.donor_id for o in orders)}
         read.update(uuids(o.project_id for o in orders if o.project_id))
+        # Orders let in on the token table a request read without a query are checked here,
+        # against the Directory as the batch reads it (and saved only if it has not moved).
+        self.checks_tokens = any(o.token_sha256 is not None for o in orders)
+        if self.checks_tokens:
+            read.add(DIRECTORY_ID)
         # One query tells which keys and receipts are taken and how new the rest is.
         self.versions = ledger._versions(
             list(read | {r for r in self.record_ids if r} | set(self.donation_ids))
@@ -53,6 +64,7 @@ class _Group:
         if FUND_ID not in self.versions:
             raise NotFound("fund", "(run `fund-ledger init` first)")
         self.fund = ledger._current(Fund, FUND_ID, "fund", self.versions)
+        self.tokens = ledger.tokens_at(self.versions[DIRECTORY_ID]) if self.checks_tokens else {}
         self.records_stored = {r for r in self.record_ids if r in self.versions}
         # Receipts in the store, then also those this batch's orders record.
         self.receipts_taken = {d for d in self.donation_ids if d in self.versions}
@@ -79,6 +91,8 @@ class _Group:
     def read_versions(self) -> dict[UUID, int]:
         """The Fund, donors and projects the batch's decisions read, at their versions."""
         read = {FUND_ID: self.versions[FUND_ID]}
+        if self.checks_tokens:
+            read[DIRECTORY_ID] = self.versions[DIRECTORY_ID]
         for cache in (self.donors, self.projects):
             read.update((a.id, a.version) for a in cache.values() if isinstance(a, Aggregate))
         return read
@@ -131,6 +145,8 @@ class GroupCommits(DonationCommands):
     def _decide_grouped(self, group: _Group, index: int) -> None:
         """Decide one order of a group commit; raises its refusal."""
         order = group.orders[index]
+        if order.token_sha256 is not None and group.tokens.get(order.token_sha256) != order.actor:
+            raise TokenNotValid(order.actor.id)
         record_id = group.record_ids[index]
         if record_id is not None and self._replayed_in_group(group, index, record_id):
             return

@@ -196,6 +196,8 @@ class Kernel(Application[UUID]):
         Treasury: 50,
         VoucherYear: 50,
     }
+    # Active users by token hash, with the Directory version they were read at.
+    _tokens: tuple[int, dict[str, Actor]] | None = None
 
     def __init__(self, store: str | Mapping[str, str] = DEFAULT_DATABASE_URL) -> None:
         """Open the store named by a database URL, or by an eventsourcing environment.
@@ -340,6 +342,44 @@ class Kernel(Application[UUID]):
         project = self._get(Project, project_id, what)
         project.check_open()
         return project
+
+    def known_actor(self, token: str) -> tuple[Actor, str] | None:
+        """The holder of this token in the table last read, and the token's hash; no query.
+
+        For the hot write path only: the group commit checks the hash again against the
+        Directory's version it reads for the batch (``tokens_at``), so a token revoked
+        meanwhile, by this process or another, still writes nothing. None when the token is
+        not in the table (unknown, or a user added since it was read): ask ``authenticate``.
+        """
+        cached = self._tokens
+        if cached is None:
+            return None
+        presented = hashlib.sha256(token.encode()).hexdigest()
+        actor = cached[1].get(presented)
+        return None if actor is None else (actor, presented)
+
+    def tokens_at(self, version: int) -> dict[str, Actor]:
+        """The active tokens as of the Directory's ``version`` (read once per version)."""
+        cached = self._tokens
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        return self._active_tokens()
+
+    def _active_tokens(self) -> dict[str, Actor]:
+        last = self.recorder.select_events(DIRECTORY_ID, desc=True, limit=1)
+        version = last[0].originator_version if last else 0
+        cached = self._tokens
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        # Keyed by the version read before loading: a Directory loaded newer than that is
+        # only reloaded once more, never served stale.
+        table = {
+            user["token_sha256"]: Actor(user_id, Role(user["role"]), user["name"])
+            for user_id, user in self.directory().users.items()
+            if not user["revoked"]
+        }
+        self._tokens = (version, table)
+        return table
 
     def directory(self) -> Directory:
         try:

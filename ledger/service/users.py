@@ -7,16 +7,13 @@ import secrets
 from datetime import date
 from uuid import uuid4
 
-from ledger.domain import DIRECTORY_ID, Meta, Role
+from ledger.domain import Meta, Role
 from ledger.domain.checks import NAME_CHARS_MAX, check_choice, check_text
 from ledger.domain.errors import InvalidInput, NotFound, WrongState
 from ledger.service.kernel import Actor, Decision, Kernel, Receipt, permitted
 
 
 class UserCommands(Kernel):
-    # Active users by token hash, with the Directory version they were read at.
-    _tokens: tuple[int, dict[str, Actor]] | None = None
-
     @permitted("add_user")
     def add_user(
         self, actor: Actor, name: str, role: str, *, on: date | None = None
@@ -87,19 +84,3 @@ class UserCommands(Kernel):
         """
         presented = hashlib.sha256(token.encode()).hexdigest()
         return self._active_tokens().get(presented)
-
-    def _active_tokens(self) -> dict[str, Actor]:
-        last = self.recorder.select_events(DIRECTORY_ID, desc=True, limit=1)
-        version = last[0].originator_version if last else 0
-        cached = self._tokens
-        if cached is not None and cached[0] == version:
-            return cached[1]
-        # Keyed by the version read before loading: a Directory loaded newer than that is
-        # only reloaded once more, never served stale.
-        table = {
-            user["token_sha256"]: Actor(user_id, Role(user["role"]), user["name"])
-            for user_id, user in self.directory().users.items()
-            if not user["revoked"]
-        }
-        self._tokens = (version, table)
-        return table
