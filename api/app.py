@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import logs, problems
+from api import hot, logs, problems
 from api.config import Settings
 from api.deps import current_actor
 from api.limits import BodyLimit, Deadline
@@ -27,7 +27,7 @@ from ledger.log.notes import Signer
 from ledger.service.batching import GroupCommitter
 from projections.log.queries import Log
 from projections.reader import Reader
-from projections.runner import LiveRunner, Views
+from projections.runner import LiveRunner, Views, ViewsFollower
 
 log = logging.getLogger("fund_ledger.api")
 
@@ -143,7 +143,11 @@ def create_app(settings: Settings | None = None, ledger: FundLedger | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         opened = ledger or FundLedger(settings.database_url)
         views = Views(opened)
-        runner = LiveRunner(views, poll_interval_s=settings.poll_interval_s).start()
+        runner: LiveRunner | ViewsFollower
+        if settings.views_elsewhere:
+            runner = ViewsFollower(views).start()
+        else:
+            runner = LiveRunner(views, poll_interval_s=settings.poll_interval_s).start()
         signer = load_signer(settings.signing_key_file)
         log = Log(views.view("log"), origin=signer.name if signer else "unsigned")
         services = Services(
@@ -166,7 +170,8 @@ def create_app(settings: Settings | None = None, ledger: FundLedger | None = Non
                 name="donations-group-commit",
             ),
         )
-        services.start_checkpoints()
+        if not settings.views_elsewhere:
+            services.start_checkpoints()
         services.start_store_monitor()
         app.state.services = services
         access_filter = logs.install_access_filter(app.routes)
@@ -206,6 +211,7 @@ def create_app(settings: Settings | None = None, ledger: FundLedger | None = Non
         pages.router,
     ):
         app.include_router(router, dependencies=checked)
+    app.state.hot_donations = hot.install(app.router.routes, commands.hot_router.routes)
     docs.install(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.state.public_site = settings.public_site()

@@ -92,3 +92,44 @@ def test_a_gift_is_in_the_views_when_it_is_answered(api: Api) -> None:
         # Read-your-writes: the answer came after the views had the gift.
         listed = api.get("/v1/donations", "auditor", limit=200).json()["items"]
         assert f"V-{i}" in {item["receipt_no"] for item in listed}
+
+
+def test_the_common_gift_takes_the_hot_route_and_the_rest_the_declared_one(api: Api) -> None:
+    hot = api.client.app.state.hot_donations  # type: ignore[attr-defined]
+    donor_id = api.donor()
+    api.ok("treasurer", "/v1/donations", _gift(api, donor_id, "H-0"))  # lets the token in
+    answered, handed_on = hot.answered, hot.handed_on
+
+    written = api.post("treasurer", "/v1/donations", _gift(api, donor_id, "H-1"), key="h-1")
+    assert written.status_code == 201, written.text
+    assert set(written.json()) == {"id", "ids", "position", "replayed"}
+    assert written.json()["ids"] is None
+    assert written.json()["replayed"] is False
+    replayed = api.post("treasurer", "/v1/donations", _gift(api, donor_id, "H-1"), key="h-1")
+    assert replayed.status_code == 201, replayed.text
+    assert replayed.json()["id"] == written.json()["id"]
+    assert replayed.json()["replayed"] is True
+    assert (hot.answered, hot.handed_on) == (answered + 2, handed_on)
+
+    # What the model refuses is answered by the declared route: the document's own words.
+    bad_amount = _gift(api, donor_id, "H-2") | {"amount": "1,000"}
+    refused = api.post("treasurer", "/v1/donations", bad_amount)
+    assert_problem(refused, 422, field="amount")
+    unknown_field = _gift(api, donor_id, "H-3") | {"colour": "red"}
+    assert_problem(api.post("treasurer", "/v1/donations", unknown_field), 422)
+    bad_key = api.post("treasurer", "/v1/donations", _gift(api, donor_id, "H-4"), key="a\tb")
+    assert_problem(bad_key, 422, field="header.Idempotency-Key")
+    as_form = api.client.post(
+        "/v1/donations", content="donor_id=x", headers=api.headers("treasurer")
+    )
+    assert as_form.status_code == 422, as_form.text
+    assert hot.handed_on == handed_on + 4
+    # The ledger's own refusals come from the hot route, as the same problems.
+    unknown_donor = api.post("treasurer", "/v1/donations", _gift(api, "no-such-donor", "H-5"))
+    assert_problem(unknown_donor, 404, "not-found")
+    adviser = api.post("adviser", "/v1/donations", _gift(api, donor_id, "H-6"))
+    assert adviser.status_code in {401, 403}, adviser.text
+    assert {"H-2", "H-3", "H-4", "H-5", "H-6"}.isdisjoint(
+        item["receipt_no"]
+        for item in api.get("/v1/donations", "auditor", limit=200).json()["items"]
+    )
