@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     store_probe_timeout_s: float = Field(
         3.0, gt=0, le=30, description="How long /healthz waits for the store before saying down."
     )
+    views_elsewhere: bool = Field(
+        False,
+        description="The views are kept, and checkpoints signed, by another process "
+        "(set by `serve --workers` for its API processes; PostgreSQL only).",
+    )
     poll_interval_s: float = Field(0.25, gt=0, le=10, description="SQLite view polling interval.")
     base_url: str = Field(
         "",

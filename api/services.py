@@ -21,7 +21,7 @@ from ledger.log.notes import Signer
 from ledger.service.batching import ANSWER_WAIT_S_MAX, GroupCommitter
 from projections.log.queries import Log
 from projections.reader import Reader
-from projections.runner import LiveRunner, Views, ViewStatus
+from projections.runner import LiveRunner, Views, ViewsFollower, ViewStatus
 from projections.statements.ratios import Thresholds
 
 # Probes in a row that must fail with an error before the store is called down.
@@ -128,7 +128,7 @@ class Services:
     ledger: FundLedger
     views: Views
     reader: Reader
-    runner: LiveRunner
+    runner: LiveRunner | ViewsFollower
     wait_s: float
     log: Log
     signer: Signer | None = None

@@ -24,6 +24,11 @@ class Row:
     target: str = ""
     met: bool | None = None
     note: str = ""
+    # Its stable name in results.json's ``headline`` (``ingest_ratio_vs_crud``, ...), and what
+    # that figure is: the ratio to the baseline, or the value itself scaled by ``per``.
+    key: str = ""
+    key_is_ratio: bool = False
+    key_scale: float = 1.0
 
     @property
     def ratio(self) -> float | None:
@@ -60,11 +65,35 @@ def machine(admin_url: str) -> dict[str, Any]:
     }
 
 
+def headline(results: Results) -> dict[str, dict[str, Any]]:
+    """The figures the targets are stated in, under names that do not change between runs,
+    each with its same-run baseline beside it."""
+    figures: dict[str, dict[str, Any]] = {}
+    for r in results.rows:
+        if not r.key:
+            continue
+        value = r.ratio if r.key_is_ratio else None if r.value is None else r.value * r.key_scale
+        figures[r.key] = {
+            "value": value,
+            "measured": r.value,
+            "unit": r.unit,
+            "baseline": r.baseline,
+            "baseline_what": r.baseline_what,
+            "target": r.target,
+            "met": r.met,
+        }
+    return figures
+
+
 def write(results: Results, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "results.json").write_text(
         json.dumps(
-            {**asdict(results), "rows": [asdict(r) | {"ratio": r.ratio} for r in results.rows]},
+            {
+                **asdict(results),
+                "headline": headline(results),
+                "rows": [asdict(r) | {"ratio": r.ratio} for r in results.rows],
+            },
             ensure_ascii=False,
             indent=2,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +13,7 @@ import typer
 from api.config import Settings
 from fund_ledger import common
 from fund_ledger.common import err, fail, failing_on
+from fund_ledger.stores import address
 from fund_ledger.trust import read_signer, write_key_pair, write_public_key
 from ledger.demo import load_demo
 from ledger.domain.errors import KeyEncryptionKeyMissing
@@ -22,6 +24,8 @@ LISTEN_HINTS = {
     errno.EADDRNOTAVAIL: "--host must be an address of this machine (127.0.0.1, 0.0.0.0 ...)",
     errno.EACCES: "ports below 1024 need privileges; choose --port 8000 or another above",
 }
+WORKERS_MAX = 16
+VIEWS_RESTART_PAUSE_S = 1.0
 # uvicorn's "trace" would log every ASGI message, request headers (and tokens) included.
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
@@ -39,6 +43,14 @@ def serve(
             "the service's loggers and uvicorn's alike, to stderr (requests to stdout)."
         ),
     ] = "warning",
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="API processes. Above 1 (PostgreSQL only), the views and the checkpoints are "
+            "kept by one more process, which serve starts and restarts; the API processes "
+            "wait on its announcements for read-your-writes."
+        ),
+    ] = 1,
 ) -> None:
     """Serve the API (and the public page) on the store named by FUND_LEDGER_DATABASE_URL."""
     import logging
@@ -50,6 +62,8 @@ def serve(
     _check_address(host, port)
     if log_level not in LOG_LEVELS:
         raise fail(f"--log-level is one of {', '.join(LOG_LEVELS)}")
+    if not 1 <= workers <= WORKERS_MAX:
+        raise fail(f"--workers is from 1 to {WORKERS_MAX}, not {workers}")
     logging.basicConfig(
         level=log_level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s %(message)s"
     )
@@ -75,6 +89,13 @@ def serve(
             common.print_tokens(users.tokens)
     if ledger.keyring.kek is None and ledger.position():
         raise fail(KeyEncryptionKeyMissing(ledger.keyring.kek_source).detail)
+    if workers > 1:
+        if address(settings.database_url).scheme == "sqlite":
+            raise fail("--workers above 1 needs PostgreSQL: an SQLite store takes one process")
+        ledger.close()
+        err.print(f"serving on http://{host}:{port}/ with {workers} API processes (docs at /docs)")
+        _serve_apart(host, port, log_level, workers, sign=Path(settings.signing_key_file).exists())
+        return
     err.print(f"serving on http://{host}:{port}/ (API docs at /docs)")
     # The app reads X-Forwarded-For itself, from the proxies it is told to trust
     # (api/clients.py); uvicorn's own reading would trust any local process.
@@ -85,6 +106,53 @@ def serve(
         log_level=log_level,
         proxy_headers=False,
     )
+
+
+def _serve_apart(host: str, port: int, log_level: str, workers: int, *, sign: bool) -> None:
+    """API processes under uvicorn's supervisor, and one views worker (``projections run``)
+    that this process restarts whenever it ends, until the service stops."""
+    import subprocess
+    import threading
+
+    import uvicorn
+
+    command = [sys.executable, "-m", "fund_ledger", "projections", "run"]
+    if sign:
+        command.append("--sign-checkpoints")
+    stopping = threading.Event()
+    worker: list[subprocess.Popen[bytes]] = []
+
+    def supervise() -> None:
+        while not stopping.is_set():
+            worker[:] = [subprocess.Popen(command, stdout=subprocess.DEVNULL)]  # noqa: S603 - our own CLI
+            while worker[0].poll() is None and not stopping.is_set():
+                stopping.wait(0.5)
+            if not stopping.is_set():
+                err.print(f"the views worker ended ({worker[0].returncode}): starting it again")
+                stopping.wait(VIEWS_RESTART_PAUSE_S)
+
+    supervisor = threading.Thread(target=supervise, name="views-supervisor", daemon=True)
+    supervisor.start()
+    os.environ["FUND_LEDGER_VIEWS_ELSEWHERE"] = "1"  # read by each API process's Settings
+    try:
+        uvicorn.run(
+            "api.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            log_level=log_level,
+            proxy_headers=False,
+            workers=workers,
+        )
+    finally:
+        stopping.set()
+        for process in worker:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        supervisor.join(timeout=5)
 
 
 def _check_address(host: str, port: int) -> None:

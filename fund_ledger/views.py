@@ -17,8 +17,9 @@ from api.config import Settings
 from fund_ledger import common
 from fund_ledger.common import err, fail, failing_on, open_views, progress_bars
 from fund_ledger.stores import address
+from fund_ledger.trust import open_log, read_signer
 from projections.admin import grant_readonly_statements
-from projections.runner import VIEWS, LiveRunner
+from projections.runner import VIEWS, LiveRunner, announce_positions
 
 projections_app = typer.Typer(help="The read models: status, rebuild, run.", no_args_is_help=True)
 db_app = typer.Typer(help="Database administration.", no_args_is_help=True)
@@ -97,19 +98,40 @@ def projections_run(
     poll_interval_s: Annotated[
         float, typer.Option("--poll-interval", help="SQLite polling interval, seconds.")
     ] = 0.25,
+    sign_checkpoints: Annotated[
+        bool,
+        typer.Option(
+            help="Also sign a checkpoint of the log when it has grown, with the signing key "
+            "(what `serve` does itself unless its views are kept apart: `serve --workers`)."
+        ),
+    ] = False,
 ) -> None:
-    """Keep the views up to date until stopped (for a worker apart from the API)."""
+    """Keep the views up to date until stopped (for a worker apart from the API).
+
+    On PostgreSQL it announces each position the views reach (NOTIFY), which API processes
+    that keep no views (`serve --workers`) wait on for read-your-writes.
+    """
     if not 0 < poll_interval_s <= 60:
         raise fail(f"--poll-interval is seconds, more than 0 and at most 60, not {poll_interval_s}")
+    settings = Settings()
+    signer = read_signer(settings) if sign_checkpoints else None
     views = open_views(common.open_ledger())
+    if address(settings.database_url).scheme != "sqlite":
+        announce_positions(views)
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())
+    log = open_log(views, signer)
     with LiveRunner(views, poll_interval_s=poll_interval_s) as runner:
         err.print("projection runner started; Ctrl-C stops it")
-        while not stopping.wait(5.0):
+        while not stopping.wait(settings.checkpoint_interval_s if signer else 5.0):
             if runner.error is not None:
                 err.print(f"[yellow]views runner: {runner.error!r}[/yellow]")
+            if signer is not None:
+                try:
+                    log.sign(signer)
+                except Exception as error:  # an inconsistent log stays unsigned; said here
+                    err.print(f"[yellow]checkpoint not signed: {common.describe(error)}[/yellow]")
     err.print("projection runner stopped")
 
 

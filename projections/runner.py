@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from eventsourcing.persistence import IntegrityError, Tracking
 from psycopg.sql import SQL, Identifier
@@ -109,6 +110,8 @@ class Views:
         self._applied = threading.Condition()
         self._callbacks: list[tuple[int, int, Callable[[], None]]] = []  # a heap by position
         self._callbacks_made = 0
+        # Told each new known position, from the thread that raised it (``announce_positions``).
+        self.on_known: list[Callable[[int], None]] = []
 
     def raise_known(self, position: int) -> None:
         if position <= self.known_position:
@@ -121,6 +124,8 @@ class Views:
                 due.append(heapq.heappop(self._callbacks)[2])
         for callback in due:
             callback()
+        for hook in self.on_known:
+            hook(self.known_position)
 
     def when_known(self, position: int, callback: Callable[[], None]) -> None:
         """Call ``callback`` once every view is known to have applied ``position``: at once if
@@ -214,6 +219,113 @@ class Views:
         """The views use the ledger's pool: closing the ledger closes them."""
 
 
+class _Listening(Protocol):
+    """What ``listen`` reports to: whether it listens, why not, and when to stop."""
+
+    views: Views
+    subscriptions: int
+    listen_error: BaseException | None
+    _listening: bool
+    _stop: threading.Event
+
+
+def listen(
+    state: _Listening,
+    channel: str,
+    notified: Callable[[str], None],
+    connected: Callable[[], None],
+) -> None:
+    """LISTEN on ``channel`` and call ``notified`` with each payload until ``state`` is
+    stopped; ``connected`` after each (re)connection, since notifications sent while the
+    connection was down are lost. When the connection dies (the database went away), wait and
+    listen again."""
+    datastore = state.views.ledger.factory.datastore  # type: ignore[attr-defined]
+    while not state._stop.is_set():
+        try:
+            with datastore.get_connection() as conn:
+                conn.execute(SQL("LISTEN {0}").format(Identifier(channel)))
+                conn.commit()
+                state.subscriptions += 1
+                state._listening = True
+                state.listen_error = None
+                connected()
+                while not state._stop.is_set():
+                    for notice in conn.notifies(timeout=LISTEN_TIMEOUT_S, stop_after=1):
+                        notified(notice.payload)
+        except Exception as error:  # the poller carries on; status shows why it is slower
+            if state._stop.is_set():
+                return
+            state.listen_error = error
+        finally:
+            state._listening = False
+        state._stop.wait(RESUBSCRIBE_PAUSE_S)
+
+
+def views_channel(ledger: FundLedger) -> str:
+    """The channel on which a views worker announces the position its views have reached."""
+    return f"{ledger.recorder.channel_name}_views"  # type: ignore[attr-defined]
+
+
+def announce_positions(views: Views) -> None:
+    """Make this process's runner NOTIFY each position its views reach, for API processes
+    that keep no views of their own (``ViewsFollower``); PostgreSQL only."""
+    channel = views_channel(views.ledger)
+    datastore = views.ledger.factory.datastore  # type: ignore[attr-defined]
+
+    def announce(position: int) -> None:
+        with datastore.get_connection() as conn:
+            conn.execute("SELECT pg_notify(%s, %s)", (channel, str(position)))
+            conn.commit()
+
+    views.on_known.append(announce)
+
+
+class ViewsFollower:
+    """For an API process whose views are kept by another process (``serve --workers``):
+    learns the views' position from that runner's announcements (``announce_positions``),
+    and from the store when it (re)connects. It has the live runner's face for the service
+    (``listening``, ``error``, ``nudge``, ``stop``) but applies nothing."""
+
+    def __init__(self, views: Views) -> None:
+        self.views = views
+        self.error: BaseException | None = None
+        self.listen_error: BaseException | None = None
+        self.subscriptions = 0
+        self._listening = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._follow, name="views-follower", daemon=True)
+
+    @property
+    def listening(self) -> bool:
+        return self._listening and self.listen_error is None
+
+    def start(self) -> ViewsFollower:
+        self._read_positions()
+        self._thread.start()
+        return self
+
+    def _follow(self) -> None:
+        listen(self, views_channel(self.views.ledger), self._announced, self._read_positions)
+
+    def _announced(self, payload: str) -> None:
+        if payload.isdigit():
+            self.views.raise_known(int(payload))
+
+    def _read_positions(self) -> None:
+        try:
+            self.views.raise_known(min(self.views.position(s.name) for s in self.views.specs))
+            self.error = None
+        except Exception as error:  # the store is down: status says so; the listener retries
+            self.error = error
+
+    def nudge(self) -> None:
+        """Nothing to wake here: the views are applied elsewhere."""
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
 class LiveRunner:
     """Keeps the views current in the background until stopped.
 
@@ -254,34 +366,12 @@ class LiveRunner:
         return self
 
     def _listen(self) -> None:
-        """LISTEN on the events' channel and wake the runner at each notification; when the
-        connection dies (the database went away), wait and listen again, until stopped.
-
-        Only the wake-up is wanted: the runner reads the events itself, once, so nothing here
-        selects or decodes them (eventsourcing's subscription would do both for every event).
-        """
-        ledger = self.views.ledger
-        channel = ledger.recorder.channel_name  # type: ignore[attr-defined]
-        datastore = ledger.factory.datastore  # type: ignore[attr-defined]
-        while not self._stop.is_set():
-            try:
-                with datastore.get_connection() as conn:
-                    conn.execute(SQL("LISTEN {0}").format(Identifier(channel)))
-                    conn.commit()
-                    self.subscriptions += 1
-                    self._listening = True
-                    self.listen_error = None
-                    self._wake.set()  # events recorded while it was down have no notification
-                    while not self._stop.is_set():
-                        for _ in conn.notifies(timeout=LISTEN_TIMEOUT_S, stop_after=1):
-                            self._wake.set()
-            except Exception as error:  # the poller carries on; status shows why it is slower
-                if self._stop.is_set():
-                    return
-                self.listen_error = error
-            finally:
-                self._listening = False
-            self._stop.wait(RESUBSCRIBE_PAUSE_S)
+        """Wake the runner at each notification of the events' channel (eventsourcing's
+        recorder notifies it at each insert). Only the wake-up is wanted: the runner reads the
+        events itself, once, so nothing here selects or decodes them (eventsourcing's own
+        subscription would do both for every event)."""
+        channel = self.views.ledger.recorder.channel_name  # type: ignore[attr-defined]
+        listen(self, channel, lambda _payload: self._wake.set(), self._wake.set)
 
     def _apply(self) -> None:
         while not self._stop.is_set():
