@@ -38,6 +38,9 @@ POLL_INTERVAL_S = 0.25
 WAIT_TIMEOUT_S_MAX = 10.0
 # How long a live runner waits before subscribing again after its subscription died.
 RESUBSCRIBE_PAUSE_S = 1.0
+# How long a live runner lets events gather after a batch smaller than its limit: a few
+# milliseconds of lag for batches many times larger under a stream of single gifts.
+GATHER_S = 0.005
 # How long the listener waits for a notification before it looks whether it should stop.
 LISTEN_TIMEOUT_S = 0.25
 
@@ -103,6 +106,7 @@ class Views:
             view.ensure_current(ledger.name)
             self.projections[spec.name] = spec.projection(view=view)
         self._lock = threading.Lock()
+        self._positions: dict[str, int] | None = None  # each view's, as last read or applied
         # The lowest position every view is known to have applied: raised by each batch this
         # process applies (and by the positions it reads), so a write waiting to be seen needs
         # no query when the views are kept by this process.
@@ -160,47 +164,65 @@ class Views:
         self,
         batch_size: int = BATCH_SIZE_LIVE,
         progress: Callable[[str, int], None] | None = None,
+        gather_s: float = 0.0,
     ) -> int:
         """Apply every event not yet in each view, a batch per transaction; returns how many.
 
-        Views at the same position share each batch, read from the log and decoded once.
+        Views at the same position share each batch, read from the log and decoded once. The
+        views' positions are read from the store once, then followed in memory: a view another
+        runner moved meanwhile refuses the batch (``ViewMoved``), and they are read again.
+        After a batch smaller than ``batch_size`` it waits ``gather_s`` for more events, so
+        that a live runner under a stream of small commits applies fewer, larger batches.
         """
-        applied = 0
         limit = max(1, min(batch_size, BATCH_SIZE_MAX))
         with self._lock:
-            while True:
-                positions = {spec.name: self.position(spec.name) for spec in self.specs}
-                after = min(positions.values())
-                self.raise_known(after)
-                notifications = self.ledger.recorder.select_notifications(
-                    start=after + 1, limit=limit
-                )
-                if not notifications:
-                    return applied
-                batch = [(n.id, self.ledger.mapper.to_domain_event(n)) for n in notifications]
-                tracking = Tracking(self.app_name, notifications[-1].id)
-                for spec in self.specs:
-                    if positions[spec.name] != after:
-                        continue  # ahead of the others: it waits for them to catch up
-                    try:
-                        self.projections[spec.name].process_batch(batch, tracking, after=after)
-                    except (ViewMoved, IntegrityError):
-                        if self.position(spec.name) == after:
-                            # Nobody else moved the view: the batch itself is refused (a
-                            # view's own constraint). Retrying it would spin for ever.
-                            raise
-                        continue  # another runner applied these first; read its position again
-                    applied += len(batch)
-                    positions[spec.name] = tracking.notification_id
-                    if progress is not None:
-                        progress(spec.name, len(batch))
-                self.raise_known(min(positions.values()))
+            try:
+                return self._catch_up(limit, progress, gather_s)
+            except BaseException:
+                self._positions = None  # whatever happened, read them again next time
+                raise
+
+    def _catch_up(
+        self, limit: int, progress: Callable[[str, int], None] | None, gather_s: float
+    ) -> int:
+        applied = 0
+        while True:
+            if self._positions is None:
+                self._positions = {s.name: self.position(s.name) for s in self.specs}
+            positions = self._positions
+            after = min(positions.values())
+            self.raise_known(after)
+            notifications = self.ledger.recorder.select_notifications(start=after + 1, limit=limit)
+            if not notifications:
+                return applied
+            batch = [(n.id, self.ledger.mapper.to_domain_event(n)) for n in notifications]
+            tracking = Tracking(self.app_name, notifications[-1].id)
+            for spec in self.specs:
+                if positions[spec.name] != after:
+                    continue  # ahead of the others: it waits for them to catch up
+                try:
+                    self.projections[spec.name].process_batch(batch, tracking, after=after)
+                except (ViewMoved, IntegrityError):
+                    self._positions = None
+                    if self.position(spec.name) == after:
+                        # Nobody else moved the view: the batch itself is refused (a
+                        # view's own constraint). Retrying it would spin for ever.
+                        raise
+                    continue  # another runner applied these first; read its position again
+                applied += len(batch)
+                positions[spec.name] = tracking.notification_id
+                if progress is not None:
+                    progress(spec.name, len(batch))
+            self.raise_known(min(positions.values()))
+            if len(notifications) < limit and gather_s > 0:
+                time.sleep(gather_s)
 
     def rebuild(self, progress: Callable[[str, int], None] | None = None) -> int:
         """Empty the views and apply the whole log again."""
         with self._lock:
             for spec in self.specs:
                 self.view(spec.name).truncate()
+            self._positions = None
         return self.catch_up(BATCH_SIZE_MAX, progress=progress)
 
     def wait(self, position: int, timeout_s: float = 2.0) -> bool:
@@ -376,7 +398,7 @@ class LiveRunner:
     def _apply(self) -> None:
         while not self._stop.is_set():
             try:
-                if self.views.catch_up() == 0:
+                if self.views.catch_up(gather_s=GATHER_S) == 0:
                     self._wake.wait(self.poll_interval_s)
                     self._wake.clear()
             except Exception as error:  # kept for status, and retried after a pause
