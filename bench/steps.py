@@ -24,6 +24,8 @@ from bench.report import Results, Row
 
 HERE = Path(__file__).resolve().parent
 POOL_SIZE = 5
+# API processes of the fund-ledger server under load (serve --workers): the machine's cores.
+API_PROCESSES = 2
 
 
 @dataclass(frozen=True)
@@ -100,12 +102,30 @@ def posts(b: Bench) -> None:
     crud = Server(uvicorn("bench.baselines:crud_app"), crud_env, "/docs", HERE.parent)
     crud_post = wrk_post(crud.base, s.post_s, s.connections, "", b.donor)
     crud.stop()
+    # The same CRUD app in two processes, for the record: fund-ledger runs two API processes
+    # (serve --workers 2), the baseline the issue states is the one-process app above.
+    crud2 = Server(
+        [*uvicorn("bench.baselines:crud_app"), "--workers", "2"], crud_env, "/docs", HERE.parent
+    )
+    crud2_post = wrk_post(crud2.base, s.post_s, s.connections, "", b.donor)
+    crud2.stop()
     pg_tps = _pgbench(b)
     say("fund-ledger single-donation POSTs")
-    server = Server(fund_ledger("serve", "--host", "127.0.0.1"), b.env, "/healthz", b.work)
+    server = Server(
+        fund_ledger("serve", "--host", "127.0.0.1", "--workers", str(API_PROCESSES)),
+        b.env,
+        "/healthz",
+        b.work,
+    )
     ledger_post = wrk_post(server.base, s.post_s, s.connections, b.token, b.donor)
-    with urllib.request.urlopen(server.base + "/metrics") as response:
-        lag_p99_s = view_wait_p99_s(response.read().decode())
+    # Each API process keeps its own histogram, and /metrics is answered by either: the
+    # worst of a few readings.
+    lags = []
+    for _ in range(8):
+        with urllib.request.urlopen(server.base + "/metrics") as response:
+            lags.append(view_wait_p99_s(response.read().decode()))
+    known = [lag for lag in lags if lag is not None]
+    lag_p99_s = max(known) if known else None
     b.add(
         Row(
             "durable single-donation POSTs/s, 64 connections",
@@ -117,7 +137,9 @@ def posts(b: Bench) -> None:
             ledger_post["rps"] >= crud_post["rps"],
             f"non-2xx: {ledger_post['errors']:.0f} (CRUD {crud_post['errors']:.0f}); p99 "
             f"{ledger_post['p99_ms']:.0f} ms vs {crud_post['p99_ms']:.0f} ms; pgbench INSERT "
-            f"{pg_tps:.0f} tps; FastAPI no-op {ceiling['rps']:.0f} req/s",
+            f"{pg_tps:.0f} tps; FastAPI no-op {ceiling['rps']:.0f} req/s; fund-ledger "
+            f"serve --workers {API_PROCESSES}; the CRUD app in two processes "
+            f"{crud2_post['rps']:.0f} req/s ({ledger_post['rps'] / crud2_post['rps']:.2f} ×)",
             key="ingest_ratio_vs_crud",
             key_is_ratio=True,
         )
