@@ -15,7 +15,6 @@ import asyncio
 import json
 import logging
 import re
-import statistics
 import time
 import tomllib
 from collections import OrderedDict, deque
@@ -56,6 +55,11 @@ SWEEP_INTERVAL_S = 5.0
 # A fund that was asked for but is unknown is looked up again no sooner than this.
 UNKNOWN_RECHECK_S = 5.0
 OPEN_TIMES_KEPT = 1000
+# An open fund that nobody writes to should cost the database next to nothing: its views are
+# woken by PostgreSQL's notification (or, on SQLite, by the district's own writes), so their
+# polling is only a fallback, and its store is probed less often than a single fund's.
+POLL_INTERVAL_S = 2.0
+PROBE_INTERVAL_S = 5.0
 HTML_BODY_BYTES_MAX = 16 * 1024 * 1024
 # Root-relative links in a fund's pages, which need its prefix (not protocol-relative ones).
 ROOT_LINK = re.compile(rb'((?:href|src|action)=")/(?!/)')
@@ -188,18 +192,25 @@ class DistrictStats:
     closes: int = 0
     open_failures: int = 0
     open_s: deque[float] = field(default_factory=lambda: deque(maxlen=OPEN_TIMES_KEPT))
+    close_s: deque[float] = field(default_factory=lambda: deque(maxlen=OPEN_TIMES_KEPT))
 
     def report(self) -> dict[str, Any]:
-        times = sorted(self.open_s)
         return {
             "opens": self.opens,
             "closes": self.closes,
             "open_failures": self.open_failures,
-            "open_s_p50": round(statistics.median(times), 4) if times else None,
-            "open_s_p99": round(times[min(len(times) - 1, int(len(times) * 0.99))], 4)
-            if times
-            else None,
+            "open_s_p50": _quantile(self.open_s, 0.5),
+            "open_s_p99": _quantile(self.open_s, 0.99),
+            "close_s_p50": _quantile(self.close_s, 0.5),
+            "close_s_p99": _quantile(self.close_s, 0.99),
         }
+
+
+def _quantile(values: deque[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(len(ordered) * q))], 4)
 
 
 class SlotsBusy(Exception):
@@ -218,7 +229,8 @@ class District:
         pool_max: int = POOL_MAX,
         idle_close_s: float = IDLE_CLOSE_S,
         pool_idle_s: float = POOL_IDLE_S,
-        probe_interval_s: float = 5.0,
+        probe_interval_s: float = PROBE_INTERVAL_S,
+        poll_interval_s: float = POLL_INTERVAL_S,
     ) -> None:
         if open_max < 1 or pool_max < 2:  # the views' listener and one more
             msg = "a district opens at least one fund, with a pool of at least 2"
@@ -230,6 +242,7 @@ class District:
         self.idle_close_s = idle_close_s
         self.pool_idle_s = pool_idle_s
         self.probe_interval_s = probe_interval_s
+        self.poll_interval_s = poll_interval_s
         self.stats = DistrictStats()
         # Open (or opening) funds, least recently used first.
         self._funds: OrderedDict[str, OpenFund] = OrderedDict()
@@ -384,6 +397,7 @@ class District:
                 "database_url": source.database_url,
                 "signing_key_file": source.signing_key_file,
                 "base_url": f"{base_url}{PREFIX}{source.name}" if base_url else "",
+                "poll_interval_s": max(self.settings.poll_interval_s, self.poll_interval_s),
             }
         )
         ledger = FundLedger(district_env(source.database_url, self.pool_max))
@@ -399,6 +413,7 @@ class District:
         return app, services
 
     async def _close(self, fund: OpenFund) -> None:
+        started = time.perf_counter()
         try:
             if fund.services is not None:
                 await run_in_threadpool(fund.services.close)
@@ -407,6 +422,7 @@ class District:
             async with changed:
                 self._closing -= 1
                 self.stats.closes += 1
+                self.stats.close_s.append(time.perf_counter() - started)
                 changed.notify_all()
 
     async def close_idle(self, idle_s: float) -> int:
