@@ -4,9 +4,10 @@ request, the least recently used closed beyond a bound, so the connections held 
 Each fund is the single-fund service unchanged (``create_app`` and ``open_services``): its own
 store (a schema), ledger, views, runner, checkpointer and signing key, so tokens, rights,
 idempotency, read-your-writes and the signed log stay per fund. What the district adds is
-which funds are open: at most ``open_max`` at a time, each with a small pool (no connection kept
-when idle), so the connections held are at most ``open_max * pool_max`` whatever the number of
-funds (docs/scaling.md).
+which funds are open: at most ``open_max`` at a time, each with a small pool (none made before
+it is needed, at most ``pool_max``), and a fund idle for ``idle_close_s`` is closed, so the
+connections held are at most ``open_max * pool_max`` whatever the number of funds, and none
+while no fund is asked for (docs/scaling.md).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncio
 import json
 import logging
 import re
+import threading
 import time
 import tomllib
 from collections import OrderedDict, deque
@@ -47,13 +49,12 @@ EVENTS_TABLE = "fundledger_events"
 OPEN_MAX = 16
 POOL_MAX = 4
 IDLE_CLOSE_S = 300.0
-POOL_IDLE_S = 30.0
 # Waiting for a free slot (every open fund busy) is bounded like any other wait.
 SLOT_WAIT_S = 10.0
 # How often the district looks for funds idle past idle_close_s.
 SWEEP_INTERVAL_S = 5.0
-# A fund that was asked for but is unknown is looked up again no sooner than this.
-UNKNOWN_RECHECK_S = 5.0
+# The fund schemas are listed again, when a name not among them is asked for, no sooner than this.
+RELIST_S = 5.0
 OPEN_TIMES_KEPT = 1000
 # An open fund that nobody writes to should cost the database next to nothing: its views are
 # woken by PostgreSQL's notification (or, on SQLite, by the district's own writes), so their
@@ -87,8 +88,10 @@ class Directory:
         self._listed = listed
         self._database_url = database_url
         self._keys_dir = keys_dir or Path()
+        self._separator = "&" if "?" in database_url else "?"
         self._found: dict[str, FundSource] = {}
-        self._unknown_at: dict[str, float] = {}
+        self._listed_at = float("-inf")
+        self._lock = threading.Lock()
 
     @classmethod
     def read(cls, source: str, keys_dir: Path | None = None) -> Directory:
@@ -115,58 +118,48 @@ class Directory:
         return cls(listed=listed)
 
     def lookup(self, name: str) -> FundSource | None:
-        """The fund of that name, or None. Blocking: it may ask the database."""
+        """The fund of that name, or None. Blocking: it may ask the database, one caller at a
+        time and no more often than every few seconds, with one short-lived connection."""
         if not FUND_NAME.fullmatch(name):
             return None
         if self._listed is not None:
             return self._listed.get(name)
-        if name in self._found:
-            return self._found[name]
-        if time.monotonic() - self._unknown_at.get(name, float("-inf")) < UNKNOWN_RECHECK_S:
-            return None
-        if _schema_holds_fund(self._database_url, name):
-            separator = "&" if "?" in self._database_url else "?"
-            url = f"{self._database_url}{separator}schema={name}"
-            source = FundSource(name, url, str(self._keys_dir / f"{name}.key"))
-            self._found[name] = source
-            return source
-        if len(self._unknown_at) > OPEN_TIMES_KEPT:
-            self._unknown_at.clear()
-        self._unknown_at[name] = time.monotonic()
-        return None
+        with self._lock:
+            if name not in self._found and time.monotonic() >= self._listed_at + RELIST_S:
+                self._found = {
+                    schema: FundSource(
+                        schema,
+                        f"{self._database_url}{self._separator}schema={schema}",
+                        str(self._keys_dir / f"{schema}.key"),
+                    )
+                    for schema in _fund_schemas(self._database_url)
+                    if FUND_NAME.fullmatch(schema)
+                }
+                self._listed_at = time.monotonic()
+            return self._found.get(name)
 
 
-def _schema_holds_fund(database_url: str, schema: str) -> bool:
+def _fund_schemas(database_url: str) -> list[str]:
+    """The schemas holding a fund's events table."""
     import psycopg
 
     with psycopg.connect(database_url, connect_timeout=5, autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
-            (schema, EVENTS_TABLE),
-        ).fetchone()
-    return row is not None
+        rows = conn.execute(
+            "SELECT table_schema FROM information_schema.tables WHERE table_name = %s",
+            (EVENTS_TABLE,),
+        ).fetchall()
+    return [str(row[0]) for row in rows]
 
 
 def district_env(database_url: str, pool_max: int) -> dict[str, str]:
-    """A fund's store with a small pool: no connection kept open while idle, at most
-    ``pool_max`` (the views' listener takes one of them on PostgreSQL)."""
+    """A fund's store with a small pool: none made before it is needed, at most ``pool_max``
+    (the views' listener takes one of them on PostgreSQL). psycopg closes an unused connection
+    only after ten minutes, one at a time, and an open fund's runner, checkpointer and probe
+    keep them in use: the connections go when the district closes the fund."""
     env = persistence_env(database_url)
     env["POSTGRES_POOL_SIZE"] = "0"
     env["POSTGRES_MAX_OVERFLOW"] = str(pool_max)
     return env
-
-
-def idle_close_pool(ledger: FundLedger, idle_s: float) -> None:
-    """Close a PostgreSQL pool's connections once unused for ``idle_s`` (psycopg's default
-    waits ten minutes). eventsourcing makes the pool without this setting; psycopg's own
-    shrinking task reads it each time it runs, and one is scheduled now at the new interval."""
-    pool = _pool(ledger)
-    if pool is None:
-        return
-    from psycopg_pool.pool import ShrinkPool
-
-    pool.max_idle = idle_s
-    pool.schedule_task(ShrinkPool(pool), idle_s)
 
 
 def _pool(ledger: FundLedger) -> Any:
@@ -228,7 +221,6 @@ class District:
         open_max: int = OPEN_MAX,
         pool_max: int = POOL_MAX,
         idle_close_s: float = IDLE_CLOSE_S,
-        pool_idle_s: float = POOL_IDLE_S,
         probe_interval_s: float = PROBE_INTERVAL_S,
         poll_interval_s: float = POLL_INTERVAL_S,
     ) -> None:
@@ -240,7 +232,6 @@ class District:
         self.open_max = open_max
         self.pool_max = pool_max
         self.idle_close_s = idle_close_s
-        self.pool_idle_s = pool_idle_s
         self.probe_interval_s = probe_interval_s
         self.poll_interval_s = poll_interval_s
         self.stats = DistrictStats()
@@ -402,7 +393,6 @@ class District:
         )
         ledger = FundLedger(district_env(source.database_url, self.pool_max))
         try:
-            idle_close_pool(ledger, self.pool_idle_s)
             services = open_services(settings, ledger)
         except BaseException:
             ledger.close()
