@@ -126,6 +126,11 @@ def test_pages_link_within_their_fund(funds: Funds) -> None:
     assert 'href="/donations' not in page.text
     assert 'href="/static' not in page.text
     assert funds.client.get("/f/xihu", follow_redirects=False).headers["location"] == "/f/xihu/"
+    docs = funds.client.get("/f/xihu/docs")
+    assert 'src="/f/xihu/docs/init.js"' in docs.text
+    assert '"url": "/f/xihu/openapi.json"' in funds.client.get("/f/xihu/docs/init.js").text
+    document = funds.client.get("/f/xihu/openapi.json").json()
+    assert document["servers"] == [{"url": "/f/xihu"}]
 
 
 def test_an_unknown_fund_is_not_found(funds: Funds) -> None:
