@@ -64,6 +64,9 @@ class Sampler:
     db_url: str
     server: Server
     connections: list[int] = field(default_factory=list)
+    # What the district says its pools hold (/healthz): pg_stat_activity also shows, for a
+    # moment, the backend of a connection a closed fund has just closed.
+    pooled: list[int] = field(default_factory=list)
     rss_mb: list[float] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -83,6 +86,8 @@ class Sampler:
             while not self._stop.is_set():
                 self.connections.append(held(conn))
                 self.rss_mb.append(self.server.rss_mb())
+                with urllib.request.urlopen(self.server.base + "/healthz") as response:
+                    self.pooled.append(json.loads(response.read())["connections_held"])
                 self._stop.wait(SAMPLE_S)
 
 
@@ -287,6 +292,7 @@ def many_funds(b: Bench, funds: int = FUNDS, gifts: int = GIFTS) -> None:
             f"the bound: {OPEN_MAX} open funds × pool of {POOL_MAX}, + 1 listing the funds",
             "< 100 (PostgreSQL's default)",
             peak < 100 and peak <= bound + 1 and left <= 0,
+            f"the district's own count, peak {max(sampler.pooled)}; "
             f"steady under load (median) {statistics.median(load_samples) - before:.0f}; "
             f"{OPEN_MAX} funds open and idle {open_idle - before}; every fund closed after "
             f"{IDLE_CLOSE_S} s idle {closed_idle - before}; after the server stopped {left}",
