@@ -280,16 +280,21 @@ class District:
                 {
                     "type": "http.response.start",
                     "status": 308,
-                    "headers": [(b"location", location.encode())],
+                    "headers": [
+                        (b"location", location.encode()),
+                        *_security_headers(),
+                    ],
                 }
             )
             await send({"type": "http.response.body", "body": b""})
             return
-        source = await run_in_threadpool(self.directory.lookup, name)
-        if source is None:
-            await self._problem(scope, receive, send, 404, "no-such-fund", "no fund of that name")
-            return
         try:
+            source = await run_in_threadpool(self.directory.lookup, name)
+            if source is None:
+                await self._problem(
+                    scope, receive, send, 404, "no-such-fund", "no fund of that name"
+                )
+                return
             fund = await self.acquire(source)
         except SlotsBusy:
             await self._problem(
@@ -302,7 +307,7 @@ class District:
                 headers={"Retry-After": str(problems.RETRY_AFTER_S)},
             )
             return
-        except Exception as error:  # the store cannot be opened: say so, as one fund would
+        except Exception as error:  # the store cannot be reached: say so, as one fund would
             log.warning("fund %s cannot be opened: %s", name, type(error).__name__)
             await self._problem(
                 scope,
@@ -316,7 +321,12 @@ class District:
             return
         prefix = f"{PREFIX}{name}"
         inner = dict(scope, path="/" + rest, root_path=scope.get("root_path", "") + prefix)
-        inner["raw_path"] = inner["path"].encode()
+        raw_path: bytes = scope.get("raw_path") or b""
+        inner["raw_path"] = (
+            raw_path[len(prefix) :] if raw_path.startswith(prefix.encode()) else None
+        )
+        if inner["raw_path"] is None:
+            del inner["raw_path"]
         try:
             assert fund.app is not None
             await fund.app(inner, receive, _prefixing(send, prefix.encode()))
@@ -327,11 +337,15 @@ class District:
 
     async def acquire(self, source: FundSource) -> OpenFund:
         """The fund open, with this request counted in it; opened first if need be, closing
-        the least recently used idle fund when ``open_max`` are open."""
+        the least recently used idle fund when ``open_max`` are open.
+
+        Opening and closing run as tasks of their own, which a request that goes away does not
+        cancel: a fund half opened or half closed would hold connections nobody counts.
+        """
         changed = self._condition()
         deadline = time.monotonic() + SLOT_WAIT_S
         while True:
-            victim = None
+            victim = opening = None
             async with changed:
                 fund = self._funds.get(source.name)
                 if fund is not None and fund.services is not None:
@@ -339,24 +353,32 @@ class District:
                     self._funds.move_to_end(source.name)
                     return fund
                 if fund is None and len(self._funds) + self._closing < self.open_max:
-                    fund = OpenFund(source.name)
-                    self._funds[source.name] = fund
-                    break
-                if fund is None:
+                    opening = OpenFund(source.name)
+                    self._funds[source.name] = opening
+                elif fund is None:
                     victim = next(
                         (f for f in self._funds.values() if f.services and not f.in_flight), None
                     )
-                if victim is not None:
-                    del self._funds[victim.name]
-                    self._closing += 1
-                else:  # being opened by another request, or every slot busy: wait for a change
+                    if victim is not None:
+                        del self._funds[victim.name]
+                        self._closing += 1
+                if opening is None and victim is None:
+                    # Being opened by another request, or every slot busy: wait for a change.
                     remaining_s = deadline - time.monotonic()
                     if remaining_s <= 0:
                         raise SlotsBusy
                     with suppress(TimeoutError):
                         await asyncio.wait_for(changed.wait(), remaining_s)
                     continue
-            await self._close(victim)
+            if victim is not None:
+                await asyncio.shield(asyncio.ensure_future(self._close(victim)))
+            if opening is not None:
+                await asyncio.shield(asyncio.ensure_future(self._opened(source, opening)))
+            # Then round again: the fund is open now (or failed, and this request opens it).
+
+    async def _opened(self, source: FundSource, fund: OpenFund) -> None:
+        """Open a fund counted in ``_funds`` as opening; on failure it is counted no more."""
+        changed = self._condition()
         started = time.perf_counter()
         try:
             fund.app, fund.services = await run_in_threadpool(self._open, source)
@@ -369,9 +391,8 @@ class District:
         async with changed:
             self.stats.opens += 1
             self.stats.open_s.append(time.perf_counter() - started)
-            fund.in_flight += 1
+            fund.used_at = time.monotonic()
             changed.notify_all()
-        return fund
 
     async def release(self, fund: OpenFund) -> None:
         changed = self._condition()
@@ -487,7 +508,7 @@ class District:
             (b"content-type", b"application/json"),
             (b"content-length", str(len(data)).encode()),
         ]
-        headers += [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+        headers += _security_headers()
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": data})
 
@@ -509,6 +530,10 @@ class District:
             await send(message)
 
         await response(scope, receive, with_headers)
+
+
+def _security_headers() -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
 
 
 def _prefixing(send: Send, prefix: bytes) -> Callable[[Message], Any]:
