@@ -106,12 +106,15 @@ class Directory:
         data = tomllib.loads(Path(source).read_text(encoding="utf-8"))
         funds = data.get("funds")
         if not isinstance(funds, dict) or not funds:
-            msg = f"{source} lists no [funds.NAME] tables"
+            msg = f"{source} lists no funds: a table funds.NAME for each"
             raise ValueError(msg)
         listed = {}
         for name, fund in funds.items():
             if not FUND_NAME.fullmatch(name) or "database_url" not in fund:
-                msg = f"{source}: [funds.{name}] needs a lowercase name and a database_url"
+                msg = (
+                    f"{source}: funds.{name} needs a name of lowercase letters, digits and _, "
+                    "and a database_url"
+                )
                 raise ValueError(msg)
             key = fund.get("signing_key_file") or str((keys_dir or Path()) / f"{name}.key")
             listed[name] = FundSource(name, fund["database_url"], key)

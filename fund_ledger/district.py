@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +13,8 @@ from api.config import Settings
 from api.district import IDLE_CLOSE_S, OPEN_MAX, POOL_MAX
 from fund_ledger.common import fail, failing_on
 from fund_ledger.serving import LOG_LEVELS, _check_address
+from ledger.domain.errors import LedgerError
+from ledger.store.kek import KEK_ENV, kek_file, load_kek
 
 district_app = typer.Typer(
     help="Many funds served from one process (docs/scaling.md).", no_args_is_help=True
@@ -62,9 +65,16 @@ def serve_district(
         level=log_level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s %(message)s"
     )
     settings = Settings()
-    with failing_on(ValueError, OSError):
+    with failing_on(ValueError, OSError, LedgerError):
         settings.proxy_networks()
         directory = Directory.read(source, keys)
+        # Every fund's personal data is sealed under it: a district without it could serve
+        # the books but refuse every write that records a person.
+        if load_kek(os.environ) is None:
+            raise fail(
+                f"{KEK_ENV} is not set and {kek_file(os.environ)} does not exist: the funds' "
+                "personal data is sealed under it (fund-ledger keys init-kek)"
+            )
     district = District(
         directory, settings, open_max=open_max, pool_max=pool_max, idle_close_s=idle_close_s
     )
