@@ -32,7 +32,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.types import Message, Receive, Scope, Send
 
-from api import problems
+from api import logs, problems
 from api.app import SECURITY_HEADERS, create_app, open_services
 from api.config import Settings
 from api.services import Services
@@ -207,6 +207,20 @@ def _quantile(values: deque[float], q: float) -> float | None:
         return None
     ordered = sorted(values)
     return round(ordered[min(len(ordered) - 1, int(len(ordered) * q))], 4)
+
+
+class DistrictAccess(logs.AccessByRoute):
+    """The access log of a district: the fund's name, then the route that served the request
+    inside it, never the path or query string as typed (``api.logs``)."""
+
+    def template(self, full_path: str) -> str:
+        path = full_path.split("?", 1)[0]
+        name, _, rest = path.removeprefix(PREFIX).partition("/")
+        if path == "/healthz":
+            return path
+        if not path.startswith(PREFIX) or not FUND_NAME.fullmatch(name):
+            return logs.UNMATCHED
+        return f"{PREFIX}{name}" + super().template("/" + rest)
 
 
 class SlotsBusy(Exception):
@@ -474,12 +488,17 @@ class District:
         }
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
+        access: DistrictAccess | None = None
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 self._sweeper = asyncio.create_task(self._sweep())
+                access = DistrictAccess(create_app(self.settings).routes)
+                logging.getLogger(logs.ACCESS_LOGGER).addFilter(access)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if access is not None:
+                    logs.remove_access_filter(access)
                 await self.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

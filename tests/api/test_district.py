@@ -15,8 +15,9 @@ from api_calls import assert_problem
 from databases import new_postgres_url
 from fastapi.testclient import TestClient
 
+from api.app import create_app
 from api.config import Settings
-from api.district import Directory, District, FundSource
+from api.district import Directory, District, DistrictAccess, FundSource
 from fund_ledger.trust import write_key_pair
 from ledger.app import OPERATOR, FundLedger
 from ledger.log.notes import Signer
@@ -131,6 +132,15 @@ def test_pages_link_within_their_fund(funds: Funds) -> None:
     assert '"url": "/f/xihu/openapi.json"' in funds.client.get("/f/xihu/docs/init.js").text
     document = funds.client.get("/f/xihu/openapi.json").json()
     assert document["servers"] == [{"url": "/f/xihu"}]
+
+
+def test_the_access_log_names_the_fund_and_the_route_never_what_was_typed() -> None:
+    access = DistrictAccess(create_app(Settings()).routes)
+    assert access.template("/f/nanhu/donations?receipt=R-00042") == "/f/nanhu/donations"
+    donor = "/f/nanhu/v1/donations/0b5e2c3a-1111-4222-8333-944445555666/receipt"
+    assert access.template(donor) == "/f/nanhu/v1/donations/{donation_id}/receipt"
+    assert access.template("/f/张三/v1/summary") == "(unmatched)"
+    assert access.template("/13800138000") == "(unmatched)"
 
 
 def test_an_unknown_fund_is_not_found(funds: Funds) -> None:
