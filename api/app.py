@@ -135,44 +135,50 @@ def load_signer(path: str) -> Signer | None:
     return Signer.decode(key_file.read_text())
 
 
+def open_services(settings: Settings, ledger: FundLedger) -> Services:
+    """What serving one fund runs on, started: its views kept current, its log signed, its
+    store watched. Blocking (the views catch up first); ``Services.close`` undoes it."""
+    views = Views(ledger)
+    runner: LiveRunner | ViewsFollower
+    if settings.views_elsewhere:  # serve --workers: another process keeps them, and signs
+        runner = ViewsFollower(views).start()
+    else:
+        runner = LiveRunner(views, poll_interval_s=settings.poll_interval_s).start()
+    signer = load_signer(settings.signing_key_file)
+    log = Log(views.view("log"), origin=signer.name if signer else "unsigned")
+    services = Services(
+        ledger,
+        views,
+        Reader(views),
+        runner,
+        wait_s=settings.read_your_writes_wait_s,
+        log=log,
+        signer=signer,
+        checkpoint_interval_s=settings.checkpoint_interval_s,
+        auth_throttle=AuthThrottle(failures_max=settings.auth_failures_max),
+        trusted_proxies=settings.proxy_networks(),
+        store_probe_timeout_s=settings.store_probe_timeout_s,
+        thresholds=settings.thresholds(),
+        donations=GroupCommitter(
+            ledger.record_donation_orders,
+            window_s=settings.group_commit_window_s,
+            batch_size_max=settings.group_commit_batch_size_max,
+            name="donations-group-commit",
+        ),
+    )
+    if not settings.views_elsewhere:
+        services.start_checkpoints()
+    services.start_store_monitor()
+    return services
+
+
 def create_app(settings: Settings | None = None, ledger: FundLedger | None = None) -> FastAPI:
     settings = settings or Settings()
-    proxies = settings.proxy_networks()
+    settings.proxy_networks()  # a malformed entry fails now, not when the service starts
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        opened = ledger or FundLedger(settings.database_url)
-        views = Views(opened)
-        runner: LiveRunner | ViewsFollower
-        if settings.views_elsewhere:
-            runner = ViewsFollower(views).start()
-        else:
-            runner = LiveRunner(views, poll_interval_s=settings.poll_interval_s).start()
-        signer = load_signer(settings.signing_key_file)
-        log = Log(views.view("log"), origin=signer.name if signer else "unsigned")
-        services = Services(
-            opened,
-            views,
-            Reader(views),
-            runner,
-            wait_s=settings.read_your_writes_wait_s,
-            log=log,
-            signer=signer,
-            checkpoint_interval_s=settings.checkpoint_interval_s,
-            auth_throttle=AuthThrottle(failures_max=settings.auth_failures_max),
-            trusted_proxies=proxies,
-            store_probe_timeout_s=settings.store_probe_timeout_s,
-            thresholds=settings.thresholds(),
-            donations=GroupCommitter(
-                opened.record_donation_orders,
-                window_s=settings.group_commit_window_s,
-                batch_size_max=settings.group_commit_batch_size_max,
-                name="donations-group-commit",
-            ),
-        )
-        if not settings.views_elsewhere:
-            services.start_checkpoints()
-        services.start_store_monitor()
+        services = open_services(settings, ledger or FundLedger(settings.database_url))
         app.state.services = services
         access_filter = logs.install_access_filter(app.routes)
         try:

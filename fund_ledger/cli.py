@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import typer
 
-from fund_ledger import books, canteen, data, money, panel, serving, trust, users, views
+from fund_ledger import books, canteen, data, district, money, panel, serving, trust, users, views
 
 app = typer.Typer(
     help="fund-ledger: verifiable books for a community fund (共富基金).",
@@ -42,6 +42,7 @@ GROUPS: dict[str, typer.Typer] = {
     "reconcile": money.reconcile_app,
     "money": money.money_app,
     "canteen": canteen.canteen_app,
+    "district": district.district_app,
 }
 # The canteen's month of meals is one more kind of file to import.
 data.import_app.command("meals")(canteen.import_meals)

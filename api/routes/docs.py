@@ -56,15 +56,16 @@ def install(app: FastAPI) -> None:
         "validatorUrl": None,
     }
     page = PAGE.format(title=app.title, assets=ASSETS_PATH, docs=DOCS_PATH)
-    script = (
-        f"window.ui = SwaggerUIBundle(Object.assign({json.dumps(settings)},"
-        " {presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset]}));\n"
-    )
+    presets = "{presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset]}"
 
     async def docs_page(_request: Request) -> Response:
         return HTMLResponse(page)
 
-    async def docs_script(_request: Request) -> Response:
+    async def docs_script(request: Request) -> Response:
+        # Under a prefix (a district's /f/{fund}), the document is the prefixed one.
+        url = request.scope.get("root_path", "") + str(app.openapi_url)
+        options = json.dumps(settings | {"url": url})
+        script = f"window.ui = SwaggerUIBundle(Object.assign({options}, {presets}));\n"
         return Response(script, media_type="text/javascript")
 
     # Plain routes, as FastAPI's own docs are: they look at no token.
