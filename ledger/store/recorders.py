@@ -103,11 +103,40 @@ class CheckedPostgresRecorder(PostgresApplicationRecorder):
         the table lock and the notification, and the check of what the command read. Returns
         how many and the last position: under the lock, positions come in order without gaps.
         """
+
+        def rows(copy: Any) -> int:
+            copy.set_types(["uuid", "int8", "text", "bytea"])
+            count = 0
+            for stored in stored_events:
+                copy.write_row(
+                    (stored.originator_id, stored.originator_version, stored.topic, stored.state)
+                )
+                count += 1
+                if count % 10_000 == 0:
+                    progress(10_000)
+            progress(count % 10_000)
+            return count
+
+        return self._copy(rows, kwargs)
+
+    def copy_rows(self, chunks: Iterable[tuple[bytes, int]]) -> tuple[int, int]:
+        """``copy_events`` for events already written as the binary COPY's bytes (signature,
+        rows, trailer), given in chunks of so many rows each."""
+
+        def rows(copy: Any) -> int:
+            count = 0
+            for chunk, rows_in_chunk in chunks:
+                copy.write(chunk)
+                count += rows_in_chunk
+            return count
+
+        return self._copy(rows, {})
+
+    def _copy(self, rows: Callable[[Any], int], kwargs: Mapping[str, Any]) -> tuple[int, int]:
         expected = _expected(kwargs)
         table = SQL("{schema}.{table}").format(
             schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name)
         )
-        count = 0
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
             self._lock_table(curs)
             self._notify_channel(curs)
@@ -119,20 +148,7 @@ class CheckedPostgresRecorder(PostgresApplicationRecorder):
                     " FROM STDIN (FORMAT BINARY)"
                 ).format(table=table)
             ) as copy:
-                copy.set_types(["uuid", "int8", "text", "bytea"])
-                for stored in stored_events:
-                    copy.write_row(
-                        (
-                            stored.originator_id,
-                            stored.originator_version,
-                            stored.topic,
-                            stored.state,
-                        )
-                    )
-                    count += 1
-                    if count % 10_000 == 0:
-                        progress(10_000)
-            progress(count % 10_000)
+                count = rows(copy)
             curs.execute(
                 SQL("SELECT MAX(notification_id) AS last FROM {table}").format(table=table)
             )
