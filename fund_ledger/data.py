@@ -62,8 +62,16 @@ def import_donations(
     ledger = common.open_ledger()
     with failing_on(LedgerError):
         actor = ledger.actor_named(as_user)
+        text = decode(data)
+    if ledger.imports_atomically and not partial:
+        imported = _import_as_read(ledger, actor, text, amount_fen_max, allow_duplicates)
+        if imported is not None:
+            common.views_caught_up(ledger)
+            err.print(f"imported {imported} donations; 0 rows rejected")
+            return
+    with failing_on(LedgerError):
         parsed = parse_donations(
-            decode(data), amount_fen_max=amount_fen_max, allow_duplicates=allow_duplicates
+            text, amount_fen_max=amount_fen_max, allow_duplicates=allow_duplicates
         )
         # All in one transaction, a clean file leaves the receipts already recorded to the
         # load (the preflight would make every gift's id and look them all up first).
@@ -80,6 +88,24 @@ def import_donations(
         raise
     common.views_caught_up(ledger)
     err.print(f"imported {imported} donations; {len(parsed.bad)} rows rejected")
+
+
+def _import_as_read(
+    ledger: FundLedger, actor: Actor, text: str, amount_fen_max: int, allow_duplicates: bool
+) -> int | None:
+    """A clean file stored in one transaction as it is read, PostgreSQL loading the first
+    rows while the rest are read; None when it is not clean, with nothing stored: a bad row,
+    a row whose natural key is to be looked for in the books, or a refusal by the ledger.
+    Then the file is read whole and every problem listed, as ``import_donations`` does."""
+    from ledger.formats.donations_csv import Unclean, stream_donations
+
+    items = stream_donations(text, amount_fen_max=amount_fen_max, allow_duplicates=allow_duplicates)
+    # A row is a line, but for quoted line breaks and blank lines: the bar's total is a guess.
+    with counting("importing", max(text.count("\n") - 1, 1), remaining=True) as advance:
+        try:
+            return ledger.import_donations(actor, items, progress=advance)
+        except (Unclean, LedgerError):
+            return None
 
 
 def _refuse_if_bad(parsed: Parsed, *, partial: bool) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from operator import itemgetter
@@ -76,12 +77,60 @@ def decode(data: bytes) -> str:
 def parse_donations(
     text: str, *, amount_fen_max: int = SUSPICIOUS_AMOUNT_FEN, allow_duplicates: bool = False
 ) -> Parsed:
+    """Every row of the file: the good ones as items, the others as bad rows."""
+    parsed = Parsed([], [])
+    parsed.items = list(
+        read_donations(
+            text,
+            amount_fen_max=amount_fen_max,
+            allow_duplicates=allow_duplicates,
+            refuse=parsed.bad.append,
+        )
+    )
+    return parsed
+
+
+class Unclean(Exception):
+    """A row that ``stream_donations`` does not take as it stands: the file is to be read
+    whole and every problem listed (``parse_donations``) instead."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
+
+
+def stream_donations(
+    text: str, *, amount_fen_max: int = SUSPICIOUS_AMOUNT_FEN, allow_duplicates: bool = False
+) -> Iterator[dict[str, Any]]:
+    """The items of a clean file, one at a time as they are read, so that they can be stored
+    while the rest is read. The first bad row raises ``Unclean``, and so does a row without a
+    receipt number unless duplicates are allowed: its natural key is to be looked for in the
+    books first."""
+
+    def refuse(bad: BadRow) -> None:
+        raise Unclean(f"line {bad.line}: {bad.problem}")
+
+    for item in read_donations(
+        text, amount_fen_max=amount_fen_max, allow_duplicates=allow_duplicates, refuse=refuse
+    ):
+        if item["receipt_no"] is None and not allow_duplicates:
+            raise Unclean(f"line {item['line']}: no receipt number")
+        yield item
+
+
+def read_donations(
+    text: str,
+    *,
+    amount_fen_max: int,
+    allow_duplicates: bool,
+    refuse: Callable[[BadRow], None],
+) -> Iterator[dict[str, Any]]:
+    """The good rows of the file as items, in order; each bad row goes to ``refuse``."""
     reader = csv.reader(io.StringIO(text))
     columns = [c.strip() for c in next(reader, [])]
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
         raise InvalidInput("file", ",".join(columns), f"lacks the columns {', '.join(missing)}")
-    parsed = Parsed([], [])
     receipts: dict[str, int] = {}
     keys: dict[NaturalKey, int] = {}
     check = _Checks(amount_fen_max)
@@ -115,7 +164,7 @@ def parse_donations(
             if not donor_id:
                 raise InvalidInput("donor_id", "", "is empty")
         except LedgerError as error:
-            parsed.bad.append(BadRow(line, error.detail))
+            refuse(BadRow(line, error.detail))
             continue
         item = {
             "donor_id": donor_id,
@@ -129,19 +178,16 @@ def parse_donations(
         }
         if receipt:
             if receipt in receipts:
-                parsed.bad.append(
-                    BadRow(line, f"receipt {receipt} is also on line {receipts[receipt]}")
-                )
+                refuse(BadRow(line, f"receipt {receipt} is also on line {receipts[receipt]}"))
                 continue
             receipts[receipt] = line
         elif not allow_duplicates:
             key = natural_key(item)
             if key in keys:
-                parsed.bad.append(BadRow(line, f"{DUPLICATE_ROW} line {keys[key]}"))
+                refuse(BadRow(line, f"{DUPLICATE_ROW} line {keys[key]}"))
                 continue
             keys[key] = line
-        parsed.items.append(item)
-    return parsed
+        yield item
 
 
 class _Checks:

@@ -22,6 +22,7 @@ from eventsourcing.persistence import IntegrityError, InterfaceError, Operationa
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import retry
+from psycopg.copy import QueuedLibpqWriter
 from psycopg.sql import SQL, Identifier, Literal
 
 EXPECT_VERSIONS_FUNCTION = "fl_expect_versions"
@@ -121,7 +122,9 @@ class CheckedPostgresRecorder(PostgresApplicationRecorder):
 
     def copy_rows(self, chunks: Iterable[tuple[bytes, int]]) -> tuple[int, int]:
         """``copy_events`` for events already written as the binary COPY's bytes (signature,
-        rows, trailer), given in chunks of so many rows each."""
+        rows, trailer), given in chunks of so many rows each. A thread sends them, so that
+        making the next chunks goes on while PostgreSQL takes these (psycopg's queue holds at
+        most 1,024 blocks of 128 KiB)."""
 
         def rows(copy: Any) -> int:
             count = 0
@@ -130,9 +133,11 @@ class CheckedPostgresRecorder(PostgresApplicationRecorder):
                 count += rows_in_chunk
             return count
 
-        return self._copy(rows, {})
+        return self._copy(rows, {}, queued=True)
 
-    def _copy(self, rows: Callable[[Any], int], kwargs: Mapping[str, Any]) -> tuple[int, int]:
+    def _copy(
+        self, rows: Callable[[Any], int], kwargs: Mapping[str, Any], *, queued: bool = False
+    ) -> tuple[int, int]:
         expected = _expected(kwargs)
         table = SQL("{schema}.{table}").format(
             schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name)
@@ -146,7 +151,8 @@ class CheckedPostgresRecorder(PostgresApplicationRecorder):
                 SQL(
                     "COPY {table} (originator_id, originator_version, topic, state)"
                     " FROM STDIN (FORMAT BINARY)"
-                ).format(table=table)
+                ).format(table=table),
+                writer=QueuedLibpqWriter(curs) if queued else None,
             ) as copy:
                 count = rows(copy)
             curs.execute(

@@ -8,6 +8,7 @@ import io
 from datetime import date
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,8 +18,10 @@ from ledger.formats.donations_csv import (
     DUPLICATE_ROW,
     SUSPICIOUS_AMOUNT_FEN,
     BadRow,
+    Unclean,
     natural_key,
     parse_donations,
+    stream_donations,
 )
 
 DONOR = "0f0e0d0c-0b0a-4909-8807-060504030201"
@@ -159,3 +162,17 @@ def test_a_bad_amount_met_again_is_reported_again_on_its_own_line() -> None:
     assert len({bad.problem for bad in parsed.bad}) == 1
     assert "1e6" in parsed.bad[0].problem
     assert parsed.items == []
+
+
+def test_a_stream_of_rows_stops_at_the_first_bad_row_or_the_first_without_a_receipt() -> None:
+    header = "donor_id,amount,received_on,channel,receipt_no\n"
+    good = [f"{DONOR},1.00,2026-01-05,cash,S{i}" for i in range(3)]
+    text = header + "\n".join([*good, f"{DONOR},1.001,2026-01-05,cash,S9"]) + "\n"
+    read: list[int] = []
+    with pytest.raises(Unclean, match="line 5: "):
+        read.extend(item["line"] for item in stream_donations(text))
+    assert read == [2, 3, 4]  # the good rows came first, as they were read
+    unnumbered = header + f"{good[0]}\n{DONOR},1.00,2026-01-05,cash,\n"
+    with pytest.raises(Unclean, match="line 3: no receipt number"):
+        list(stream_donations(unnumbered))
+    assert [i["line"] for i in stream_donations(unnumbered, allow_duplicates=True)] == [2, 3]
