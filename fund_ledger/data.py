@@ -53,7 +53,7 @@ def import_donations(
     five).
     """
     from ledger.domain.money import parse_yuan
-    from ledger.formats.donations_csv import BadRow, decode, parse_donations
+    from ledger.formats.donations_csv import decode, parse_donations
     from ledger.service.donation_batches import ReceiptsTaken
 
     with failing_on(LedgerError, prefix="--max-amount: "):
@@ -83,9 +83,12 @@ def import_donations(
     try:
         imported = _import(ledger, actor, parsed.items)
     except ReceiptsTaken as taken:  # found by the load: listed as the preflight lists them
-        parsed.bad = [BadRow(parsed.items[i]["line"], problem) for i, problem in taken.problems]
+        with failing_on(LedgerError):
+            _set_aside_refused(
+                ledger, parsed, allow_duplicates=allow_duplicates, receipts_in_load=False
+            )
         _refuse_if_bad(parsed, partial=False)
-        raise
+        raise fail(f"{taken.detail}; 0 donations were imported", code=1) from None
     common.views_caught_up(ledger)
     err.print(f"imported {imported} donations; {len(parsed.bad)} rows rejected")
 

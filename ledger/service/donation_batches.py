@@ -137,7 +137,8 @@ class DonationBatches(DonationCommands):
         On PostgreSQL every gift goes in with one COPY in one transaction (see
         ``ledger.store.bulk``); elsewhere in transactions of ``BATCH_SIZE_MAX``, which the
         preflight makes all or nothing in practice. Gifts without a receipt number get one, as
-        ``record_donations`` gives them.
+        ``record_donations`` gives them. On PostgreSQL the receipts already recorded may be
+        left out of the preflight: the load refuses them all, with ``ReceiptsTaken``.
         """
         if not self.imports_atomically:
             return self._import_in_batches(actor, items, progress)
@@ -175,7 +176,8 @@ class DonationBatches(DonationCommands):
             return bulk.copy_into_postgres(self.recorder, chunks, progress)
         except Duplicate:
             # The load is the check of the receipts taken (a preflight may leave it to the
-            # load): say which, by the index of the gift, as the preflight would.
+            # load): say which, by the index of the gift, as the preflight would. (Those of
+            # the gifts read before the refusal: the server reports it at the COPY's end.)
             taken = self._receipts_taken([{"receipt_no": r} for r in receipts])
             if not taken:
                 raise
