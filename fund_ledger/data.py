@@ -54,6 +54,7 @@ def import_donations(
     """
     from ledger.domain.money import parse_yuan
     from ledger.formats.donations_csv import decode, parse_donations
+    from ledger.service.donation_batches import ReceiptsTaken
 
     with failing_on(LedgerError, prefix="--max-amount: "):
         amount_fen_max = parse_yuan(max_amount)
@@ -61,10 +62,57 @@ def import_donations(
     ledger = common.open_ledger()
     with failing_on(LedgerError):
         actor = ledger.actor_named(as_user)
+        text = decode(data)
+    if ledger.imports_atomically and not partial:
+        imported = _import_as_read(ledger, actor, text, amount_fen_max, allow_duplicates)
+        if imported is not None:
+            common.views_caught_up(ledger)
+            err.print(f"imported {imported} donations; 0 rows rejected")
+            return
+    with failing_on(LedgerError):
         parsed = parse_donations(
-            decode(data), amount_fen_max=amount_fen_max, allow_duplicates=allow_duplicates
+            text, amount_fen_max=amount_fen_max, allow_duplicates=allow_duplicates
         )
-        _set_aside_refused(ledger, parsed, allow_duplicates=allow_duplicates)
+        # All in one transaction, a clean file leaves the receipts already recorded to the
+        # load (the preflight would make every gift's id and look them all up first).
+        receipts_in_load = ledger.imports_atomically and not partial and not parsed.bad
+        _set_aside_refused(
+            ledger, parsed, allow_duplicates=allow_duplicates, receipts_in_load=receipts_in_load
+        )
+    _refuse_if_bad(parsed, partial=partial)
+    try:
+        imported = _import(ledger, actor, parsed.items)
+    except ReceiptsTaken as taken:  # found by the load: listed as the preflight lists them
+        with failing_on(LedgerError):
+            _set_aside_refused(
+                ledger, parsed, allow_duplicates=allow_duplicates, receipts_in_load=False
+            )
+        _refuse_if_bad(parsed, partial=False)
+        raise fail(f"{taken.detail}; 0 donations were imported", code=1) from None
+    common.views_caught_up(ledger)
+    err.print(f"imported {imported} donations; {len(parsed.bad)} rows rejected")
+
+
+def _import_as_read(
+    ledger: FundLedger, actor: Actor, text: str, amount_fen_max: int, allow_duplicates: bool
+) -> int | None:
+    """A clean file stored in one transaction as it is read, PostgreSQL loading the first
+    rows while the rest are read; None when it is not clean, with nothing stored: a bad row,
+    a row whose natural key is to be looked for in the books, or a refusal by the ledger.
+    Then the file is read whole and every problem listed, as ``import_donations`` does."""
+    from ledger.formats.donations_csv import Unclean, stream_donations
+
+    items = stream_donations(text, amount_fen_max=amount_fen_max, allow_duplicates=allow_duplicates)
+    # A row is a line, but for quoted line breaks and blank lines: the bar's total is a guess.
+    with counting("importing", max(text.count("\n") - 1, 1), remaining=True) as advance:
+        try:
+            return ledger.import_donations(actor, items, progress=advance)
+        except (Unclean, LedgerError):
+            return None
+
+
+def _refuse_if_bad(parsed: Parsed, *, partial: bool) -> None:
+    """List the bad rows; unless --partial, end the command there with what was wrong."""
     for bad in parsed.bad:
         err.print(f"line {bad.line}: {bad.problem}")
     if parsed.bad and not partial:
@@ -76,24 +124,28 @@ def import_donations(
             + ")"
         )
         raise typer.Exit(code=1)
-    imported = _import(ledger, actor, parsed.items)
-    common.views_caught_up(ledger)
-    err.print(f"imported {imported} donations; {len(parsed.bad)} rows rejected")
 
 
-def _set_aside_refused(ledger: FundLedger, parsed: Parsed, *, allow_duplicates: bool) -> None:
+def _set_aside_refused(
+    ledger: FundLedger, parsed: Parsed, *, allow_duplicates: bool, receipts_in_load: bool
+) -> None:
     """Move the rows the ledger would refuse, or that repeat a gift recorded, to the bad ones,
-    in line order."""
+    in line order. With ``receipts_in_load``, receipts already recorded are left to the load
+    unless some row is refused all the same: then they are listed too."""
     from ledger.formats.donations_csv import BadRow
 
-    bad_rows = parsed.bad + [
-        BadRow(parsed.items[index]["line"], problem)
-        for index, problem in ledger.preflight_donations(parsed.items)
+    recorded = [] if allow_duplicates else _already_recorded(ledger, parsed.items)
+    problems = ledger.preflight_donations(parsed.items, receipts=not receipts_in_load)
+    if receipts_in_load and (problems or recorded):
+        problems = ledger.preflight_donations(parsed.items)
+    bad_rows = [
+        *parsed.bad,
+        *(BadRow(parsed.items[index]["line"], problem) for index, problem in problems),
+        *recorded,
     ]
-    if not allow_duplicates:
-        bad_rows += _already_recorded(ledger, parsed.items)
     bad_lines = {bad.line for bad in bad_rows}
-    parsed.items = [item for item in parsed.items if item["line"] not in bad_lines]
+    if bad_lines:
+        parsed.items = [item for item in parsed.items if item["line"] not in bad_lines]
     parsed.bad = sorted(bad_rows, key=lambda bad: bad.line)
 
 
@@ -122,7 +174,10 @@ def _already_recorded(ledger: FundLedger, items: list[dict[str, Any]]) -> list[B
 
 
 def _import(ledger: FundLedger, actor: Actor, items: list[dict[str, Any]]) -> int:
-    """Record the rows with a progress bar; a refusal says how many were kept."""
+    """Record the rows with a progress bar; a refusal says how many were kept (receipts the
+    load found recorded already go to the caller, to be listed as bad rows)."""
+    from ledger.service.donation_batches import ReceiptsTaken
+
     sent = 0
     with counting("importing", len(items), remaining=True) as advance:
 
@@ -132,11 +187,10 @@ def _import(ledger: FundLedger, actor: Actor, items: list[dict[str, Any]]) -> in
             advance(done)
 
         try:
-            return ledger.import_donations(
-                actor,
-                ({k: v for k, v in i.items() if k != "line"} for i in items),
-                progress=advancing,
-            )
+            # The service reads the fields it knows: the line numbers ride along unread.
+            return ledger.import_donations(actor, iter(items), progress=advancing)
+        except ReceiptsTaken:
+            raise
         except LedgerError as error:
             kept = 0 if ledger.imports_atomically else sent
             raise fail(f"{error.detail}; {kept} donations were imported", code=1) from None

@@ -22,6 +22,7 @@ from eventsourcing.persistence import IntegrityError, InterfaceError, Operationa
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import retry
+from psycopg.copy import QueuedLibpqWriter
 from psycopg.sql import SQL, Identifier, Literal
 
 EXPECT_VERSIONS_FUNCTION = "fl_expect_versions"
@@ -103,11 +104,44 @@ class CheckedPostgresRecorder(PostgresApplicationRecorder):
         the table lock and the notification, and the check of what the command read. Returns
         how many and the last position: under the lock, positions come in order without gaps.
         """
+
+        def rows(copy: Any) -> int:
+            copy.set_types(["uuid", "int8", "text", "bytea"])
+            count = 0
+            for stored in stored_events:
+                copy.write_row(
+                    (stored.originator_id, stored.originator_version, stored.topic, stored.state)
+                )
+                count += 1
+                if count % 10_000 == 0:
+                    progress(10_000)
+            progress(count % 10_000)
+            return count
+
+        return self._copy(rows, kwargs)
+
+    def copy_rows(self, chunks: Iterable[tuple[bytes, int]]) -> tuple[int, int]:
+        """``copy_events`` for events already written as the binary COPY's bytes (signature,
+        rows, trailer), given in chunks of so many rows each. A thread sends them, so that
+        making the next chunks goes on while PostgreSQL takes these (psycopg's queue holds at
+        most 1,024 blocks of 128 KiB)."""
+
+        def rows(copy: Any) -> int:
+            count = 0
+            for chunk, rows_in_chunk in chunks:
+                copy.write(chunk)
+                count += rows_in_chunk
+            return count
+
+        return self._copy(rows, {}, queued=True)
+
+    def _copy(
+        self, rows: Callable[[Any], int], kwargs: Mapping[str, Any], *, queued: bool = False
+    ) -> tuple[int, int]:
         expected = _expected(kwargs)
         table = SQL("{schema}.{table}").format(
             schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name)
         )
-        count = 0
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
             self._lock_table(curs)
             self._notify_channel(curs)
@@ -117,22 +151,10 @@ class CheckedPostgresRecorder(PostgresApplicationRecorder):
                 SQL(
                     "COPY {table} (originator_id, originator_version, topic, state)"
                     " FROM STDIN (FORMAT BINARY)"
-                ).format(table=table)
+                ).format(table=table),
+                writer=QueuedLibpqWriter(curs) if queued else None,
             ) as copy:
-                copy.set_types(["uuid", "int8", "text", "bytea"])
-                for stored in stored_events:
-                    copy.write_row(
-                        (
-                            stored.originator_id,
-                            stored.originator_version,
-                            stored.topic,
-                            stored.state,
-                        )
-                    )
-                    count += 1
-                    if count % 10_000 == 0:
-                        progress(10_000)
-            progress(count % 10_000)
+                count = rows(copy)
             curs.execute(
                 SQL("SELECT MAX(notification_id) AS last FROM {table}").format(table=table)
             )

@@ -160,3 +160,46 @@ def test_a_repeated_row_without_a_receipt_number_is_refused_unless_allowed(
     other = _csv(tmp_path / "other.csv", [f"{donor},50.00,2026-01-05,wechat_pay"])
     assert _import(other).exit_code == 0
     assert ledger.summary().received_total_fen == parse_yuan("150.00")
+
+
+def test_a_receipt_the_load_finds_recorded_is_listed_by_its_line_and_nothing_is_imported(
+    store: tuple[FundLedger, str], tmp_path: Path
+) -> None:
+    """A clean file leaves the receipts already recorded to the load (on PostgreSQL, whose
+    COPY refuses them); the report is the preflight's all the same."""
+    ledger, donor = store
+    ledger.record_donation(
+        ledger.actor_named("出纳"), donor, 100, date(2026, 1, 2), "cash", receipt_no="R-27"
+    )
+    before = ledger.position()
+    rows = [f"{donor},{i}.00,2026-01-05,cash,R-{i}" for i in range(1, 31)]
+    rows.insert(10, "")  # a blank line: line numbers are the file's, not the rows'
+    result = _import(_csv(tmp_path / "late.csv", rows))
+    assert result.exit_code == 1
+    assert "line 29: receipt R-27 is already recorded" in result.stderr, result.stderr
+    assert "1 bad rows: nothing imported" in result.stderr
+    assert ledger.position() == before
+    assert ledger.summary().received_total_fen == 100
+
+
+def test_a_bad_row_met_after_the_load_began_is_listed_by_its_line_and_nothing_is_imported(
+    store: tuple[FundLedger, str], tmp_path: Path
+) -> None:
+    """On PostgreSQL a clean-looking file is stored as it is read: a bad row far down (after
+    chunks went to the COPY) rolls it all back, and the file is read again to list every
+    bad row, by its line."""
+    from ledger.store import bulk
+
+    ledger, donor = store
+    before = ledger.position()
+    count = 2 * bulk.CHUNK_ROWS + 500
+    rows = [f"{donor},{1 + i % 90}.00,2026-01-05,cash,L-{i}" for i in range(count)]
+    rows[count - 300] = f"{donor},12.345,2026-01-05,cash,L-BAD"  # three decimals
+    rows[count - 100] = f"{donor},5.00,2026-01-05,cheque,L-CHEQUE"  # no such channel
+    result = _import(_csv(tmp_path / "long.csv", rows))
+    assert result.exit_code == 1
+    assert f"line {count - 300 + 2}: " in result.stderr, result.stderr
+    assert "12.345" in result.stderr
+    assert f"line {count - 100 + 2}: channel 'cheque' is not known" in result.stderr
+    assert "2 bad rows: nothing imported" in result.stderr
+    assert ledger.position() == before

@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ledger.app import OPERATOR, FundLedger
 
@@ -158,5 +160,120 @@ def test_a_bulk_import_meeting_a_receipt_recorded_since_the_preflight_stores_not
             ledger.import_donations(treasurer, iter(gifts))
         assert ledger.position() == before
         assert ledger.summary().received_total_fen == 5
+    finally:
+        ledger.close()
+
+
+# -- the pieces of the fast path: ids, rows, two processes -------------------------------------
+
+
+@given(receipt_no=st.text(max_size=40))
+def test_a_receipts_id_is_the_one_the_domain_derives(receipt_no: str) -> None:
+    from ledger.domain import Donation
+    from ledger.store import bulk
+
+    try:
+        expected = Donation.create_id(receipt_no).bytes
+    except UnicodeEncodeError:  # a lone surrogate: no id either way
+        with pytest.raises(UnicodeEncodeError):
+            bulk.receipt_id(receipt_no)
+        return
+    assert bulk.receipt_id(receipt_no) == expected
+
+
+def _numbered(gifts: list[dict[str, object]]) -> list[dict[str, object]]:
+    return [{**g, "receipt_no": g["receipt_no"] or f"N-{i}"} for i, g in enumerate(gifts)]
+
+
+def test_each_row_of_the_copy_is_the_mappers_stored_event(sqlite_url: str) -> None:
+    from ledger.domain import Donor, Project
+    from ledger.store import bulk
+
+    ledger = FundLedger(sqlite_url)
+    try:
+        ledger.establish_fund(OPERATOR, "bulk fund")
+        ledger.add_user(OPERATOR, "出纳", "treasurer")
+        treasurer = ledger.actor_named("出纳")
+        named = ledger.register_donor(treasurer, "某企业", "enterprise", "named").id
+        person = ledger.register_donor(treasurer, "某人", "individual", "masked").id
+        project = ledger.open_project(treasurer, "bk", "义剪").id
+        gifts = [
+            {**g, "note": None}
+            for donor in (named, person)
+            for g in _numbered(_gifts(donor, project, 60, f"P{donor[:4]}"))
+        ]
+        gifts.sort(key=lambda g: str(g["receipt_no"]))  # the two donors' gifts interleaved
+        donors = {d: ledger._get(Donor, d, "donor") for d in (named, person)}
+        project_of = ledger._get(Project, project, "project")
+        encoder = bulk.DonationEncoder(
+            ledger.mapper,
+            treasurer.id,
+            treasurer.role.value,
+            ledger._new_donation,
+            ledger._donor_ref,
+        )
+        chunks = list(
+            bulk.copy_chunks(encoder, iter(gifts), donors.__getitem__, lambda _p: project_of)
+        )
+        assert encoder.trusted
+        assert sum(rows for _, rows in chunks) == len(gifts)
+        mapped = b"".join(
+            bulk.binary_row(
+                encoder._mapped(
+                    donors[str(g["donor_id"])], project_of if g["project_id"] else None, g
+                )
+            )
+            for g in gifts
+        )
+        copied = b"".join(chunk for chunk, _ in chunks)
+        assert copied == bulk.COPY_SIGNATURE + mapped + bulk.COPY_TRAILER
+    finally:
+        ledger.close()
+
+
+@pytest.mark.postgres
+def test_a_receipt_the_load_finds_taken_refuses_all_by_its_index(postgres_url: str) -> None:
+    from ledger.service.donation_batches import ReceiptsTaken
+
+    ledger = FundLedger(postgres_url)
+    try:
+        ledger.establish_fund(OPERATOR, "bulk fund")
+        ledger.add_user(OPERATOR, "出纳", "treasurer")
+        treasurer = ledger.actor_named("出纳")
+        donor = ledger.register_donor(treasurer, "某企业", "enterprise", "named").id
+        gifts = [{**g, "note": None} for g in _numbered(_gifts(donor, None, 40, "T"))]
+        taken = gifts[33]["receipt_no"]
+        ledger.record_donation(treasurer, donor, 5, date(2026, 1, 1), "cash", taken)  # type: ignore[arg-type]
+        before = ledger.position()
+        with pytest.raises(ReceiptsTaken) as refused:
+            ledger.import_donations(treasurer, iter(gifts))
+        assert refused.value.problems == [(33, f"receipt {taken} is already recorded")]
+        assert ledger.position() == before
+        assert ledger.summary().received_total_fen == 5
+    finally:
+        ledger.close()
+
+
+@pytest.mark.postgres
+def test_numbers_made_for_an_import_are_never_made_twice(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ledger.service import donation_batches
+
+    made = iter(["NH-SAME", "NH-SAME", "NH-SAME", "NH-OTHER", "NH-THIRD"])
+    monkeypatch.setattr(donation_batches, "made_receipt_no", lambda day, size: next(made))
+    ledger = FundLedger(postgres_url)
+    try:
+        ledger.establish_fund(OPERATOR, "bulk fund")
+        ledger.add_user(OPERATOR, "出纳", "treasurer")
+        treasurer = ledger.actor_named("出纳")
+        donor = ledger.register_donor(treasurer, "某企业", "enterprise", "named").id
+        gifts = [
+            {"donor_id": donor, "amount_fen": 100, "received_on": date(2026, 1, 2)}
+            | {"channel": "cash", "receipt_no": None, "project_id": None, "note": None}
+            for _ in range(3)
+        ]
+        assert ledger.import_donations(treasurer, iter(gifts)) == 3
+        assert ledger.summary().received_total_fen == 300
     finally:
         ledger.close()
