@@ -98,8 +98,24 @@ def open_views(
 def views_caught_up(ledger: FundLedger) -> None:
     """After a command that wrote events: every view brought up to them before it exits, so
     that whoever reads the views next (the API, a read-only role's own SQL) finds them filled,
-    on SQLite and PostgreSQL alike, with no rebuild and no runner needed."""
-    open_views(ledger, caught_up=True).close()
+    on SQLite and PostgreSQL alike, with no rebuild and no runner needed. Far behind (an
+    import), with a bar per view."""
+    views = open_views(ledger)
+    behind = ledger.position() - min(views.position(s.name) for s in views.specs)
+    if behind < CATCH_UP_BARS_FROM_EVENTS:
+        views.catch_up()
+    else:
+        with progress_bars("views: {task.description}") as progress:
+            tasks = {s.name: progress.add_task(s.name, total=behind) for s in views.specs}
+            views.catch_up(
+                CATCH_UP_BATCH_EVENTS, progress=lambda name, n: progress.advance(tasks[name], n)
+            )
+    views.close()
+
+
+# A catch-up of this many events or more shows its bars, in batches of the second figure.
+CATCH_UP_BARS_FROM_EVENTS = 10_000
+CATCH_UP_BATCH_EVENTS = 5_000
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

@@ -42,6 +42,13 @@ def import_donations(
             "natural key is in the file or the books already."
         ),
     ] = False,
+    leave_views: Annotated[
+        bool,
+        typer.Option(
+            help="Exit once the gifts are stored, leaving the views to the running service's "
+            "runner (or a later `projections rebuild`) instead of bringing them up first."
+        ),
+    ] = False,
 ) -> None:
     """Import donations from a bank statement or spreadsheet, reporting every rejected row.
 
@@ -66,7 +73,8 @@ def import_donations(
     if ledger.imports_atomically and not partial:
         imported = _import_as_read(ledger, actor, text, amount_fen_max, allow_duplicates)
         if imported is not None:
-            common.views_caught_up(ledger)
+            if not leave_views:
+                common.views_caught_up(ledger)
             err.print(f"imported {imported} donations; 0 rows rejected")
             return
     with failing_on(LedgerError):
@@ -89,7 +97,8 @@ def import_donations(
             )
         _refuse_if_bad(parsed, partial=False)
         raise fail(f"{taken.detail}; 0 donations were imported", code=1) from None
-    common.views_caught_up(ledger)
+    if not leave_views:
+        common.views_caught_up(ledger)
     err.print(f"imported {imported} donations; {len(parsed.bad)} rows rejected")
 
 

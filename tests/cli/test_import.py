@@ -203,3 +203,20 @@ def test_a_bad_row_met_after_the_load_began_is_listed_by_its_line_and_nothing_is
     assert f"line {count - 100 + 2}: channel 'cheque' is not known" in result.stderr
     assert "2 bad rows: nothing imported" in result.stderr
     assert ledger.position() == before
+
+
+@pytest.mark.parametrize("leave_views", [False, True])
+def test_an_import_leaves_the_views_caught_up_unless_told_to_leave_them(
+    store: tuple[FundLedger, str], tmp_path: Path, leave_views: bool
+) -> None:
+    from projections.runner import Views
+
+    ledger, donor = store
+    rows = [f"{donor},{i}.00,2026-01-05,alipay,L{i}" for i in range(1, 11)]
+    args = ["import", "donations", str(_csv(tmp_path / "l.csv", rows)), "--as", "出纳"]
+    result = CliRunner().invoke(app, [*args, "--leave-views"] if leave_views else args)
+    assert result.exit_code == 0, result.output
+    views = Views(ledger)
+    behind = [s.name for s in views.specs if views.position(s.name) < ledger.position()]
+    # Left: every view is behind the ten gifts (a runner or a rebuild brings them).
+    assert behind == ([s.name for s in views.specs] if leave_views else [])
