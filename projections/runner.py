@@ -28,6 +28,7 @@ from projections.monthly.writes import MonthlyProjection
 from projections.registers.tables import RegistersPostgres, RegistersSQLite
 from projections.registers.writes import RegistersProjection
 from projections.sqlview.base import SQLView, ViewMoved
+from projections.sqlview.decoding import EventDecoder
 from projections.sqlview.projection import ViewProjection
 
 BATCH_SIZE_MAX = 5000
@@ -99,6 +100,7 @@ class Views:
             view.create_table()
             view.ensure_current(ledger.name)
             self.projections[spec.name] = spec.projection(view=view)
+        self.decoder = EventDecoder(ledger.mapper)
         self._lock = threading.Lock()
 
     def view(self, name: str) -> SQLView:
@@ -135,7 +137,7 @@ class Views:
                 )
                 if not notifications:
                     return applied
-                batch = [(n.id, self.ledger.mapper.to_domain_event(n)) for n in notifications]
+                batch = self.decoder.decode(notifications)
                 tracking = Tracking(self.app_name, notifications[-1].id)
                 for spec in self.specs:
                     if positions[spec.name] != after:
@@ -157,7 +159,13 @@ class Views:
         with self._lock:
             for spec in self.specs:
                 self.view(spec.name).truncate()
-        return self.catch_up(BATCH_SIZE_MAX, progress=progress)
+                self.view(spec.name).drop_indexes()
+        try:
+            return self.catch_up(BATCH_SIZE_MAX, progress=progress)
+        finally:
+            with self._lock:
+                for spec in self.specs:
+                    self.view(spec.name).make_indexes()
 
     def wait(self, position: int, timeout_s: float = 2.0) -> bool:
         """Block until every view has applied ``position``; False when the wait timed out."""

@@ -7,6 +7,7 @@ from typing import Any
 from ledger.domain import month_of
 from ledger.domain.accounts import commitment_change_fen, event_name, postings_for
 from projections.monthly.reports import freeze_months_through
+from projections.sqlview.gifts import gift_pair
 from projections.sqlview.projection import ViewProjection
 from projections.sqlview.writes import Add, Write
 
@@ -56,8 +57,24 @@ def monthly_writes(position: int, domain_event: Any) -> list[Write]:
     return writes
 
 
+def gift_monthly_writes(gift: Any) -> list[Write] | None:
+    """``monthly_writes`` of a gift received that is not in kind (it changes no commitment)."""
+    pair = gift_pair(gift)
+    if pair is None:
+        return None
+    month = month_of(gift.meta.effective_on)
+    return [
+        Add(_ADD_MONTH_EVENT, (month,), (1,)),
+        Add(_ADD_MONTH_ACCOUNT, (month, pair[0]), (gift.amount_fen,)),
+        Add(_ADD_MONTH_ACCOUNT, (month, pair[1]), (-gift.amount_fen,)),
+    ]
+
+
 class MonthlyProjection(ViewProjection):
     name = "monthly"
 
     def writes_for(self, position: int, domain_event: Any) -> list[Write]:
         return monthly_writes(position, domain_event)
+
+    def fast_writes_for(self, position: int, domain_event: Any) -> list[Write] | None:
+        return gift_monthly_writes(domain_event)

@@ -14,6 +14,9 @@ from typing import Any, Protocol
 Row = dict[str, Any]
 
 _TARGET = re.compile(r"^(?:INSERT INTO|UPDATE|DELETE FROM) (\S+)")
+# The table each statement writes, found once per statement: a rebuild sends millions.
+_tables: dict[str, str] = {}
+TABLES_KNOWN_MAX = 10_000
 
 
 @dataclass(frozen=True)
@@ -75,8 +78,12 @@ class Pending:
         self.sums: dict[tuple[str, tuple[Any, ...]], list[int]] = {}
 
     def plain(self, sql: str, params: Sequence[Any]) -> None:
-        target = _TARGET.match(sql)
-        table = target.group(1) if target else sql
+        table = _tables.get(sql)
+        if table is None:
+            target = _TARGET.match(sql)
+            table = target.group(1) if target else sql
+            if len(_tables) < TABLES_KNOWN_MAX:
+                _tables[sql] = table
         self.by_table.setdefault(table, []).append((sql, params))
 
     def add(self, write: Add) -> None:
