@@ -9,9 +9,9 @@ from ledger.domain.accounts import Posting, commitment_change_fen, event_name, p
 from ledger.domain.cashflow import cash_flows
 from ledger.domain.closing import closing_entries, year_end
 from ledger.domain.restrictions import settled
-from projections.sqlview.gifts import GIFT, gift_pair
+from projections.sqlview.gifts import GIFT, SHAPES_MAX, gift_pair
 from projections.sqlview.projection import ViewProjection
-from projections.sqlview.writes import Add, Cursor, Write, day_of, id_of, moment_of
+from projections.sqlview.writes import Add, Cursor, Sink, Write, day_of, id_of, moment_of
 
 _ADD_ACCOUNT_DAY = (
     "INSERT INTO {t}fl_account_days (account, effective_on, amount_fen) VALUES (%s, %s, %s)"
@@ -213,12 +213,12 @@ def books_writes(position: int, domain_event: Any) -> list[Write]:
 _gift_cash: dict[tuple[Any, ...], tuple[int, int]] = {}
 
 
-def gift_books_writes(position: int, gift: Any) -> list[Write] | None:
-    """``books_writes`` of a gift received that is not in kind, without working out its
-    postings, cash flow and commitment again for every gift of the same shape."""
+def gift_books_writes(position: int, gift: Any, sink: Sink) -> bool:
+    """``books_writes`` of a gift received that is not in kind, into ``sink``, without
+    working out its postings, cash flow and commitment again for each gift of one shape."""
     pair = gift_pair(gift)
     if pair is None:
-        return None
+        return False
     debit, credit = pair
     amount_fen = gift.amount_fen
     shape = (debit, credit, gift.donor_kind, amount_fen > 0)
@@ -227,39 +227,29 @@ def gift_books_writes(position: int, gift: Any) -> list[Write] | None:
         postings = [Posting(debit, amount_fen), Posting(credit, -amount_fen)]
         flows = cash_flows(gift, postings)
         if len(flows) > 1 or commitment_change_fen(gift):
-            return None
+            return False
         line, change_fen = flows[0] if flows else (0, 0)
         if change_fen not in {0, amount_fen, -amount_fen}:
-            return None
+            return False
         cash = (line, change_fen // amount_fen)
-        if len(_gift_cash) < 10_000:
+        if len(_gift_cash) < SHAPES_MAX:
             _gift_cash[shape] = cash
     day = day_of(gift)
     recorded_at = moment_of(gift)
-    writes: list[Write] = [
-        Add(_ADD_EVENT_DAY, (day,), (1,)),
-        (_EVENT_LOG, (position, GIFT, day, recorded_at)),
-        (
-            _ENTRY,
-            (
-                position,
-                id_of(gift),
-                GIFT,
-                day,
-                recorded_at,
-                narration(gift),
-                gift.project_code,
-            ),
-        ),
-        (_JOURNAL, (position, 0, day, recorded_at, debit, amount_fen)),
-        (_JOURNAL, (position, 1, day, recorded_at, credit, -amount_fen)),
-        Add(_ADD_ACCOUNT_DAY, (debit, day), (amount_fen,)),
-        Add(_ADD_ACCOUNT_DAY, (credit, day), (-amount_fen,)),
-    ]
+    sink.add(_ADD_EVENT_DAY, (day,), (1,))
+    sink.row(_EVENT_LOG, (position, GIFT, day, recorded_at))
+    sink.row(
+        _ENTRY,
+        (position, id_of(gift), GIFT, day, recorded_at, narration(gift), gift.project_code),
+    )
+    sink.row(_JOURNAL, (position, 0, day, recorded_at, debit, amount_fen))
+    sink.row(_JOURNAL, (position, 1, day, recorded_at, credit, -amount_fen))
+    sink.add(_ADD_ACCOUNT_DAY, (debit, day), (amount_fen,))
+    sink.add(_ADD_ACCOUNT_DAY, (credit, day), (-amount_fen,))
     line, sign = cash
     if sign:
-        writes.append(Add(_ADD_CASH_DAY, (line, day), (sign * amount_fen,)))
-    return writes
+        sink.add(_ADD_CASH_DAY, (line, day), (sign * amount_fen,))
+    return True
 
 
 class BooksProjection(ViewProjection):
@@ -268,5 +258,5 @@ class BooksProjection(ViewProjection):
     def writes_for(self, position: int, domain_event: Any) -> list[Write]:
         return books_writes(position, domain_event)
 
-    def fast_writes_for(self, position: int, domain_event: Any) -> list[Write] | None:
-        return gift_books_writes(position, domain_event)
+    def fast_write(self, position: int, domain_event: Any, sink: Sink) -> bool:
+        return gift_books_writes(position, domain_event, sink)

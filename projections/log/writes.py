@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from typing import Any
 
 from eventsourcing.persistence import Tracking
 
+from ledger.domain.accounts import event_name
 from ledger.domain.records import LEAF_FORMAT_V1
 from ledger.domain.yuan import format_yuan
 from ledger.log.leaves import LEAF_FORMATS, _blind_donor, canonical, format_after, leaf_record
 from ledger.log.merkle import leaf_hash
 from projections.log.tree import frontier, size_of
 from projections.sqlview.decoding import GIFT_EVENT_FIELDS
-from projections.sqlview.gifts import GIFT, gift_pair
+from projections.sqlview.gifts import GIFT, SHAPES_MAX, gift_pair
 from projections.sqlview.projection import ViewProjection
 from projections.sqlview.writes import Cursor, Write
 
@@ -109,8 +112,9 @@ def _append(c: Cursor, batch: Sequence[tuple[int, Any]], tail: Tail) -> None:
     # A leaf's salts are its event's own (by originator) or a user's: read them for the batch
     # at once; a subject looked up and not found gets a new salt without asking again.
     # Gifts the fast path takes hash nothing: their salts are not needed.
-    records = _gift_records(batch, leaf_format)
-    looked_up = {str(e.originator_id) for i, (_, e) in enumerate(batch) if records[i] is None}
+    fast = _gift_leaves(batch, leaf_format)
+    first_format = leaf_format
+    looked_up = {str(e.originator_id) for i, (_, e) in enumerate(batch) if fast[i] is None}
     looked_up.update(str(e.user_id) for _, e in batch if getattr(e, "user_id", None))
     salts = _kept_salts(c, sorted(looked_up))
     new_salts: list[tuple[str, str]] = []
@@ -132,12 +136,11 @@ def _append(c: Cursor, batch: Sequence[tuple[int, Any]], tail: Tail) -> None:
     nodes: list[tuple[int, int, str]] = []
     for i, (position, domain_event) in enumerate(batch):
         leaf_format = format_after(leaf_format, domain_event)
-        record = records[i]
-        if record is None or record["format"] != leaf_format:
-            record = leaf_record(position, domain_event, salt_for, leaf_format)
-        data = canonical(record)
-        hashed = leaf_hash(data)
-        leaves.append((tree.size, position, hashed.hex(), data.decode()))
+        text = fast[i] if leaf_format == first_format else None
+        if text is None:
+            text = canonical(leaf_record(position, domain_event, salt_for, leaf_format)).decode()
+        hashed = leaf_hash(text.encode())
+        leaves.append((tree.size, position, hashed.hex(), text))
         nodes.extend((level, index, h.hex()) for level, index, h in tree.append(hashed))
     if new_salts:
         c.executemany("INSERT INTO {t}fl_log_salts (subject, salt) VALUES (%s, %s)", new_salts)
@@ -152,33 +155,86 @@ def _append(c: Cursor, batch: Sequence[tuple[int, Any]], tail: Tail) -> None:
 
 
 class _FastLeaves:
-    """Whether the gifts' leaves made by ``gift_leaf_record`` have matched ``leaf_record`` so
-    far, in this process: the first of every batch is made both ways."""
+    """Whether the gifts' leaves made from templates have matched ``leaf_record`` so far, in
+    this process: the first of every batch, and of every template, is made both ways."""
 
     trusted = True
 
 
-def _gift_records(
-    batch: Sequence[tuple[int, Any]], leaf_format: str
-) -> list[dict[str, Any] | None]:
-    """The records of the batch's gifts the fast path takes (None for the others), in the
-    format ``leaf_format`` the batch starts in (a record of another format, after the batch
-    adopts one, is made again by ``leaf_record``)."""
-    records: list[dict[str, Any] | None] = [None] * len(batch)
+# What differs between gifts of one shape: the rest of a gift's leaf is its shape's template.
+_VARYING = frozenset({"originator_id", "amount_fen", "receipt_no"})
+_CUT = re.compile(r'"\\u0000(position|event|amount|receipt_no|debit|credit)\\u0000"')
+_CUT_NAMES = ["amount", "credit", "debit", "event", "position", "receipt_no"]
+_templates: dict[tuple[Any, ...], list[str] | None] = {}
+
+
+def _template(gift: Any, leaf_format: str) -> list[str] | None:
+    """The canonical JSON of a gift's leaf cut where its varying values go: text, name, text,
+    name, ... text; None if the gift is not one ``gift_leaf_record`` makes."""
+    record = gift_leaf_record(0, gift, leaf_format)
+    if record is None:
+        return None
+    mark = "\x00{}\x00".format
+    record["position"], record["event"] = mark("position"), mark("event")
+    record["data"]["amount"], record["data"]["receipt_no"] = mark("amount"), mark("receipt_no")
+    record["postings"][0][1], record["postings"][1][1] = mark("debit"), mark("credit")
+    pieces = _CUT.split(canonical(record).decode())
+    names = sorted(pieces[1::2])
+    return (
+        pieces
+        if names == ["amount", "credit", "debit", "event", "position", "receipt_no"]
+        else None
+    )
+
+
+def _gift_leaf(position: int, gift: Any, pieces: list[str]) -> str:
+    amount_fen = gift.amount_fen
+    values = {
+        "position": str(position),
+        "event": encode_basestring(f"{gift.originator_id}/{gift.originator_version}"),
+        "amount": f'"{format_yuan(amount_fen)}"',
+        "receipt_no": encode_basestring(gift.receipt_no),
+        "debit": f'"{format_yuan(amount_fen)}"',
+        "credit": f'"{format_yuan(-amount_fen)}"',
+    }
+    out = pieces[:]
+    for i in range(1, len(out), 2):
+        out[i] = values[out[i]]
+    return "".join(out)
+
+
+def _gift_leaves(batch: Sequence[tuple[int, Any]], leaf_format: str) -> list[str | None]:
+    """The canonical JSON of the leaves of the batch's gifts the fast path takes (None for the
+    others), in the format ``leaf_format`` the batch starts in."""
+    leaves: list[str | None] = [None] * len(batch)
     if not _FastLeaves.trusted:
-        return records
+        return leaves
     checked = False
-    for i, (position, event) in enumerate(batch):
-        record = gift_leaf_record(position, event, leaf_format)
-        if record is not None and not checked:
+    for i, (position, gift) in enumerate(batch):
+        # Receipts outside ASCII are left to the slow path: canonical JSON orders and escapes
+        # ASCII exactly as the standard library writes it.
+        if event_name(gift) != GIFT or not gift.receipt_no.isascii():
+            continue
+        shape = (leaf_format, *(v for k, v in vars(gift).items() if k not in _VARYING))
+        try:
+            pieces = _templates[shape]
+            new = False
+        except (KeyError, TypeError):
+            pieces, new = _template(gift, leaf_format), True
+            if len(_templates) < SHAPES_MAX:
+                _templates[shape] = pieces
+        if pieces is None:
+            continue
+        leaf = _gift_leaf(position, gift, pieces)
+        if new or not checked:
             checked = True
             asked: list[str] = []
-            slow = leaf_record(position, event, _asking(asked), leaf_format)
-            if asked or record != slow:
+            slow = canonical(leaf_record(position, gift, _asking(asked), leaf_format))
+            if asked or leaf.encode() != slow:
                 _FastLeaves.trusted = False
                 return [None] * len(batch)
-        records[i] = record
-    return records
+        leaves[i] = leaf
+    return leaves
 
 
 def _asking(asked: list[str]) -> Callable[[str], bytes]:

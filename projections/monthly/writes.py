@@ -9,7 +9,7 @@ from ledger.domain.accounts import commitment_change_fen, event_name, postings_f
 from projections.monthly.reports import freeze_months_through
 from projections.sqlview.gifts import gift_pair
 from projections.sqlview.projection import ViewProjection
-from projections.sqlview.writes import Add, Write
+from projections.sqlview.writes import Add, Sink, Write
 
 _ADD_MONTH_ACCOUNT = (
     "INSERT INTO {t}fl_month_accounts (month, account, amount_fen) VALUES (%s, %s, %s)"
@@ -57,17 +57,16 @@ def monthly_writes(position: int, domain_event: Any) -> list[Write]:
     return writes
 
 
-def gift_monthly_writes(gift: Any) -> list[Write] | None:
+def gift_monthly_writes(gift: Any, sink: Sink) -> bool:
     """``monthly_writes`` of a gift received that is not in kind (it changes no commitment)."""
     pair = gift_pair(gift)
     if pair is None:
-        return None
+        return False
     month = month_of(gift.meta.effective_on)
-    return [
-        Add(_ADD_MONTH_EVENT, (month,), (1,)),
-        Add(_ADD_MONTH_ACCOUNT, (month, pair[0]), (gift.amount_fen,)),
-        Add(_ADD_MONTH_ACCOUNT, (month, pair[1]), (-gift.amount_fen,)),
-    ]
+    sink.add(_ADD_MONTH_EVENT, (month,), (1,))
+    sink.add(_ADD_MONTH_ACCOUNT, (month, pair[0]), (gift.amount_fen,))
+    sink.add(_ADD_MONTH_ACCOUNT, (month, pair[1]), (-gift.amount_fen,))
+    return True
 
 
 class MonthlyProjection(ViewProjection):
@@ -76,5 +75,5 @@ class MonthlyProjection(ViewProjection):
     def writes_for(self, position: int, domain_event: Any) -> list[Write]:
         return monthly_writes(position, domain_event)
 
-    def fast_writes_for(self, position: int, domain_event: Any) -> list[Write] | None:
-        return gift_monthly_writes(domain_event)
+    def fast_write(self, position: int, domain_event: Any, sink: Sink) -> bool:
+        return gift_monthly_writes(domain_event, sink)

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
-from projections.sqlview.writes import Add, Cursor, Pending, Reads, Row
+from projections.sqlview.writes import Add, Cursor, Pending, Reads, Row, Rows, Sums
 
 
 class SQLView(TrackingRecorder):
@@ -67,6 +67,10 @@ class SQLView(TrackingRecorder):
             for write in writes:
                 if isinstance(write, Add):
                     pending.add(write)
+                elif isinstance(write, Rows):
+                    pending.rows(write)
+                elif isinstance(write, Sums):
+                    pending.add_sums(write)
                 elif isinstance(write, Reads):
                     pending.flush(c)
                     c.execute(write.sql, write.params)

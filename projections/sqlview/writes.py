@@ -42,6 +42,21 @@ class Reads:
     params: Sequence[Any]
 
 
+@dataclass(frozen=True)
+class Rows:
+    """Plain rows of one statement, in order: a run of events a fast path took at once."""
+
+    sql: str
+    rows: list[Sequence[Any]]
+
+
+@dataclass(frozen=True)
+class Sums:
+    """Additions already summed, by (statement, key): as many ``Add`` writes would be."""
+
+    sums: dict[tuple[str, tuple[Any, ...]], list[int]]
+
+
 class Cursor(Protocol):
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
     def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> None: ...
@@ -52,7 +67,59 @@ class Cursor(Protocol):
 # A write: an SQL statement with its parameters, an additive upsert (summed per batch), a
 # statement that reads other tables, or a function of the cursor for writes that must read
 # what the same transaction has written (freezing a monthly report).
-Write = tuple[str, Sequence[Any]] | Add | Reads | Callable[[Cursor], None]
+Write = tuple[str, Sequence[Any]] | Add | Rows | Sums | Reads | Callable[[Cursor], None]
+
+
+class Sink(Protocol):
+    """Where a fast path puts an event's writes: kept as writes, or gathered for a batch."""
+
+    def row(self, sql: str, params: Sequence[Any]) -> None: ...
+    def add(self, sql: str, key: tuple[Any, ...], amounts: tuple[int, ...]) -> None: ...
+
+
+class Probe:
+    """A sink that keeps an event's writes as the slow path writes them, to compare."""
+
+    def __init__(self) -> None:
+        self.writes: list[Write] = []
+
+    def row(self, sql: str, params: Sequence[Any]) -> None:
+        self.writes.append((sql, params))
+
+    def add(self, sql: str, key: tuple[Any, ...], amounts: tuple[int, ...]) -> None:
+        self.writes.append(Add(sql, key, amounts))
+
+
+class Bulk:
+    """A sink that gathers the rows of a run of events by statement and sums their additions,
+    to go to ``SQLView.write`` as a few ``Rows`` and one ``Sums``."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, list[Sequence[Any]]] = {}
+        self.sums: dict[tuple[str, tuple[Any, ...]], list[int]] = {}
+
+    def row(self, sql: str, params: Sequence[Any]) -> None:
+        rows = self.rows.get(sql)
+        if rows is None:
+            self.rows[sql] = [params]
+        else:
+            rows.append(params)
+
+    def add(self, sql: str, key: tuple[Any, ...], amounts: tuple[int, ...]) -> None:
+        held = self.sums.get((sql, key))
+        if held is None:
+            self.sums[(sql, key)] = list(amounts)
+        else:
+            for i, amount in enumerate(amounts):
+                held[i] += amount
+
+    def drain(self) -> list[Write]:
+        """The writes gathered so far, and the sink emptied."""
+        writes: list[Write] = [Rows(sql, rows) for sql, rows in self.rows.items()]
+        if self.sums:
+            writes.append(Sums(self.sums))
+        self.rows, self.sums = {}, {}
+        return writes
 
 
 def day_of(domain_event: Any) -> str:
@@ -74,17 +141,36 @@ class Pending:
     order within a table; tables are independent of each other), additions summed by key."""
 
     def __init__(self) -> None:
-        self.by_table: dict[str, list[tuple[str, Sequence[Any]]]] = {}
+        # Per table, its runs of rows of one statement, in order.
+        self.by_table: dict[str, list[tuple[str, list[Sequence[Any]]]]] = {}
         self.sums: dict[tuple[str, tuple[Any, ...]], list[int]] = {}
 
-    def plain(self, sql: str, params: Sequence[Any]) -> None:
+    def _run(self, sql: str) -> list[Sequence[Any]]:
         table = _tables.get(sql)
         if table is None:
             target = _TARGET.match(sql)
             table = target.group(1) if target else sql
             if len(_tables) < TABLES_KNOWN_MAX:
                 _tables[sql] = table
-        self.by_table.setdefault(table, []).append((sql, params))
+        runs = self.by_table.setdefault(table, [])
+        if not runs or runs[-1][0] != sql:
+            runs.append((sql, []))
+        return runs[-1][1]
+
+    def plain(self, sql: str, params: Sequence[Any]) -> None:
+        self._run(sql).append(params)
+
+    def rows(self, write: Rows) -> None:
+        self._run(write.sql).extend(write.rows)
+
+    def add_sums(self, write: Sums) -> None:
+        for sql_key, amounts in write.sums.items():
+            held = self.sums.get(sql_key)
+            if held is None:
+                self.sums[sql_key] = list(amounts)
+            else:
+                for i, amount in enumerate(amounts):
+                    held[i] += amount
 
     def add(self, write: Add) -> None:
         held = self.sums.get((write.sql, write.key))
@@ -96,16 +182,8 @@ class Pending:
 
     def flush(self, c: Cursor) -> None:
         for runs in self.by_table.values():
-            current: str | None = None
-            rows: list[Sequence[Any]] = []
-            for sql, params in runs:
-                if sql != current and current is not None:
-                    c.executemany(current, rows)
-                    rows = []
-                current = sql
-                rows.append(params)
-            if current is not None:
-                c.executemany(current, rows)
+            for sql, rows in runs:
+                c.executemany(sql, rows)
         by_sql: dict[str, list[Sequence[Any]]] = {}
         for (sql, key), amounts in self.sums.items():
             by_sql.setdefault(sql, []).append((*key, *amounts))
