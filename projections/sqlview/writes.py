@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any, Protocol
 
 Row = dict[str, Any]
@@ -106,9 +107,12 @@ class Bulk:
             rows.append(params)
 
     def add(self, sql: str, key: tuple[Any, ...], amounts: tuple[int, ...]) -> None:
-        held = self.sums.get((sql, key))
+        sql_key = (sql, key)
+        held = self.sums.get(sql_key)
         if held is None:
-            self.sums[(sql, key)] = list(amounts)
+            self.sums[sql_key] = list(amounts)
+        elif len(amounts) == 1:
+            held[0] += amounts[0]
         else:
             for i, amount in enumerate(amounts):
                 held[i] += amount
@@ -122,14 +126,34 @@ class Bulk:
         return writes
 
 
+class _Last:
+    """The text of the last value written, by identity: the gifts of an import share their
+    moment and day objects (``projections.sqlview.decoding``), and a rebuild asks millions of
+    times. Dates and datetimes are immutable, so one object always gives the same text."""
+
+    def __init__(self) -> None:
+        self.value: object = None
+        self.text = ""
+
+    def iso(self, value: date | datetime) -> str:
+        if value is not self.value:
+            self.text = str(value.isoformat())
+            self.value = value
+        return self.text
+
+
+_last_day = _Last()
+_last_moment = _Last()
+
+
 def day_of(domain_event: Any) -> str:
     """The day an event took effect, as the views store it."""
-    return str(domain_event.meta.effective_on.isoformat())
+    return _last_day.iso(domain_event.meta.effective_on)
 
 
 def moment_of(domain_event: Any) -> str:
     """When the ledger recorded an event, as the views store it."""
-    return str(domain_event.timestamp.isoformat())
+    return _last_moment.iso(domain_event.timestamp)
 
 
 def id_of(domain_event: Any) -> str:
