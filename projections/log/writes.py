@@ -163,9 +163,11 @@ class _FastLeaves:
 
 # What differs between gifts of one shape: the rest of a gift's leaf is its shape's template.
 _VARYING = frozenset({"originator_id", "amount_fen", "receipt_no"})
+_SHAPED = tuple(k for k in GIFT_EVENT_FIELDS if k not in _VARYING)
+_UNKNOWN: Any = object()
 _CUT = re.compile(r'"\\u0000(position|event|amount|receipt_no|debit|credit)\\u0000"')
 _CUT_NAMES = ["amount", "credit", "debit", "event", "position", "receipt_no"]
-_templates: dict[tuple[Any, ...], list[str] | None] = {}
+_templates: dict[tuple[Any, ...], Any] = {}
 
 
 def _template(gift: Any, leaf_format: str) -> list[str] | None:
@@ -211,16 +213,23 @@ def _gift_leaves(batch: Sequence[tuple[int, Any]], leaf_format: str) -> list[str
         return leaves
     checked = False
     for i, (position, gift) in enumerate(batch):
+        if event_name(gift) != GIFT or tuple(vars(gift)) != GIFT_EVENT_FIELDS:
+            continue
+        d = vars(gift)
+        if type(d["receipt_no"]) is not str or type(d["amount_fen"]) is not int:
+            continue
         # Receipts outside ASCII are left to the slow path: canonical JSON orders and escapes
         # ASCII exactly as the standard library writes it.
-        if event_name(gift) != GIFT or not gift.receipt_no.isascii():
+        if not d["receipt_no"].isascii():
             continue
-        shape = (leaf_format, *(v for k, v in vars(gift).items() if k not in _VARYING))
+        shape = (leaf_format, d["amount_fen"] > 0, *(d[k] for k in _SHAPED))
         try:
-            pieces = _templates[shape]
-            new = False
-        except (KeyError, TypeError):
-            pieces, new = _template(gift, leaf_format), True
+            pieces = _templates.get(shape, _UNKNOWN)
+        except TypeError:  # a value that cannot be a key is not one a template was made for
+            continue
+        new = pieces is _UNKNOWN
+        if new:
+            pieces = _template(gift, leaf_format)
             if len(_templates) < SHAPES_MAX:
                 _templates[shape] = pieces
         if pieces is None:
