@@ -11,7 +11,16 @@ from ledger.domain.closing import closing_entries, year_end
 from ledger.domain.restrictions import settled
 from projections.sqlview.gifts import GIFT, SHAPES_MAX, gift_pair
 from projections.sqlview.projection import ViewProjection
-from projections.sqlview.writes import Add, Cursor, Sink, Write, day_of, id_of, moment_of
+from projections.sqlview.writes import (
+    Add,
+    AddTo,
+    Cursor,
+    Sink,
+    Write,
+    day_of,
+    id_of,
+    moment_of,
+)
 
 _ADD_ACCOUNT_DAY = (
     "INSERT INTO {t}fl_account_days (account, effective_on, amount_fen) VALUES (%s, %s, %s)"
@@ -236,7 +245,7 @@ def gift_books_writes(position: int, gift: Any, sink: Sink) -> bool:
             _gift_cash[shape] = cash
     day = day_of(gift)
     recorded_at = moment_of(gift)
-    sink.add(_ADD_EVENT_DAY, (day,), (1,))
+    sink.tally(_event_day, (day,), 0)
     sink.row(_EVENT_LOG, (position, GIFT, day, recorded_at))
     sink.row(
         _ENTRY,
@@ -244,12 +253,24 @@ def gift_books_writes(position: int, gift: Any, sink: Sink) -> bool:
     )
     sink.row(_JOURNAL, (position, 0, day, recorded_at, debit, amount_fen))
     sink.row(_JOURNAL, (position, 1, day, recorded_at, credit, -amount_fen))
-    sink.add(_ADD_ACCOUNT_DAY, (debit, day), (amount_fen,))
-    sink.add(_ADD_ACCOUNT_DAY, (credit, day), (-amount_fen,))
-    line, sign = cash
-    if sign:
-        sink.add(_ADD_CASH_DAY, (line, day), (sign * amount_fen,))
+    sink.tally(_gift_days, (debit, credit, *cash, day), amount_fen)
     return True
+
+
+def _event_day(key: tuple[Any, ...], count: int, amount_fen: int) -> list[AddTo]:
+    return [(_ADD_EVENT_DAY, key, (count,))]
+
+
+def _gift_days(key: tuple[Any, ...], count: int, amount_fen: int) -> list[AddTo]:
+    """The day sums of ``count`` gifts of one shape and day, together ``amount_fen``."""
+    debit, credit, line, sign, day = key
+    adds: list[AddTo] = [
+        (_ADD_ACCOUNT_DAY, (debit, day), (amount_fen,)),
+        (_ADD_ACCOUNT_DAY, (credit, day), (-amount_fen,)),
+    ]
+    if sign:
+        adds.append((_ADD_CASH_DAY, (line, day), (sign * amount_fen,)))
+    return adds
 
 
 class BooksProjection(ViewProjection):

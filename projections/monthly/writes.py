@@ -9,7 +9,7 @@ from ledger.domain.accounts import commitment_change_fen, event_name, postings_f
 from projections.monthly.reports import freeze_months_through
 from projections.sqlview.gifts import gift_pair
 from projections.sqlview.projection import ViewProjection
-from projections.sqlview.writes import Add, Sink, Write
+from projections.sqlview.writes import Add, AddTo, Sink, Write
 
 _ADD_MONTH_ACCOUNT = (
     "INSERT INTO {t}fl_month_accounts (month, account, amount_fen) VALUES (%s, %s, %s)"
@@ -62,11 +62,18 @@ def gift_monthly_writes(gift: Any, sink: Sink) -> bool:
     pair = gift_pair(gift)
     if pair is None:
         return False
-    month = month_of(gift.meta.effective_on)
-    sink.add(_ADD_MONTH_EVENT, (month,), (1,))
-    sink.add(_ADD_MONTH_ACCOUNT, (month, pair[0]), (gift.amount_fen,))
-    sink.add(_ADD_MONTH_ACCOUNT, (month, pair[1]), (-gift.amount_fen,))
+    sink.tally(_gift_month, (month_of(gift.meta.effective_on), *pair), gift.amount_fen)
     return True
+
+
+def _gift_month(key: tuple[Any, ...], count: int, amount_fen: int) -> list[AddTo]:
+    """The month sums of ``count`` gifts of one month and pair of accounts."""
+    month, debit, credit = key
+    return [
+        (_ADD_MONTH_EVENT, (month,), (count,)),
+        (_ADD_MONTH_ACCOUNT, (month, debit), (amount_fen,)),
+        (_ADD_MONTH_ACCOUNT, (month, credit), (-amount_fen,)),
+    ]
 
 
 class MonthlyProjection(ViewProjection):

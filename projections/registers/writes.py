@@ -11,7 +11,7 @@ from ledger.domain.disclosure import public_name
 from ledger.domain.sealing import is_sealed
 from projections.sqlview.gifts import GIFT
 from projections.sqlview.projection import ViewProjection
-from projections.sqlview.writes import Add, Reads, Sink, Write, day_of, id_of, moment_of
+from projections.sqlview.writes import Add, AddTo, Reads, Sink, Write, day_of, id_of, moment_of
 
 _ADD_DONATION_DAY = (
     "INSERT INTO {t}fl_donation_days"
@@ -378,9 +378,9 @@ class RegistersProjection(ViewProjection):
                 moment_of(e),
             ),
         )
-        sink.add(
-            _ADD_DONATION_DAY,
-            (day, e.project_code or "", e.donor_kind, in_kind),
-            (e.amount_fen, 1),
-        )
+        sink.tally(_donation_day, (day, e.project_code or "", e.donor_kind, in_kind), e.amount_fen)
         return True
+
+
+def _donation_day(key: tuple[Any, ...], count: int, amount_fen: int) -> list[AddTo]:
+    return [(_ADD_DONATION_DAY, key, (amount_fen, count))]

@@ -76,6 +76,14 @@ class Sink(Protocol):
 
     def row(self, sql: str, params: Sequence[Any]) -> None: ...
     def add(self, sql: str, key: tuple[Any, ...], amounts: tuple[int, ...]) -> None: ...
+    def tally(self, expand: Expand, key: tuple[Any, ...], amount_fen: int) -> None: ...
+
+
+# The additions of ``count`` events of one kind and key whose amounts sum to ``amount_fen``:
+# (statement, key, amounts) each. Additions commute, so a batch may count and sum such events
+# first and add once; one event's are those of a count of 1.
+AddTo = tuple[str, tuple[Any, ...], tuple[int, ...]]
+Expand = Callable[[tuple[Any, ...], int, int], list[AddTo]]
 
 
 class Probe:
@@ -90,6 +98,9 @@ class Probe:
     def add(self, sql: str, key: tuple[Any, ...], amounts: tuple[int, ...]) -> None:
         self.writes.append(Add(sql, key, amounts))
 
+    def tally(self, expand: Expand, key: tuple[Any, ...], amount_fen: int) -> None:
+        self.writes.extend(Add(*add) for add in expand(key, 1, amount_fen))
+
 
 class Bulk:
     """A sink that gathers the rows of a run of events by statement and sums their additions,
@@ -98,6 +109,15 @@ class Bulk:
     def __init__(self) -> None:
         self.rows: dict[str, list[Sequence[Any]]] = {}
         self.sums: dict[tuple[str, tuple[Any, ...]], list[int]] = {}
+        self.tallies: dict[tuple[Expand, tuple[Any, ...]], list[int]] = {}
+
+    def tally(self, expand: Expand, key: tuple[Any, ...], amount_fen: int) -> None:
+        held = self.tallies.get((expand, key))
+        if held is None:
+            self.tallies[(expand, key)] = [1, amount_fen]
+        else:
+            held[0] += 1
+            held[1] += amount_fen
 
     def row(self, sql: str, params: Sequence[Any]) -> None:
         rows = self.rows.get(sql)
@@ -120,9 +140,12 @@ class Bulk:
     def drain(self) -> list[Write]:
         """The writes gathered so far, and the sink emptied."""
         writes: list[Write] = [Rows(sql, rows) for sql, rows in self.rows.items()]
+        for (expand, key), (count, amount_fen) in self.tallies.items():
+            for sql, add_key, amounts in expand(key, count, amount_fen):
+                self.add(sql, add_key, amounts)
         if self.sums:
             writes.append(Sums(self.sums))
-        self.rows, self.sums = {}, {}
+        self.rows, self.sums, self.tallies = {}, {}, {}
         return writes
 
 
