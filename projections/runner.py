@@ -160,11 +160,13 @@ class Views:
             for spec in self.specs:
                 self.view(spec.name).truncate()
                 self.view(spec.name).drop_indexes()
+                self.view(spec.name).rebuilding = True
         try:
             return self.catch_up(BATCH_SIZE_MAX, progress=progress)
         finally:
             with self._lock:
                 for spec in self.specs:
+                    self.view(spec.name).rebuilding = False
                     self.view(spec.name).make_indexes()
 
     def wait(self, position: int, timeout_s: float = 2.0) -> bool:

@@ -56,6 +56,8 @@ class SQLView(TrackingRecorder):
         would let two overlapping batches both apply.
         """
         with self.cursor(commit=True) as c:
+            if self.rebuilding:
+                self._commit_without_waiting(c)
             if after is not None:
                 self._lock_for_batch(c)
                 c.execute(self.select_position_sql, (tracking.application_name,))
@@ -87,6 +89,14 @@ class SQLView(TrackingRecorder):
 
     def _lock_for_batch(self, c: Cursor) -> None:
         """Serialise batch writers of this view (SQLite serialises all writers already)."""
+
+    # Set while the view is rebuilt from scratch: its batches need not wait for the disk.
+    rebuilding = False
+
+    def _commit_without_waiting(self, c: Cursor) -> None:
+        """Commit this transaction without waiting for its log to reach the disk (PostgreSQL's
+        ``synchronous_commit`` off): a crash can lose the last batches of a rebuild, rows and
+        tracking position together, and the view carries on from the position it has."""
 
     @property
     def select_position_sql(self) -> str:
