@@ -30,6 +30,7 @@ from projections.monthly.writes import MonthlyProjection
 from projections.registers.tables import RegistersPostgres, RegistersSQLite
 from projections.registers.writes import RegistersProjection
 from projections.sqlview.base import SQLView, ViewMoved
+from projections.sqlview.decoding import EventDecoder
 from projections.sqlview.projection import ViewProjection
 
 BATCH_SIZE_MAX = 5000
@@ -106,6 +107,7 @@ class Views:
             view.create_table()
             view.ensure_current(ledger.name)
             self.projections[spec.name] = spec.projection(view=view)
+        self.decoder = EventDecoder(ledger.mapper)
         self._lock = threading.Lock()
         self._positions: dict[str, int] | None = None  # each view's, as last read or applied
         self._appliers: ThreadPoolExecutor | None = None  # PostgreSQL: a thread per view
@@ -197,7 +199,7 @@ class Views:
             notifications = self.ledger.recorder.select_notifications(start=after + 1, limit=limit)
             if not notifications:
                 return applied
-            batch = [(n.id, self.ledger.mapper.to_domain_event(n)) for n in notifications]
+            batch = self.decoder.decode(notifications)
             tracking = Tracking(self.app_name, notifications[-1].id)
             due = [spec.name for spec in self.specs if positions[spec.name] == after]
             # (views ahead of the others wait for them to catch up)
@@ -249,8 +251,16 @@ class Views:
         with self._lock:
             for spec in self.specs:
                 self.view(spec.name).truncate()
+                self.view(spec.name).drop_indexes()
+                self.view(spec.name).rebuilding = True
             self._positions = None
-        return self.catch_up(BATCH_SIZE_MAX, progress=progress)
+        try:
+            return self.catch_up(BATCH_SIZE_MAX, progress=progress)
+        finally:
+            with self._lock:
+                for spec in self.specs:
+                    self.view(spec.name).rebuilding = False
+                    self.view(spec.name).make_indexes()
 
     def wait(self, position: int, timeout_s: float = 2.0) -> bool:
         """Block until every view has applied ``position``; False when the wait timed out."""

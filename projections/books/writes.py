@@ -5,12 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ledger.domain.accounts import commitment_change_fen, event_name, postings_for
+from ledger.domain.accounts import Posting, commitment_change_fen, event_name, postings_for
 from ledger.domain.cashflow import cash_flows
 from ledger.domain.closing import closing_entries, year_end
 from ledger.domain.restrictions import settled
+from projections.sqlview.gifts import GIFT, SHAPES_MAX, gift_pair
 from projections.sqlview.projection import ViewProjection
-from projections.sqlview.writes import Add, Cursor, Write, day_of, id_of, moment_of
+from projections.sqlview.writes import (
+    Add,
+    AddTo,
+    Cursor,
+    Sink,
+    Write,
+    day_of,
+    id_of,
+    moment_of,
+)
 
 _ADD_ACCOUNT_DAY = (
     "INSERT INTO {t}fl_account_days (account, effective_on, amount_fen) VALUES (%s, %s, %s)"
@@ -147,23 +157,32 @@ def _note_writes(position: int, domain_event: Any) -> list[Write]:
     return []
 
 
+_EVENT_LOG = (
+    "INSERT INTO {t}fl_event_log (position, event_type, effective_on, recorded_at)"
+    " VALUES (%s, %s, %s, %s)"
+)
+_ENTRY = (
+    "INSERT INTO {t}fl_entries (position, event_id, event_type, effective_on,"
+    " recorded_at, narration, project_code) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+)
+_JOURNAL = (
+    "INSERT INTO {t}fl_journal (position, line, effective_on, recorded_at,"
+    " account, amount_fen) VALUES (%s, %s, %s, %s, %s, %s)"
+)
+
+
 def books_writes(position: int, domain_event: Any) -> list[Write]:
     day = day_of(domain_event)
     recorded_at = moment_of(domain_event)
     writes: list[Write] = [
         Add(_ADD_EVENT_DAY, (day,), (1,)),
-        (
-            "INSERT INTO {t}fl_event_log (position, event_type, effective_on, recorded_at)"
-            " VALUES (%s, %s, %s, %s)",
-            (position, event_name(domain_event), day, recorded_at),
-        ),
+        (_EVENT_LOG, (position, event_name(domain_event), day, recorded_at)),
     ]
     postings = postings_for(domain_event)
     if postings:
         writes.append(
             (
-                "INSERT INTO {t}fl_entries (position, event_id, event_type, effective_on,"
-                " recorded_at, narration, project_code) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                _ENTRY,
                 (
                     position,
                     id_of(domain_event),
@@ -177,11 +196,7 @@ def books_writes(position: int, domain_event: Any) -> list[Write]:
         )
         for line, posting in enumerate(postings):
             writes.append(
-                (
-                    "INSERT INTO {t}fl_journal (position, line, effective_on, recorded_at,"
-                    " account, amount_fen) VALUES (%s, %s, %s, %s, %s, %s)",
-                    (position, line, day, recorded_at, posting.account, posting.amount_fen),
-                )
+                (_JOURNAL, (position, line, day, recorded_at, posting.account, posting.amount_fen))
             )
         for posting in postings:
             writes.append(Add(_ADD_ACCOUNT_DAY, (posting.account, day), (posting.amount_fen,)))
@@ -203,8 +218,66 @@ def books_writes(position: int, domain_event: Any) -> list[Write]:
     return writes
 
 
+# The cash-flow line and sign of each shape of gift (see projections.sqlview.gifts).
+_gift_cash: dict[tuple[Any, ...], tuple[int, int]] = {}
+
+
+def gift_books_writes(position: int, gift: Any, sink: Sink) -> bool:
+    """``books_writes`` of a gift received that is not in kind, into ``sink``, without
+    working out its postings, cash flow and commitment again for each gift of one shape."""
+    pair = gift_pair(gift)
+    if pair is None:
+        return False
+    debit, credit = pair
+    amount_fen = gift.amount_fen
+    shape = (debit, credit, gift.donor_kind, amount_fen > 0)
+    cash = _gift_cash.get(shape)
+    if cash is None:
+        postings = [Posting(debit, amount_fen), Posting(credit, -amount_fen)]
+        flows = cash_flows(gift, postings)
+        if len(flows) > 1 or commitment_change_fen(gift):
+            return False
+        line, change_fen = flows[0] if flows else (0, 0)
+        if change_fen not in {0, amount_fen, -amount_fen}:
+            return False
+        cash = (line, change_fen // amount_fen)
+        if len(_gift_cash) < SHAPES_MAX:
+            _gift_cash[shape] = cash
+    day = day_of(gift)
+    recorded_at = moment_of(gift)
+    sink.tally(_event_day, (day,), 0)
+    sink.row(_EVENT_LOG, (position, GIFT, day, recorded_at))
+    sink.row(
+        _ENTRY,
+        (position, id_of(gift), GIFT, day, recorded_at, narration(gift), gift.project_code),
+    )
+    sink.row(_JOURNAL, (position, 0, day, recorded_at, debit, amount_fen))
+    sink.row(_JOURNAL, (position, 1, day, recorded_at, credit, -amount_fen))
+    sink.tally(_gift_days, (debit, credit, *cash, day), amount_fen)
+    return True
+
+
+def _event_day(key: tuple[Any, ...], count: int, amount_fen: int) -> list[AddTo]:
+    return [(_ADD_EVENT_DAY, key, (count,))]
+
+
+def _gift_days(key: tuple[Any, ...], count: int, amount_fen: int) -> list[AddTo]:
+    """The day sums of ``count`` gifts of one shape and day, together ``amount_fen``."""
+    debit, credit, line, sign, day = key
+    adds: list[AddTo] = [
+        (_ADD_ACCOUNT_DAY, (debit, day), (amount_fen,)),
+        (_ADD_ACCOUNT_DAY, (credit, day), (-amount_fen,)),
+    ]
+    if sign:
+        adds.append((_ADD_CASH_DAY, (line, day), (sign * amount_fen,)))
+    return adds
+
+
 class BooksProjection(ViewProjection):
     name = "books"
 
     def writes_for(self, position: int, domain_event: Any) -> list[Write]:
         return books_writes(position, domain_event)
+
+    def fast_write(self, position: int, domain_event: Any, sink: Sink) -> bool:
+        return gift_books_writes(position, domain_event, sink)

@@ -7,8 +7,9 @@ from typing import Any
 from ledger.domain import month_of
 from ledger.domain.accounts import commitment_change_fen, event_name, postings_for
 from projections.monthly.reports import freeze_months_through
+from projections.sqlview.gifts import gift_pair
 from projections.sqlview.projection import ViewProjection
-from projections.sqlview.writes import Add, Write
+from projections.sqlview.writes import Add, AddTo, Sink, Write
 
 _ADD_MONTH_ACCOUNT = (
     "INSERT INTO {t}fl_month_accounts (month, account, amount_fen) VALUES (%s, %s, %s)"
@@ -56,8 +57,30 @@ def monthly_writes(position: int, domain_event: Any) -> list[Write]:
     return writes
 
 
+def gift_monthly_writes(gift: Any, sink: Sink) -> bool:
+    """``monthly_writes`` of a gift received that is not in kind (it changes no commitment)."""
+    pair = gift_pair(gift)
+    if pair is None:
+        return False
+    sink.tally(_gift_month, (month_of(gift.meta.effective_on), *pair), gift.amount_fen)
+    return True
+
+
+def _gift_month(key: tuple[Any, ...], count: int, amount_fen: int) -> list[AddTo]:
+    """The month sums of ``count`` gifts of one month and pair of accounts."""
+    month, debit, credit = key
+    return [
+        (_ADD_MONTH_EVENT, (month,), (count,)),
+        (_ADD_MONTH_ACCOUNT, (month, debit), (amount_fen,)),
+        (_ADD_MONTH_ACCOUNT, (month, credit), (-amount_fen,)),
+    ]
+
+
 class MonthlyProjection(ViewProjection):
     name = "monthly"
 
     def writes_for(self, position: int, domain_event: Any) -> list[Write]:
         return monthly_writes(position, domain_event)
+
+    def fast_write(self, position: int, domain_event: Any, sink: Sink) -> bool:
+        return gift_monthly_writes(domain_event, sink)

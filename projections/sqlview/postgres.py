@@ -88,6 +88,9 @@ class PostgresView(PostgresTrackingRecorder, SQLView):
             f' FROM {self.prefix}"{self.tracking_table_name}" WHERE application_name = %s'
         )
 
+    def _commit_without_waiting(self, c: Cursor) -> None:
+        c.execute("SET LOCAL synchronous_commit TO OFF")
+
     def _lock_for_batch(self, c: Cursor) -> None:
         c.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.prefix + self.view_name,))
 

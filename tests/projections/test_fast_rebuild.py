@@ -1,0 +1,192 @@
+"""The fast path of a rebuild (gifts read straight from their JSON into rows and leaves) writes
+exactly what the event-by-event path writes, and steps aside for what it does not know.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import date
+from typing import Any
+
+import pytest
+from eventsourcing.persistence import Notification
+from helpers import snapshot
+
+from ledger.app import OPERATOR, FundLedger
+from ledger.demo import load_demo
+from projections.log import writes as log_writes
+from projections.log.queries import Log
+from projections.runner import Views
+from projections.sqlview import gifts
+from projections.sqlview.decoding import EventDecoder
+from projections.sqlview.projection import ViewProjection
+
+
+def _gifts(donor: str, project: str, count: int, prefix: str) -> list[dict[str, Any]]:
+    """Gifts of many shapes: channels, restricted or not, in kind, notes, awkward receipts."""
+    return [
+        {
+            "donor_id": donor,
+            "amount_fen": 100 + 37 * i,
+            "received_on": date(2026, 11, 1 + i % 28),
+            "channel": ["wechat_pay", "bank_transfer", "in_kind", "cash", "alipay"][i % 5],
+            "receipt_no": [f"{prefix}{i}", f'{prefix}-{i}-收据"\\😀', f"{prefix}-{i} 号"][i % 3],
+            "project_id": project if i % 4 == 1 else None,
+            "note": "来自社区" if i % 7 == 0 else None,
+        }
+        for i in range(count)
+    ]
+
+
+def _mixed_log(ledger: FundLedger) -> None:
+    """The demo year (every kind of event) with gifts recorded and imported between."""
+    load_demo(ledger)
+    ledger.add_user(OPERATOR, "出纳二", "treasurer")
+    ledger.add_user(OPERATOR, "委员二", "committee")
+    treasurer = ledger.actor_named("出纳二")
+    enterprise = ledger.register_donor(treasurer, "某企业", "enterprise", "named").id
+    person = ledger.register_donor(treasurer, "某人", "individual", "masked").id
+    government = ledger.register_donor(treasurer, "某街道", "government", "named").id
+    project = ledger.open_project(treasurer, "fast", "快").id
+    for donor, prefix in ((enterprise, "E"), (person, "P"), (government, "G")):
+        ledger.record_donations(treasurer, _gifts(donor, project, 30, prefix))
+    ledger.import_donations(treasurer, iter(_gifts(enterprise, project, 120, "I")))
+    received = ledger.record_donation(treasurer, enterprise, 5000, date(2026, 6, 1), "cash")
+    ledger.reverse_donation(ledger.actor_named("委员二"), received.id, "keyed twice")
+
+
+@pytest.fixture
+def slow_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every fast path off: events through the mapper, writes and leaves one event at a time."""
+    monkeypatch.setattr(EventDecoder, "_gift", lambda self, n: None)
+    monkeypatch.setattr(ViewProjection, "fast_trusted", False)
+    monkeypatch.setattr(log_writes._FastLeaves, "trusted", False)
+
+
+def _fast_rebuild(views: Views) -> dict[str, Any]:
+    views.rebuild()
+    assert views.decoder.trusted
+    assert views.decoder.fast > 0
+    assert all(p.fast_trusted for p in views.projections.values())
+    assert log_writes._FastLeaves.trusted
+    return snapshot(views)
+
+
+def _root(views: Views) -> bytes:
+    log = Log(views.view("log"), "test")
+    return log.root(log.size())
+
+
+def test_a_fast_rebuild_writes_what_the_slow_one_writes(
+    store_url: str, request: pytest.FixtureRequest
+) -> None:
+    ledger = FundLedger(store_url)
+    _mixed_log(ledger)
+    views = Views(ledger)
+    fast = _fast_rebuild(views)
+    fast_root = _root(views)
+    assert views.decoder.fast < ledger.position()  # other kinds and noted gifts went slowly
+    request.getfixturevalue("slow_only")
+    slow_views = Views(ledger)
+    slow_views.rebuild()
+    assert slow_views.decoder.fast == 0
+    assert snapshot(slow_views) == fast
+    assert _root(slow_views) == fast_root
+    assert len(fast["{t}fl_log_leaves"]) == ledger.position()
+    ledger.close()
+
+
+def test_a_fast_path_that_disagrees_is_dropped_and_the_rows_stay_right(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = FundLedger(store_url)
+    _mixed_log(ledger)
+    views = Views(ledger)
+    expected = _fast_rebuild(views)
+    # A fast path gone wrong: a gift's postings and leaves with the accounts the wrong way round.
+    wrong = gifts.gift_pair
+
+    def swapped(gift: Any) -> tuple[str, str] | None:
+        pair = wrong(gift)
+        return None if pair is None else (pair[1], pair[0])
+
+    for module in (
+        "projections.books.writes",
+        "projections.monthly.writes",
+        "projections.log.writes",
+    ):
+        monkeypatch.setattr(f"{module}.gift_pair", swapped)
+    monkeypatch.setattr(gifts, "_pairs", {})
+    monkeypatch.setattr(log_writes, "_templates", {})
+    monkeypatch.setattr(log_writes._FastLeaves, "trusted", True)
+    again = Views(ledger)
+    again.rebuild()
+    assert not again.projections["books"].fast_trusted
+    assert not again.projections["monthly"].fast_trusted
+    assert not log_writes._FastLeaves.trusted
+    assert snapshot(again) == expected
+    ledger.close()
+
+
+def _gift_notification(ledger: FundLedger) -> Notification:
+    for notification in ledger.recorder.select_notifications(1, 10_000):  # type: ignore[attr-defined]
+        if notification.topic.endswith(":Donation.Received"):
+            state = json.loads(notification.state)
+            if state["note"] is None:
+                return notification  # type: ignore[no-any-return]
+    raise AssertionError("no gift without a note in the log")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda s: {**s, "class_version": 2},  # another version of the event's class
+        lambda s: {**s, "note": "sealed:v1:abc"},  # a note: sealed personal data
+        lambda s: {k: v for k, v in s.items() if k != "account"},  # an older shape
+        lambda s: {**s, "amount_fen": "100"},  # a value of another type
+        lambda s: {**s, "meta": {**s["meta"], "_type_": "other"}},  # a type it does not know
+    ],
+    ids=["class_version", "note", "older_shape", "amount_as_text", "unknown_type"],
+)
+def test_the_decoder_leaves_what_it_does_not_know_to_the_mapper(
+    sqlite_url: str, change: Any
+) -> None:
+    ledger = FundLedger(sqlite_url)
+    ledger.establish_fund(OPERATOR, "decoding fund")
+    ledger.add_user(OPERATOR, "出纳", "treasurer")
+    treasurer = ledger.actor_named("出纳")
+    donor = ledger.register_donor(treasurer, "某企业", "enterprise", "named").id
+    ledger.record_donation(treasurer, donor, 1234, date(2026, 3, 1), "wechat_pay")
+    gift = _gift_notification(ledger)
+    decoder = EventDecoder(ledger.mapper)
+    ((_, event),) = decoder.decode([gift])
+    assert decoder.fast == 1
+    assert vars(event) == vars(ledger.mapper.to_domain_event(gift))
+    changed = replace(gift, state=json.dumps(change(json.loads(gift.state))).encode())
+    assert decoder._gift(changed) is None
+    ledger.close()
+
+
+def test_the_decoder_stops_for_good_when_it_differs_from_the_mapper(sqlite_url: str) -> None:
+    ledger = FundLedger(sqlite_url)
+    ledger.establish_fund(OPERATOR, "decoding fund")
+    ledger.add_user(OPERATOR, "出纳", "treasurer")
+    treasurer = ledger.actor_named("出纳")
+    donor = ledger.register_donor(treasurer, "某企业", "enterprise", "named").id
+    ledger.record_donation(treasurer, donor, 1234, date(2026, 3, 1), "wechat_pay")
+    gift = _gift_notification(ledger)
+    decoder = EventDecoder(ledger.mapper)
+    made = decoder._gift
+
+    def off_by_one(n: Notification) -> Any:
+        event = made(n)
+        vars(event)["amount_fen"] += 1
+        return event
+
+    decoder._gift = off_by_one  # type: ignore[method-assign]
+    ((_, event),) = decoder.decode([gift])
+    assert not decoder.trusted
+    assert decoder.fast == 0
+    assert event.amount_fen == 1234
+    ledger.close()
