@@ -92,6 +92,9 @@ def serve(
     if workers > 1:
         if address(settings.database_url).scheme == "sqlite":
             raise fail("--workers above 1 needs PostgreSQL: an SQLite store takes one process")
+        # The views' tables made here, once: made by every process at its start, their
+        # CREATE TABLE IF NOT EXISTS race in PostgreSQL's catalogue.
+        common.open_views(ledger).close()
         ledger.close()
         err.print(f"serving on http://{host}:{port}/ with {workers} API processes (docs at /docs)")
         _serve_apart(host, port, log_level, workers, sign=Path(settings.signing_key_file).exists())
