@@ -11,9 +11,8 @@ import heapq
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from eventsourcing.persistence import IntegrityError, Tracking
 from psycopg.sql import SQL, Identifier
@@ -110,7 +109,6 @@ class Views:
         self.decoder = EventDecoder(ledger.mapper)
         self._lock = threading.Lock()
         self._positions: dict[str, int] | None = None  # each view's, as last read or applied
-        self._appliers: ThreadPoolExecutor | None = None  # PostgreSQL: a thread per view
         # The lowest position every view is known to have applied: raised by each batch this
         # process applies (and by the positions it reads), so a write waiting to be seen needs
         # no query when the views are kept by this process.
@@ -201,50 +199,25 @@ class Views:
                 return applied
             batch = self.decoder.decode(notifications)
             tracking = Tracking(self.app_name, notifications[-1].id)
-            due = [spec.name for spec in self.specs if positions[spec.name] == after]
-            # (views ahead of the others wait for them to catch up)
-            for name, outcome in self._apply_each(due, batch, tracking, after):
-                if isinstance(outcome, ViewMoved | IntegrityError):
+            for spec in self.specs:
+                if positions[spec.name] != after:
+                    continue  # ahead of the others: it waits for them to catch up
+                try:
+                    self.projections[spec.name].process_batch(batch, tracking, after=after)
+                except (ViewMoved, IntegrityError):
                     self._positions = None
-                    if self.position(name) == after:
+                    if self.position(spec.name) == after:
                         # Nobody else moved the view: the batch itself is refused (a
                         # view's own constraint). Retrying it would spin for ever.
-                        raise outcome
+                        raise
                     continue  # another runner applied these first; read its position again
-                if isinstance(outcome, BaseException):
-                    raise outcome
                 applied += len(batch)
-                positions[name] = tracking.notification_id
+                positions[spec.name] = tracking.notification_id
                 if progress is not None:
-                    progress(name, len(batch))
+                    progress(spec.name, len(batch))
             self.raise_known(min(positions.values()))
             if len(notifications) < limit and gather_s > 0:
                 time.sleep(gather_s)
-
-    def _apply_each(
-        self, names: list[str], batch: list[tuple[int, Any]], tracking: Tracking, after: int
-    ) -> list[tuple[str, BaseException | None]]:
-        """Apply the batch to each view, each in its own transaction; on PostgreSQL the views
-        at once, one thread each (their waits on the database overlap), SQLite one by one (it
-        takes one writer at a time). Each view's outcome, in order: None or its exception."""
-
-        def apply(name: str) -> BaseException | None:
-            try:
-                self.projections[name].process_batch(batch, tracking, after=after)
-            except Exception as error:  # judged by the caller, view by view
-                return error
-            return None
-
-        if len(names) < 2 or not _is_postgres(self.env):
-            outcomes = []
-            for name in names:
-                outcomes.append((name, apply(name)))
-                if outcomes[-1][1] is not None:
-                    break  # as before: the first failure is judged before the next view
-            return outcomes
-        if self._appliers is None:
-            self._appliers = ThreadPoolExecutor(len(self.specs), thread_name_prefix="view")
-        return list(zip(names, self._appliers.map(apply, names), strict=True))
 
     def rebuild(self, progress: Callable[[str, int], None] | None = None) -> int:
         """Empty the views and apply the whole log again."""
@@ -276,9 +249,6 @@ class Views:
 
     def close(self) -> None:
         """The views use the ledger's pool: closing the ledger closes them."""
-        if self._appliers is not None:
-            self._appliers.shutdown(wait=True)
-            self._appliers = None
 
 
 class _Listening(Protocol):
