@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ledger.domain.accounts import event_name, postings_for
+from projections.sqlview.decoding import GIFT_EVENT_FIELDS
 
 GIFT = "Donation.Received"
 SHAPES_MAX = 10_000
@@ -20,10 +21,16 @@ Shape = tuple[Any, ...]
 _pairs: dict[Shape, tuple[str, str] | None] = {}
 
 
+def current_gift(event: Any) -> bool:
+    """A gift received with today's fields: a gift stored by older code (without ``account``
+    or ``donor_ref``, say) is left to the slow paths, which know every older shape."""
+    return event_name(event) == GIFT and tuple(vars(event)) == GIFT_EVENT_FIELDS
+
+
 def gift_pair(gift: Any) -> tuple[str, str] | None:
     """(debit account, credit account) of a gift that is not in kind, or None if the fast
     paths should leave it to the slow one."""
-    if event_name(gift) != GIFT or gift.in_kind or not gift.amount_fen:
+    if not current_gift(gift) or gift.in_kind or not gift.amount_fen:
         return None
     amount_fen = gift.amount_fen
     shape = (
