@@ -86,13 +86,21 @@ async def signed_in_writer(
     ] = None,
 ) -> Writer:
     """``signed_in`` without a query or a worker thread for a token already known."""
-    if authorization is not None:
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() == "bearer" and token and len(token) <= TOKEN_CHARS_MAX:
-            known = services.ledger.known_actor(token.strip())
-            if known is not None:
-                return Writer(*known)
+    known = known_writer(services, authorization)
+    if known is not None:
+        return known
     return Writer(signed_in(await current_actor(request, services, authorization)), None)
+
+
+def known_writer(services: Services, authorization: str | None) -> Writer | None:
+    """The caller of a ``Bearer`` token in the table last read (no query), else None."""
+    if authorization is None:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token or len(token) > TOKEN_CHARS_MAX:
+        return None
+    known = services.ledger.known_actor(token.strip())
+    return None if known is None else Writer(*known)
 
 
 SignedWriter = Annotated[Writer, Depends(signed_in_writer)]

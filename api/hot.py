@@ -23,7 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import Message, Receive, Scope, Send
 
-from api.deps import TOKEN_CHARS_MAX
+from api.deps import known_writer
 from api.models import HEADER_TEXT_PATTERN, DonationCreate, Written
 from api.services import Services
 from ledger.domain.money import parse_yuan
@@ -65,18 +65,17 @@ class HotDonations:
         ):
             return None
         services: Services = scope["app"].state.services
-        known = _known_caller(services, headers.get("authorization"))
+        known = known_writer(services, headers.get("authorization"))
         if known is None:
             return None
         try:
             gift = DonationCreate.model_validate_json(body)
         except ValidationError:
             return None
-        actor, token_sha256 = known
         # From here on, refusals are the ledger's (LedgerError), answered by the app's
         # handlers exactly as for the declared route.
         order = services.ledger.donation_order(
-            actor,
+            known.actor,
             gift.donor_id,
             parse_yuan(gift.amount),
             gift.received_on,
@@ -86,7 +85,7 @@ class HotDonations:
             gift.note,
             idempotency_key=key,
         )
-        order = replace(order, token_sha256=token_sha256)
+        order = replace(order, token_sha256=known.token_sha256)
         receipt = await services.record_donation_async(order)
         await services.read_your_write_async(receipt.position)
         written = Written(
@@ -98,15 +97,6 @@ class HotDonations:
         match, child = self.declared.matches(scope)
         assert match is Match.FULL, match
         await self.declared.handle({**scope, **child}, _replay(body), send)
-
-
-def _known_caller(services: Services, authorization: str | None) -> tuple[Any, str] | None:
-    if authorization is None:
-        return None
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token or len(token) > TOKEN_CHARS_MAX:
-        return None
-    return services.ledger.known_actor(token.strip())
 
 
 async def _read_body(receive: Receive) -> bytes:

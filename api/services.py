@@ -270,16 +270,12 @@ class Services:
         """A request met a store error: probe now rather than at the next interval."""
         self._probe_now.set()
 
-    def record_donation(self, order: DonationOrder) -> Receipt:
-        """Record one donation, sharing a transaction with concurrent ones when it can."""
-        if self.donations is None:
-            return self.ledger.record_donation_order(order)
-        return self.donations.submit(order)
-
     async def record_donation_async(self, order: DonationOrder) -> Receipt:
-        """``record_donation`` for a coroutine: the order waits for its batch's commit without
-        holding a worker thread. Giving up (the wait's bound, a cancelled request) withdraws an
-        order the writer has not taken yet, as ``GroupCommitter.submit`` does."""
+        """Record one donation, sharing a transaction with concurrent ones when it can.
+
+        The order waits for its batch's commit without holding a worker thread. Giving up
+        (the wait's bound, a cancelled request) withdraws an order the writer has not taken
+        yet, as ``GroupCommitter.submit`` does."""
         if self.donations is None:
             return await asyncio.to_thread(self.ledger.record_donation_order, order)
         answer = self.donations.queued(order)
