@@ -46,6 +46,7 @@ SECURITY_HEADERS = {
 # The API docs run Swagger UI: scripts from this origin, on the docs only.
 DOCS_HEADERS = {**SECURITY_HEADERS, "Content-Security-Policy": docs.DOCS_POLICY}
 # What answers without the store: health and metrics report on it, the rest never touch it.
+SINGLE_GIFT_PATH = "/v1/donations"
 PATHS_WITHOUT_STORE = ("/healthz", "/metrics", "/problems/", "/static/", "/docs", "/openapi.json")
 
 DESCRIPTION = """
@@ -102,6 +103,9 @@ class HeadersAndMetrics:
                 )
                 await down(scope, receive, send_with_headers)
                 return
+            if store is not None and not _is_single_gift(scope):
+                # Gifts this process answered before their views: read-your-writes holds here.
+                await store.views_show_answered()
             try:
                 await self.app(scope, receive, send_with_headers)
             except Exception as error:  # a bug: logged without its message, which may quote data
@@ -124,6 +128,11 @@ class HeadersAndMetrics:
                 services.metrics.observe(
                     scope["method"], path, status, time.perf_counter() - started
                 )
+
+
+def _is_single_gift(scope: Scope) -> bool:
+    """The webhook path (``POST /v1/donations``): a gift needs no earlier gift in the views."""
+    return bool(scope["method"] == "POST" and scope["path"] == SINGLE_GIFT_PATH)
 
 
 def load_signer(path: str) -> Signer | None:
@@ -165,6 +174,7 @@ def open_services(settings: Settings, ledger: FundLedger) -> Services:
             batch_size_max=settings.group_commit_batch_size_max,
             name="donations-group-commit",
         ),
+        answer_before_views=settings.api_processes == 1,
     )
     if not settings.views_elsewhere:
         services.start_checkpoints()

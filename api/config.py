@@ -53,6 +53,14 @@ class Settings(BaseSettings):
         description="The views are kept, and checkpoints signed, by another process "
         "(set by `serve --workers` for its API processes; PostgreSQL only).",
     )
+    api_processes: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="API processes serving this store (set by `serve --workers`). With one, a "
+        "single gift is answered once durable and every other request waits until the views "
+        "show it; with more, each gift's answer waits for its views.",
+    )
     poll_interval_s: float = Field(0.25, gt=0, le=10, description="SQLite view polling interval.")
     base_url: str = Field(
         "",

@@ -87,7 +87,7 @@ class HotDonations:
         )
         order = replace(order, token_sha256=known.token_sha256)
         receipt = await services.record_donation_async(order)
-        await services.read_your_write_async(receipt.position)
+        await services.gift_answered(receipt.position)
         written = Written(
             id=receipt.id, ids=None, position=receipt.position, replayed=receipt.replayed
         )

@@ -52,8 +52,9 @@ class Metrics:
         )
         self.view_wait = Histogram(
             "fund_ledger_view_wait_seconds",
-            "How long writes waited for the views to show them (the projection lag each"
-            " write saw).",
+            "How long until the views showed each write (the projection lag it saw): the"
+            " time its answer waited for them, or, for a gift answered once durable, the time"
+            " from its answer.",
             buckets=LATENCY_BUCKETS_S,
             registry=self.registry,
         )

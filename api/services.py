@@ -26,6 +26,9 @@ from projections.statements.ratios import Thresholds
 
 # Probes in a row that must fail with an error before the store is called down.
 PROBE_ERRORS_MAX = 2
+# Gifts answered before their views whose lag is being timed, at most: past it (the views
+# stopped), more gifts are answered and waited for by reads, but their lag is not timed.
+LAG_WATCHES_MAX = 100_000
 
 
 class AuthThrottle:
@@ -160,6 +163,11 @@ class Services:
     _stop: threading.Event = field(default_factory=threading.Event)
     _checkpointer: threading.Thread | None = None
     _view_watch: ViewWatch = field(init=False)
+    # Gifts are answered before the views show them only where every read of the store goes
+    # through this process (one API process); with several, each gift waits for its views.
+    answer_before_views: bool = True
+    # The last position of a gift answered before the views showed it (``views_show_answered``).
+    answered_position: int = 0
 
     def __post_init__(self) -> None:
         self._view_watch = ViewWatch(self.views)
@@ -292,6 +300,33 @@ class Services:
         self.runner.nudge()
         await self._view_watch.wait_async(position, self.wait_s)
         self.metrics.observe_view_wait(time.perf_counter() - started)
+
+    async def gift_answered(self, position: int) -> None:
+        """A single gift durable: its answer goes at once where reads wait for it
+        (``answer_before_views``), else once the views show it."""
+        if self.answer_before_views:
+            self.answered_before_views(position)
+        else:
+            await self.read_your_write_async(position)
+
+    def answered_before_views(self, position: int) -> None:
+        """A gift answered once durable, before the views show it: every later request to
+        this process waits for it (``views_show_answered``), and the time until the views
+        show it is observed as the projection lag, as a waiting write's is."""
+        self.answered_position = max(self.answered_position, position)
+        self.runner.nudge()
+        if self.views.pending_callbacks >= LAG_WATCHES_MAX:
+            return  # the views have stopped: the lag is not timed for every gift meanwhile
+        started = time.perf_counter()
+        observe = self.metrics.observe_view_wait
+        self.views.when_known(position, lambda: observe(time.perf_counter() - started))
+
+    async def views_show_answered(self) -> None:
+        """Wait, within the bound a write's wait has, until the views show every gift this
+        process answered before they did: read-your-writes, moved from the write to the read."""
+        position = self.answered_position
+        if self.views.known_position < position:
+            await self._view_watch.wait_async(position, self.wait_s)
 
     def read_your_write(self, position: int) -> None:
         """Hold a write's answer until the views show it, within a bounded wait.

@@ -113,6 +113,10 @@ def views_caught_up(ledger: FundLedger) -> None:
     views.close()
 
 
+# Set by `serve` for the views worker it starts: the server's process id, whose end the
+# worker follows (`projections run`).
+SERVED_BY_ENV = "FUND_LEDGER_SERVED_BY"
+
 # A catch-up of this many events or more shows its bars, in batches of the second figure.
 CATCH_UP_BARS_FROM_EVENTS = 10_000
 CATCH_UP_BATCH_EVENTS = 5_000

@@ -12,7 +12,7 @@ import typer
 
 from api.config import Settings
 from fund_ledger import common
-from fund_ledger.common import err, fail, failing_on
+from fund_ledger.common import SERVED_BY_ENV, err, fail, failing_on
 from fund_ledger.stores import address
 from fund_ledger.trust import read_signer, write_key_pair, write_public_key
 from ledger.demo import load_demo
@@ -46,9 +46,11 @@ def serve(
     workers: Annotated[
         int,
         typer.Option(
-            help="API processes. Above 1 (PostgreSQL only), the views and the checkpoints are "
-            "kept by one more process, which serve starts and restarts; the API processes "
-            "wait on its announcements for read-your-writes."
+            help="API processes (above 1, PostgreSQL only). On PostgreSQL the views and the "
+            "checkpoints are kept by one more process, which serve starts, restarts and ends "
+            "with itself. With one API process a gift is answered once durable and every "
+            "other request waits until the views show it; with more, each gift's answer waits "
+            "for the views' announcement."
         ),
     ] = 1,
 ) -> None:
@@ -89,14 +91,20 @@ def serve(
             common.print_tokens(users.tokens)
     if ledger.keyring.kek is None and ledger.position():
         raise fail(KeyEncryptionKeyMissing(ledger.keyring.kek_source).detail)
-    if workers > 1:
-        if address(settings.database_url).scheme == "sqlite":
-            raise fail("--workers above 1 needs PostgreSQL: an SQLite store takes one process")
+    on_sqlite = address(settings.database_url).scheme == "sqlite"
+    if workers > 1 and on_sqlite:
+        raise fail("--workers above 1 needs PostgreSQL: an SQLite store takes one process")
+    if not on_sqlite:
+        # On PostgreSQL the views are kept by a process of their own, so that applying them
+        # does not share the API process's interpreter lock with answering requests.
         # The views' tables made here, once: made by every process at its start, their
         # CREATE TABLE IF NOT EXISTS race in PostgreSQL's catalogue.
         common.open_views(ledger).close()
         ledger.close()
-        err.print(f"serving on http://{host}:{port}/ with {workers} API processes (docs at /docs)")
+        processes = f"{workers} API processes" if workers > 1 else "one API process"
+        err.print(
+            f"serving on http://{host}:{port}/ with {processes} and the views apart (docs at /docs)"
+        )
         _serve_apart(host, port, log_level, workers, sign=Path(settings.signing_key_file).exists())
         return
     err.print(f"serving on http://{host}:{port}/ (API docs at /docs)")
@@ -124,10 +132,12 @@ def _serve_apart(host: str, port: int, log_level: str, workers: int, *, sign: bo
         command.append("--sign-checkpoints")
     stopping = threading.Event()
     worker: list[subprocess.Popen[bytes]] = []
+    # The worker ends with this process, however it ends (``projections run``).
+    worker_env = {**os.environ, SERVED_BY_ENV: str(os.getpid())}
 
     def supervise() -> None:
         while not stopping.is_set():
-            worker[:] = [subprocess.Popen(command, stdout=subprocess.DEVNULL)]  # noqa: S603 - our own CLI
+            worker[:] = [subprocess.Popen(command, stdout=subprocess.DEVNULL, env=worker_env)]  # noqa: S603 - our own CLI
             while worker[0].poll() is None and not stopping.is_set():
                 stopping.wait(0.5)
             if not stopping.is_set():
@@ -137,6 +147,7 @@ def _serve_apart(host: str, port: int, log_level: str, workers: int, *, sign: bo
     supervisor = threading.Thread(target=supervise, name="views-supervisor", daemon=True)
     supervisor.start()
     os.environ["FUND_LEDGER_VIEWS_ELSEWHERE"] = "1"  # read by each API process's Settings
+    os.environ["FUND_LEDGER_API_PROCESSES"] = str(workers)
     try:
         uvicorn.run(
             "api.app:create_app",

@@ -15,11 +15,21 @@ from rich.table import Table
 
 from api.config import Settings
 from fund_ledger import common
-from fund_ledger.common import err, fail, failing_on, open_views, progress_bars
+from fund_ledger.common import (
+    SERVED_BY_ENV,
+    err,
+    fail,
+    failing_on,
+    open_views,
+    progress_bars,
+)
 from fund_ledger.stores import address
 from fund_ledger.trust import open_log, read_signer
 from projections.admin import grant_readonly_statements
 from projections.runner import VIEWS, LiveRunner, announce_positions
+
+# How often a views worker started by `serve` looks whether that server still runs.
+ORPHAN_CHECK_S = 0.5
 
 projections_app = typer.Typer(help="The read models: status, rebuild, run.", no_args_is_help=True)
 db_app = typer.Typer(help="Database administration.", no_args_is_help=True)
@@ -121,6 +131,9 @@ def projections_run(
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())
+    served_by = os.environ.get(SERVED_BY_ENV)
+    if served_by is not None:
+        _stop_when_orphaned(int(served_by), stopping)
     log = open_log(views, signer)
     with LiveRunner(views, poll_interval_s=poll_interval_s) as runner:
         err.print("projection runner started; Ctrl-C stops it")
@@ -133,6 +146,19 @@ def projections_run(
                 except Exception as error:  # an inconsistent log stays unsigned; said here
                     err.print(f"[yellow]checkpoint not signed: {common.describe(error)}[/yellow]")
     err.print("projection runner stopped")
+
+
+def _stop_when_orphaned(parent_pid: int, stopping: threading.Event) -> None:
+    """Stop once ``parent_pid`` (the ``serve`` that started this worker) has ended, however
+    it ended: killed, it cannot stop its worker itself."""
+
+    def watch() -> None:
+        while not stopping.wait(ORPHAN_CHECK_S):
+            if os.getppid() != parent_pid:
+                err.print("the server that started this views worker has ended: stopping")
+                stopping.set()
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
 
 
 @db_app.command("grant-readonly")

@@ -142,7 +142,7 @@ async def record_donation(
     if writer.token_sha256 is not None:
         order = replace(order, token_sha256=writer.token_sha256)
     receipt = await services.record_donation_async(order)
-    await services.read_your_write_async(receipt.position)
+    await services.gift_answered(receipt.position)
     return _answer(receipt)
 
 

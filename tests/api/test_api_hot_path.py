@@ -8,6 +8,10 @@ the same store, which is what another process is to this one.
 
 from __future__ import annotations
 
+import threading
+import time
+from typing import Any
+
 from api_calls import DAY, TREASURER, Api, assert_problem
 
 from ledger.app import OPERATOR, FundLedger
@@ -133,3 +137,46 @@ def test_the_common_gift_takes_the_hot_route_and_the_rest_the_declared_one(api: 
         item["receipt_no"]
         for item in api.get("/v1/donations", "auditor", limit=200).json()["items"]
     )
+
+
+def test_a_gift_is_answered_once_durable_and_the_next_read_waits_for_its_views(api: Api) -> None:
+    """One API process answers a gift before its views show it; every other request then
+    waits until they do, so read-your-writes holds where it is read."""
+    services = api.client.app.state.services  # type: ignore[attr-defined]
+    donor_id = api.donor()
+    lags_before = _view_waits(services)
+    services.runner.stop()  # the views stand still until the catch-up below
+    started = time.perf_counter()
+    written = api.post("treasurer", "/v1/donations", _gift(api, donor_id, "A-1"))
+    assert written.status_code == 201, written.text
+    assert time.perf_counter() - started < services.wait_s  # answered without the views
+    position = written.json()["position"]
+    assert services.views.known_position < position
+    assert services.answered_position == position
+
+    catch_up = threading.Timer(0.3, services.views.catch_up)
+    catch_up.start()
+    listed = api.get("/v1/donations", "auditor", limit=200).json()["items"]
+    catch_up.join()
+    assert "A-1" in {item["receipt_no"] for item in listed}
+    # The time until the views showed the gift is the projection lag, observed once.
+    assert _view_waits(services) == lags_before + 1
+
+
+def test_with_several_api_processes_a_gift_waits_for_its_views(api: Api) -> None:
+    """Another API process's reads know nothing of this one's answers: each gift's answer
+    waits for its views (within the bound) as before."""
+    services = api.client.app.state.services  # type: ignore[attr-defined]
+    donor_id = api.donor()
+    services.answer_before_views = False
+    services.wait_s = 0.5
+    services.runner.stop()
+    started = time.perf_counter()
+    written = api.post("treasurer", "/v1/donations", _gift(api, donor_id, "S-1"))
+    assert written.status_code == 201, written.text
+    assert time.perf_counter() - started >= 0.5
+    assert services.answered_position < written.json()["position"]
+
+
+def _view_waits(services: Any) -> float:
+    return float(services.metrics.registry.get_sample_value("fund_ledger_view_wait_seconds_count"))

@@ -1,4 +1,5 @@
-"""`fund-ledger serve --workers 2` on PostgreSQL: two API processes and one views worker.
+"""`fund-ledger serve` on PostgreSQL: the API processes (one, or two with `--workers 2`) and one
+views worker.
 
 The API processes keep no views: each write waits for the views worker's announcement of the
 position it reached (``projections.runner.announce_positions``). Every promise of one process
@@ -143,3 +144,66 @@ def test_two_api_processes_keep_every_promise(
     # Stopping serve stops its views worker too: nothing of it is left running.
     time.sleep(0.5)
     assert not _children(server.pid)
+
+
+def test_one_api_process_keeps_its_views_apart_and_they_end_with_it(
+    world: World, postgres_url: str, tmp_path: Path
+) -> None:
+    """Plain `serve` on PostgreSQL: one API process, the views in a worker of their own. A gift
+    is answered once durable and the next read waits for its views; the worker ends with the
+    server even when the server is killed and cannot stop it."""
+    token = world.app.reissue_token(OPERATOR, world.treasurer.name)[1]
+    world.app.close()
+    port = free_port()
+    env = {**os.environ, "FUND_LEDGER_DATABASE_URL": postgres_url}
+    env["FUND_LEDGER_SIGNING_KEY_FILE"] = str(tmp_path / "none.key")
+    log = (tmp_path / "serve.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "fund_ledger", "serve", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {token}"}
+    donor = world.donors[next(iter(world.donors))]
+    try:
+        with httpx.Client(base_url=base, headers=headers, timeout=20.0) as client:
+
+            def up() -> bool:
+                try:
+                    return client.get("/healthz").status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            wait_until(up, START_TIMEOUT_S, "serve to answer")
+            workers = [p for p in _children(server.pid) if "projections run" in _command_line(p)]
+            assert len(workers) == 1, [_command_line(p) for p in _children(server.pid)]
+            for i in range(10):
+                body = {
+                    "donor_id": donor,
+                    "amount": f"{i + 1}.00",
+                    "received_on": DAY.isoformat(),
+                    "channel": "wechat_pay",
+                    "receipt_no": f"W1-{i:03d}",
+                }
+                written = client.post("/v1/donations", json=body)
+                assert written.status_code == 201, written.text
+                listed = client.get("/v1/donations", params={"limit": 200}).json()["items"]
+                assert body["receipt_no"] in {item["receipt_no"] for item in listed}
+            summary = client.get("/v1/summary").json()
+            assert summary["received_total"] == "55.00", summary
+    finally:
+        server.kill()  # SIGKILL: serve cannot stop its worker
+        server.wait(timeout=20)
+        log.close()
+    worker = workers[0]
+    wait_until(
+        lambda: (
+            not Path(f"/proc/{worker}").exists()
+            or " Z " in Path(f"/proc/{worker}/stat").read_text()
+        ),
+        START_TIMEOUT_S,
+        "the views worker to end after its server",
+    )
