@@ -22,7 +22,7 @@ from datetime import date
 from typing import Any, ClassVar, TypedDict, TypeVar, Unpack
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
     InfrastructureFactory,
@@ -230,9 +230,27 @@ class Kernel(Application[UUID]):
     _leaf_format_recorded: bool = False
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
-        """Save, after recording the log's leaf format if the store has none yet."""
+        """Save, after recording the log's leaf format if the store has none yet.
+
+        ``Application.save`` with its events collected more cheaply: eventsourcing asks each
+        object ``isinstance(obj, DomainEventProtocol)``, a runtime-checkable protocol whose
+        check costs tens of microseconds, a seventh of the group-commit writer's time for a
+        batch of gifts. An ``Aggregate``'s pending events are taken directly; anything else
+        is collected as the library does, in the same order."""
         self.adopt_leaf_format()
-        return super().save(*objs, **kwargs)
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent()
+        for obj in objs:
+            if isinstance(obj, Aggregate):
+                processing_event.events.extend(obj.collect_events())
+                processing_event.aggregates[obj.id] = obj
+            else:
+                processing_event.collect_events(obj)
+        processing_event.saved_kwargs.update(kwargs)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        self.notify(processing_event.events)  # deprecated in eventsourcing, still called
+        return recordings
 
     def adopt_leaf_format(self) -> None:
         """Record ``LeafFormat.Adopted`` once per store, before anything else this code writes:
