@@ -104,9 +104,6 @@ class HeadersAndMetrics:
                 )
                 await down(scope, receive, send_with_headers)
                 return
-            if store is not None and not _is_single_gift(scope):
-                # Gifts this process answered before their views: read-your-writes holds here.
-                await store.views_show_answered()
             try:
                 await self.app(scope, receive, send_with_headers)
             except Exception as error:  # a bug: logged without its message, which may quote data
@@ -129,6 +126,23 @@ class HeadersAndMetrics:
                 services.metrics.observe(
                     scope["method"], path, status, time.perf_counter() - started
                 )
+
+
+class AfterAnsweredGifts:
+    """Every request but a single gift waits until the views show the gifts this process has
+    answered before they did (``Services.answer_before_views``): read-your-writes, held where
+    the views are read. Inside the deadline, so that views a failing store holds back cost a
+    request no more than any other wait on the store."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith(PATHS_WITHOUT_STORE):
+            services: Services | None = getattr(scope["app"].state, "services", None)
+            if services is not None and not _is_single_gift(scope):
+                await services.views_show_answered()
+        await self.app(scope, receive, send)
 
 
 def _is_single_gift(scope: Scope) -> bool:
@@ -242,6 +256,7 @@ def create_app(settings: Settings | None = None, ledger: FundLedger | None = Non
         redoc_url=None,
     )
     problems.install(app)
+    app.add_middleware(AfterAnsweredGifts)
     app.add_middleware(
         Deadline, deadline_s=settings.request_deadline_s, retry_after_s=problems.RETRY_AFTER_S
     )

@@ -108,8 +108,15 @@ class ViewWatch:
             try:
                 await asyncio.wait_for(known, min(remaining_s, self.ASYNC_POLL_S))
             except TimeoutError:
-                # Views kept by another process: read from the store, off the event loop.
-                await asyncio.to_thread(self._current)
+                # Views kept by another process: read from the store, off the event loop, and
+                # no longer than the wait has left (a store going away holds the read).
+                remaining_s = deadline - time.monotonic()
+                if remaining_s <= 0:
+                    return False
+                try:
+                    await asyncio.wait_for(asyncio.to_thread(self._current), remaining_s)
+                except TimeoutError:
+                    return False
         return True
 
     def _current(self) -> int:
