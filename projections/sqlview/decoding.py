@@ -1,4 +1,5 @@
-"""Reading stored events back for the views: the uniform gifts straight from their JSON.
+"""Reading stored events back for the views: the uniform gifts (and the idempotency records
+the service saves with keyed gifts) straight from their JSON.
 
 eventsourcing's mapper decodes each stored event with a hook called on every JSON object and
 resolves its topic, about 20 µs an event; a rebuild of a million gifts pays it in every process.
@@ -9,8 +10,12 @@ class with the same ``__dict__`` in the same order. The views then compute the s
 
 Anything else goes through the mapper: other kinds, a state of another shape (older or newer
 fields, a ``class_version``, a note, which is sealed), a mapper with a cipher or compressor.
-The first gift of every batch is decoded both ways and compared; the first difference stops the
-fast path for good, in this process.
+The first gift and the first record of every batch are decoded both ways and compared; the
+first difference stops the fast path for good, in this process.
+
+The caches of moments and metas are bounded and emptied when full: keyed gifts each bring a
+moment and a meta of their own, and must not leave the next million imported gifts, which
+share a handful, without a cache.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import Any
 from eventsourcing.persistence import Mapper, Notification
 
 from ledger.domain import Donation, Meta
+from ledger.domain.records import IdempotencyRecord
 
 # The stored fields of a gift received, as the service and the bulk import write them.
 _GIFT_FIELDS = (
@@ -44,6 +50,19 @@ _GIFT_FIELDS = (
 # Its event's fields, as the mapper gives them back.
 GIFT_EVENT_FIELDS = (*_GIFT_FIELDS, "originator_id", "originator_version")
 _OPTIONAL_TEXT = ("project_id", "project_code", "donor_ref", "account")
+# The stored fields of an idempotency record (ledger.domain.records), all text but two.
+_RECORD_FIELDS = (
+    "timestamp",
+    "originator_topic",
+    "key",
+    "actor_id",
+    "fingerprint",
+    "result_id",
+    "meta",
+)
+_RECORD_TEXT = ("originator_topic", "key", "actor_id", "fingerprint", "result_id")
+RECORD_EVENT_FIELDS = (*_RECORD_FIELDS, "originator_id", "originator_version")
+CACHED_MAX = 10_000
 _META_FIELDS = ("actor_id", "actor_role", "effective_on", "idempotency_key")
 _decode_json = json.JSONDecoder().decode
 
@@ -55,28 +74,39 @@ class EventDecoder:
         self.mapper = mapper
         self.gift_class: type = Donation.Received  # type: ignore[attr-defined]
         self.gift_topic = str(self.gift_class.TOPIC)
-        # Trusted until a gift decoded here differs from the mapper's.
+        self.record_class: type = IdempotencyRecord.Recorded  # type: ignore[attr-defined]
+        self.record_topic = str(self.record_class.TOPIC)
+        # Trusted until an event decoded here differs from the mapper's.
         self.trusted = (
             getattr(mapper, "cipher", None) is None
             and getattr(mapper, "compressor", None) is None
             and getattr(self.gift_class, "class_version", 1) == 1
+            and getattr(self.record_class, "class_version", 1) == 1
         )
         self.fast = 0
         self._moments: dict[str, datetime] = {}
         self._metas: dict[tuple[Any, ...], Meta] = {}
+        self._days: dict[str, date] = {}
 
     def decode(self, notifications: Sequence[Notification]) -> list[tuple[int, Any]]:
         """(position, domain event) for each notification, in order."""
         batch: list[tuple[int, Any]] = []
-        checked = False
+        checked: set[str] = set()
         to_domain_event = self.mapper.to_domain_event
+        gift_topic, record_topic = self.gift_topic, self.record_topic
         for n in notifications:
-            event = self._gift(n) if self.trusted and n.topic == self.gift_topic else None
-            if event is not None and not checked:
-                checked = True
-                if not self._same_as_mapper(event, n):
-                    self.trusted = False
-                    event = None
+            event = None
+            if self.trusted:
+                topic = n.topic
+                if topic == gift_topic:
+                    event = self._gift(n)
+                elif topic == record_topic:
+                    event = self._record(n)
+                if event is not None and topic not in checked:
+                    checked.add(topic)
+                    if not self._same_as_mapper(event, n):
+                        self.trusted = False
+                        event = None
             if event is None:
                 event = to_domain_event(n)
             else:
@@ -99,7 +129,7 @@ class EventDecoder:
         if type(state) is not dict or tuple(state) != _GIFT_FIELDS:
             return None
         moment = _moment(state["timestamp"], self._moments)
-        meta = _meta(state["meta"], self._metas)
+        meta = _meta(state["meta"], self._metas, self._days)
         if moment is None or meta is None or not _plain_gift(state):
             return None
         state["timestamp"] = moment
@@ -107,6 +137,26 @@ class EventDecoder:
         state["originator_id"] = n.originator_id
         state["originator_version"] = n.originator_version
         event: Any = object.__new__(self.gift_class)
+        object.__setattr__(event, "__dict__", state)
+        return event
+
+    def _record(self, n: Notification) -> Any:
+        """The idempotency record's event, or None when its state is not the uniform shape."""
+        try:
+            state = _decode_json(n.state.decode("utf-8"))
+        except ValueError:
+            return None
+        if type(state) is not dict or tuple(state) != _RECORD_FIELDS:
+            return None
+        moment = _moment(state["timestamp"], self._moments)
+        meta = _meta(state["meta"], self._metas, self._days)
+        if moment is None or meta is None or any(type(state[k]) is not str for k in _RECORD_TEXT):
+            return None
+        state["timestamp"] = moment
+        state["meta"] = meta
+        state["originator_id"] = n.originator_id
+        state["originator_version"] = n.originator_version
+        event: Any = object.__new__(self.record_class)
         object.__setattr__(event, "__dict__", state)
         return event
 
@@ -143,12 +193,11 @@ def _moment(value: Any, seen: dict[str, datetime]) -> datetime | None:
             moment = datetime.fromisoformat(text)
         except ValueError:
             return None
-        if len(seen) < 10_000:
-            seen[text] = moment
+        _keep(seen, text, moment)
     return moment
 
 
-def _meta(value: Any, seen: dict[tuple[Any, ...], Meta]) -> Meta | None:
+def _meta(value: Any, seen: dict[tuple[Any, ...], Meta], days: dict[str, date]) -> Meta | None:
     data = _typed(value, "meta")
     if type(data) is not dict or tuple(data) != _META_FIELDS:
         return None
@@ -161,14 +210,26 @@ def _meta(value: Any, seen: dict[tuple[Any, ...], Meta]) -> Meta | None:
         or not (key[3] is None or type(key[3]) is str)
     ):
         return None
-    meta = seen.get(key)
+    # A keyed meta is its event's own: made each time, its day shared with the others.
+    meta = seen.get(key) if key[3] is None else None
     if meta is not None:
         return meta
-    try:
-        effective_on = date.fromisoformat(day)
-    except ValueError:
-        return None
+    effective_on = days.get(day)
+    if effective_on is None:
+        try:
+            effective_on = date.fromisoformat(day)
+        except ValueError:
+            return None
+        _keep(days, day, effective_on)
     meta = Meta(key[0], key[1], effective_on, key[3])
-    if len(seen) < 10_000:
-        seen[key] = meta
+    if key[3] is None:
+        _keep(seen, key, meta)
     return meta
+
+
+def _keep(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    """Cache a value, emptying the cache first when full: the values of a log come in runs
+    (a day's posts, an import), so the latest are those worth keeping."""
+    if len(cache) >= CACHED_MAX:
+        cache.clear()
+    cache[key] = value
