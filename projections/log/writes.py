@@ -28,7 +28,7 @@ from ledger.log.leaves import (
 from ledger.log.merkle import leaf_hash
 from projections.log.tree import frontier, size_of
 from projections.sqlview.decoding import GIFT_EVENT_FIELDS, RECORD_EVENT_FIELDS
-from projections.sqlview.gifts import GIFT, SHAPES_MAX, gift_pair
+from projections.sqlview.gifts import GIFT, RECORD, SHAPES_MAX, gift_pair
 from projections.sqlview.projection import ViewProjection
 from projections.sqlview.writes import Cursor, Write
 
@@ -194,7 +194,6 @@ _CUT = re.compile(
     r'|key|result_id)\\u0000"'
 )
 _templates: dict[tuple[Any, ...], Any] = {}
-RECORD = "IdempotencyRecord.Recorded"
 # The fields of a gift its leaf's template is made for: all but those its values come from.
 _GIFT_SHAPED = tuple(
     k

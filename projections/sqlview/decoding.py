@@ -50,7 +50,7 @@ _GIFT_FIELDS = (
 # Its event's fields, as the mapper gives them back.
 GIFT_EVENT_FIELDS = (*_GIFT_FIELDS, "originator_id", "originator_version")
 _OPTIONAL_TEXT = ("project_id", "project_code", "donor_ref", "account")
-# The stored fields of an idempotency record (ledger.domain.records), all text but two.
+# The stored fields of an idempotency record (ledger.domain.records).
 _RECORD_FIELDS = (
     "timestamp",
     "originator_topic",
@@ -60,7 +60,6 @@ _RECORD_FIELDS = (
     "result_id",
     "meta",
 )
-_RECORD_TEXT = ("originator_topic", "key", "actor_id", "fingerprint", "result_id")
 RECORD_EVENT_FIELDS = (*_RECORD_FIELDS, "originator_id", "originator_version")
 CACHED_MAX = 10_000
 _META_FIELDS = ("actor_id", "actor_role", "effective_on", "idempotency_key")
@@ -150,7 +149,7 @@ class EventDecoder:
             return None
         moment = _moment(state["timestamp"], self._moments)
         meta = _meta(state["meta"], self._metas, self._days)
-        if moment is None or meta is None or any(type(state[k]) is not str for k in _RECORD_TEXT):
+        if moment is None or meta is None or not _plain_record(state):
             return None
         state["timestamp"] = moment
         state["meta"] = meta
@@ -173,6 +172,17 @@ def _plain_gift(state: dict[str, Any]) -> bool:
         and type(state["in_kind"]) is bool
         and state["note"] is None
         and all(state[k] is None or type(state[k]) is str for k in _OPTIONAL_TEXT)
+    )
+
+
+def _plain_record(state: dict[str, Any]) -> bool:
+    """Every field but the two typed ones text, as the mapper would give it back."""
+    return (
+        type(state["originator_topic"]) is str
+        and type(state["key"]) is str
+        and type(state["actor_id"]) is str
+        and type(state["fingerprint"]) is str
+        and type(state["result_id"]) is str
     )
 
 

@@ -17,9 +17,11 @@ from helpers import snapshot
 
 from ledger.app import OPERATOR, FundLedger, Receipt
 from ledger.demo import load_demo
+from projections.books import writes as books_writes
 from projections.log import writes as log_writes
 from projections.log.queries import Log
 from projections.log.writes import RECORD
+from projections.monthly import writes as monthly_writes
 from projections.runner import Views
 from projections.sqlview import gifts
 from projections.sqlview.decoding import EventDecoder
@@ -282,6 +284,45 @@ def test_fast_leaves_of_keyed_gifts_and_records_that_disagree_are_dropped(
     again = Views(ledger)
     again.rebuild()
     assert not log_writes._FastLeaves.trusted
+    assert snapshot(again) == expected
+    ledger.close()
+
+
+def test_the_views_write_records_fast_and_drop_a_fast_path_that_disagrees(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = FundLedger(store_url)
+    _mixed_log(ledger)
+    taken: Counter[bool] = Counter()
+    record_books_writes = books_writes.record_books_writes
+
+    def counting(position: int, event: Any, sink: Any) -> bool:
+        took = record_books_writes(position, event, sink)
+        if type(event).__qualname__ == RECORD:
+            taken[took] += 1
+        return took
+
+    monkeypatch.setattr(books_writes, "record_books_writes", counting)
+    views = Views(ledger)
+    expected = _fast_rebuild(views)
+    assert taken[True] > 0
+    assert taken[False] == 0  # every record of the log was taken
+    # Fast paths gone wrong: a record's line in the books one position late, and each record
+    # counted twice in its month.
+
+    def late(position: int, event: Any, sink: Any) -> bool:
+        return record_books_writes(position + 1, event, sink)
+
+    def twice(key: tuple[Any, ...], count: int, amount_fen: int) -> list[Any]:
+        return [(monthly_writes._ADD_MONTH_EVENT, key, (2 * count,))]
+
+    monkeypatch.setattr(books_writes, "record_books_writes", late)
+    monkeypatch.setattr(monthly_writes, "_month_event", twice)
+    again = Views(ledger)
+    again.rebuild()
+    assert not again.projections["books"].fast_trusted
+    assert not again.projections["monthly"].fast_trusted
+    assert again.projections["registers"].fast_trusted
     assert snapshot(again) == expected
     ledger.close()
 
