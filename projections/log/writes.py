@@ -30,7 +30,7 @@ from projections.log.tree import frontier, size_of
 from projections.sqlview.decoding import GIFT_EVENT_FIELDS, RECORD_EVENT_FIELDS
 from projections.sqlview.gifts import GIFT, RECORD, SHAPES_MAX, gift_pair
 from projections.sqlview.projection import ViewProjection
-from projections.sqlview.writes import Cursor, Write
+from projections.sqlview.writes import Cursor, LastIso, Write
 
 SALTS_PER_QUERY = 500
 
@@ -221,23 +221,15 @@ def _fill(pieces: list[str], values: dict[str, str]) -> str:
     return "".join(out)
 
 
-class _Moments:
-    """The text of the last moment, by identity: the gifts of an import share theirs."""
-
-    moment: object = None
-    text = ""
+_recorded = LastIso()
 
 
 def _common(position: int, event: Any) -> dict[str, str]:
     """The values every fast leaf has: its position, event and moment recorded."""
-    moment = event.timestamp
-    if moment is not _Moments.moment:
-        _Moments.text = encode_basestring(moment.isoformat())
-        _Moments.moment = moment
     return {
         "position": str(position),
         "event": encode_basestring(f"{event.originator_id}/{event.originator_version}"),
-        "recorded_at": _Moments.text,
+        "recorded_at": encode_basestring(_recorded.iso(event.timestamp)),
     }
 
 
