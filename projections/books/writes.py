@@ -9,7 +9,7 @@ from ledger.domain.accounts import Posting, commitment_change_fen, event_name, p
 from ledger.domain.cashflow import cash_flows
 from ledger.domain.closing import closing_entries, year_end
 from ledger.domain.restrictions import settled
-from projections.sqlview.gifts import GIFT, SHAPES_MAX, gift_pair
+from projections.sqlview.gifts import GIFT, RECORD, SHAPES_MAX, gift_pair
 from projections.sqlview.projection import ViewProjection
 from projections.sqlview.writes import (
     Add,
@@ -257,6 +257,16 @@ def gift_books_writes(position: int, gift: Any, sink: Sink) -> bool:
     return True
 
 
+def record_books_writes(position: int, record: Any, sink: Sink) -> bool:
+    """``books_writes`` of an idempotency record: an event of its day, and no more."""
+    if event_name(record) != RECORD:
+        return False
+    day = day_of(record)
+    sink.tally(_event_day, (day,), 0)
+    sink.row(_EVENT_LOG, (position, RECORD, day, moment_of(record)))
+    return True
+
+
 def _event_day(key: tuple[Any, ...], count: int, amount_fen: int) -> list[AddTo]:
     return [(_ADD_EVENT_DAY, key, (count,))]
 
@@ -280,4 +290,6 @@ class BooksProjection(ViewProjection):
         return books_writes(position, domain_event)
 
     def fast_write(self, position: int, domain_event: Any, sink: Sink) -> bool:
-        return gift_books_writes(position, domain_event, sink)
+        return gift_books_writes(position, domain_event, sink) or record_books_writes(
+            position, domain_event, sink
+        )

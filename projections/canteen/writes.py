@@ -6,9 +6,11 @@ from typing import Any
 
 from ledger.domain import month_of
 from ledger.domain.accounts import event_name
-from projections.sqlview.gifts import GIFT
+from projections.sqlview.gifts import GIFT, RECORD
 from projections.sqlview.projection import ViewProjection
 from projections.sqlview.writes import Sink, Write
+
+_UNSEEN = frozenset({GIFT, RECORD})
 
 _MONTH = (
     "INSERT INTO {t}fl_canteen_months"
@@ -62,5 +64,6 @@ class CanteenProjection(ViewProjection):
         return canteen_writes(domain_event)
 
     def fast_write(self, position: int, domain_event: Any, sink: Sink) -> bool:
-        # A gift changes nothing here: taking it keeps a run of gifts one run.
-        return event_name(domain_event) == GIFT
+        # A gift, or the idempotency record of a gift posted with a key, changes nothing
+        # here: taking them keeps a run of gifts one run.
+        return event_name(domain_event) in _UNSEEN

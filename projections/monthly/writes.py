@@ -7,7 +7,7 @@ from typing import Any
 from ledger.domain import month_of
 from ledger.domain.accounts import commitment_change_fen, event_name, postings_for
 from projections.monthly.reports import freeze_months_through
-from projections.sqlview.gifts import gift_pair
+from projections.sqlview.gifts import RECORD, gift_pair
 from projections.sqlview.projection import ViewProjection
 from projections.sqlview.writes import Add, AddTo, Sink, Write
 
@@ -66,6 +66,10 @@ def gift_monthly_writes(gift: Any, sink: Sink) -> bool:
     return True
 
 
+def _month_event(key: tuple[Any, ...], count: int, amount_fen: int) -> list[AddTo]:
+    return [(_ADD_MONTH_EVENT, key, (count,))]
+
+
 def _gift_month(key: tuple[Any, ...], count: int, amount_fen: int) -> list[AddTo]:
     """The month sums of ``count`` gifts of one month and pair of accounts."""
     month, debit, credit = key
@@ -83,4 +87,8 @@ class MonthlyProjection(ViewProjection):
         return monthly_writes(position, domain_event)
 
     def fast_write(self, position: int, domain_event: Any, sink: Sink) -> bool:
+        if event_name(domain_event) == RECORD:
+            # An idempotency record is counted in its month, and no more.
+            sink.tally(_month_event, (month_of(domain_event.meta.effective_on),), 0)
+            return True
         return gift_monthly_writes(domain_event, sink)

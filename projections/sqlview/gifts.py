@@ -15,6 +15,8 @@ from ledger.domain.accounts import event_name, postings_for
 from projections.sqlview.decoding import GIFT_EVENT_FIELDS
 
 GIFT = "Donation.Received"
+# Saved with each gift posted with an idempotency key: a line in the books, nothing else.
+RECORD = "IdempotencyRecord.Recorded"
 SHAPES_MAX = 10_000
 
 Shape = tuple[Any, ...]

@@ -35,20 +35,20 @@ class ViewProjection(Projection[SQLView]):
 
     def batch_writes(self, batch: Sequence[tuple[int, Any]]) -> list[Write]:
         """Every write of a batch, a run of events the fast path takes gathered into a few.
-        The first event of the batch the fast path takes is also given to the slow one: if
-        their writes differ, the fast path is dropped for good."""
+        The first event of each kind in the batch the fast path takes is also given to the
+        slow one: if their writes differ, the fast path is dropped for good."""
         writes: list[Write] = []
         bulk = Bulk()
-        checked = False
+        checked: set[type] = set()
         for position, domain_event in batch:
             if self.fast_trusted:
-                if checked:
+                if type(domain_event) in checked:
                     if self.fast_write(position, domain_event, bulk):
                         continue
                 else:
                     probe = Probe()
                     if self.fast_write(position, domain_event, probe):
-                        checked = True
+                        checked.add(type(domain_event))
                         if probe.writes == self.writes_for(position, domain_event):
                             self.fast_write(position, domain_event, bulk)
                             continue

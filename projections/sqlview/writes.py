@@ -149,24 +149,29 @@ class Bulk:
         return writes
 
 
-class _Last:
+class LastIso:
     """The text of the last value written, by identity: the gifts of an import share their
     moment and day objects (``projections.sqlview.decoding``), and a rebuild asks millions of
-    times. Dates and datetimes are immutable, so one object always gives the same text."""
+    times. Dates and datetimes are immutable, so one object always gives the same text.
+
+    The value and its text are held as one pair, replaced whole: the live runners of several
+    funds (``api.district``) share it from their threads, and a value set apart from its
+    text could give one event another's day.
+    """
 
     def __init__(self) -> None:
-        self.value: object = None
-        self.text = ""
+        self.last: tuple[object, str] = (None, "")
 
     def iso(self, value: date | datetime) -> str:
-        if value is not self.value:
-            self.text = str(value.isoformat())
-            self.value = value
-        return self.text
+        last = self.last
+        if last[0] is not value:
+            last = (value, str(value.isoformat()))
+            self.last = last
+        return last[1]
 
 
-_last_day = _Last()
-_last_moment = _Last()
+_last_day = LastIso()
+_last_moment = LastIso()
 
 
 def day_of(domain_event: Any) -> str:
