@@ -18,7 +18,6 @@ from eventsourcing.persistence import RecordConflictError
 from ledger.domain import DIRECTORY_ID, FUND_ID, Donation, Donor, Fund, IdempotencyRecord, Project
 from ledger.domain.checks import BATCH_SIZE_MAX
 from ledger.domain.errors import (
-    Duplicate,
     IdempotencyConflict,
     LedgerError,
     NotFound,
@@ -34,7 +33,7 @@ class _Group:
     """What a group commit of donations reads once, and what its orders have claimed so far."""
 
     def __init__(self, ledger: GroupCommits, orders: Sequence[DonationOrder]) -> None:
-        self.orders = orders
+        self.orders = list(orders)  # an order whose made receipt number is taken is renumbered
         self.fingerprints = [
             fingerprint(
                 "record_donation",
@@ -167,7 +166,9 @@ class GroupCommits(DonationCommands):
         )
         donation_id = group.donation_ids[index]
         if donation_id in group.receipts_taken:
-            raise Duplicate("receipt", order.receipt)
+            order = self._renumbered(order, lambda d: d in group.receipts_taken)
+            donation_id = Donation.create_id(order.receipt)
+            group.orders[index], group.donation_ids[index] = order, donation_id
         meta = order.meta()
         donor_ref = self._donor_ref(donor, str(donation_id), group.secrets)
         made: list[Aggregate] = [

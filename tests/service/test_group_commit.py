@@ -271,3 +271,43 @@ def test_the_treasurer_check_comes_before_the_queue(fund: Fund) -> None:
         fund.ledger.donation_order(member, fund.donor, 100, DAY, "cash")
     assert caught.value.code == "not-permitted"
     assert UUID(fund.donor)  # the donor exists: only the role refused it
+
+
+# -- receipt numbers made for gifts that came without one ---------------------------------------
+
+
+def test_a_made_receipt_number_drawn_twice_is_drawn_again_not_refused(
+    fund: Fund, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Made numbers are random, 32 bits a day: under tens of thousands of gifts a day two
+    draw the same now and then (the bench met it: a 409 among 20,000 gifts). The second gift
+    is not a duplicate: it gets another number, in a group commit and alone alike."""
+    draws = iter(["NH-SAME", "NH-SAME", "NH-OTHER", "NH-SAME", "NH-THIRD", "NH-RETRY"])
+    monkeypatch.setattr(
+        "ledger.service.donations.made_receipt_no", lambda received_on, random_bytes=4: next(draws)
+    )
+    first, second = fund.order(None, key="m-1"), fund.order(None, key="m-2")
+    assert first.receipt == second.receipt == "NH-SAME"
+    answers = fund.ledger.record_donation_orders([first, second])
+    assert all(isinstance(a, Receipt) for a in answers), answers
+    assert answers[0].id == str(Donation.create_id("NH-SAME"))
+    assert answers[1].id == str(Donation.create_id("NH-OTHER"))
+    # Alone: the store holds NH-SAME already.
+    alone = fund.order(None, key="m-3")
+    assert alone.receipt == "NH-SAME"
+    receipt = fund.ledger.record_donation_order(alone)
+    assert receipt.id == str(Donation.create_id("NH-THIRD"))
+    assert {"NH-SAME", "NH-OTHER", "NH-THIRD"} <= fund.stored_receipts()
+    # A retry is answered by its key with its first number.
+    again = fund.ledger.record_donation_orders([fund.order(None, key="m-2")])
+    assert isinstance(again[0], Receipt), again
+    assert again[0].replayed
+    assert again[0].id == answers[1].id
+
+
+def test_a_receipt_number_given_and_taken_is_still_refused(fund: Fund) -> None:
+    fund.ledger.record_donation_order(fund.order("GIVEN-1"))
+    [answer] = fund.ledger.record_donation_orders([fund.order("GIVEN-1")])
+    assert isinstance(answer, Duplicate), answer
+    with pytest.raises(Duplicate):
+        fund.ledger.record_donation_order(fund.order("GIVEN-1"))
