@@ -13,6 +13,13 @@ from api.clients import Network, proxy_networks
 from ledger.store.database import DEFAULT_DATABASE_URL
 from projections.statements.ratios import RatioBasis, Thresholds
 
+# The district's defaults (api.district, `fund-ledger district serve`): funds open at once,
+# connections in each open fund's pool, and how long an idle fund stays open. Here, not in
+# api.district, so that the command line reads them without importing the web app.
+OPEN_MAX = 16
+POOL_MAX = 4
+IDLE_CLOSE_S = 300.0
+
 
 class Settings(BaseSettings):
     """The service's settings. The key-encryption key is not among them: the ledger reads

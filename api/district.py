@@ -34,7 +34,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from api import logs, problems
 from api.app import SECURITY_HEADERS, create_app, open_services
-from api.config import Settings
+from api.config import IDLE_CLOSE_S, OPEN_MAX, POOL_MAX, Settings
 from api.services import Services
 from ledger.app import FundLedger
 from ledger.store.database import persistence_env
@@ -46,9 +46,6 @@ PREFIX = "/f/"
 FUND_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 # The events table eventsourcing makes for FundLedger: a schema holding it is a fund's store.
 EVENTS_TABLE = "fundledger_events"
-OPEN_MAX = 16
-POOL_MAX = 4
-IDLE_CLOSE_S = 300.0
 # Waiting for a free slot (every open fund busy) is bounded like any other wait.
 SLOT_WAIT_S = 10.0
 # How often the district looks for funds idle past idle_close_s.

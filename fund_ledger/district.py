@@ -9,8 +9,7 @@ from typing import Annotated
 
 import typer
 
-from api.config import Settings
-from api.district import IDLE_CLOSE_S, OPEN_MAX, POOL_MAX
+from api.config import IDLE_CLOSE_S, OPEN_MAX, POOL_MAX, Settings
 from fund_ledger.common import fail, failing_on
 from fund_ledger.serving import LOG_LEVELS, _check_address
 from ledger.domain.errors import LedgerError

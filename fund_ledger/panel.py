@@ -18,7 +18,6 @@ from fund_ledger.common import err, fail, failing_on, open_views
 from ledger.domain.disclosure import EVERY_FIELD
 from ledger.domain.errors import LedgerError
 from projections.canteen.queries import meals_table
-from projections.exports.tables import table_csv, table_xlsx
 from projections.panel.facts import Audience, Window
 from projections.panel.query import DIMENSIONS, MEASURES, QuerySpec, query_table
 from projections.reader import Reader
@@ -49,6 +48,8 @@ def write_out(
         return
     if fmt == "xlsx" and out is None:
         raise fail("xlsx needs --out FILE.xlsx")
+    from projections.exports.tables import table_csv, table_xlsx  # openpyxl: only when asked
+
     data = table_csv(headers, rows) if fmt == "csv" else table_xlsx(headers, rows, name)
     if out is None:
         sys.stdout.buffer.write(data)
