@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -54,9 +55,18 @@ class Server:
         _wait_up(self.base + probe, self.process)
 
     def rss_mb(self) -> float:
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        match = re.search(r"VmRSS:\s+(\d+) kB", status)
-        return int(match.group(1)) / 1024 if match else float("nan")
+        """Resident memory of the server and the processes it started (serve's views worker
+        on PostgreSQL)."""
+        return sum(_rss_mb(pid) for pid in (self.process.pid, *self.children()))
+
+    def children(self) -> list[int]:
+        """The processes the server started, whichever of its threads started them."""
+        tasks = Path(f"/proc/{self.process.pid}/task")
+        found: list[int] = []
+        for task in tasks.iterdir() if tasks.exists() else ():
+            with contextlib.suppress(OSError):  # a thread that ended meanwhile
+                found.extend(int(pid) for pid in (task / "children").read_text().split())
+        return found
 
     def stop(self) -> None:
         if self.process.poll() is not None:
@@ -66,6 +76,12 @@ class Server:
             self.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             self.process.kill()
+
+
+def _rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    match = re.search(r"VmRSS:\s+(\d+) kB", status)
+    return int(match.group(1)) / 1024 if match else float("nan")
 
 
 def uvicorn(factory: str) -> list[str]:
