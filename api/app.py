@@ -160,10 +160,13 @@ class FundLedgerAPI(FastAPI):
     deadline) and the app's exception handlers around the hot route, which hands anything
     uncommon to the declared FastAPI route as before."""
 
+    _hot_route: hot.HotDonations | None = None
     _hot_stack: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and _is_single_gift(scope) and self._hot_stack is not None:
+        if scope["type"] == "http" and _is_single_gift(scope) and self._hot_route is not None:
+            if self._hot_stack is None:  # made at the first gift, as Starlette makes its stack
+                self._hot_stack = self._straight_stack(self._hot_route)
             scope["app"] = self
             scope.setdefault("router", self.router)
             await self._hot_stack(scope, receive, send)
@@ -171,6 +174,9 @@ class FundLedgerAPI(FastAPI):
         await super().__call__(scope, receive, send)
 
     def take_gifts_straight(self, route: hot.HotDonations) -> None:
+        self._hot_route = route
+
+    def _straight_stack(self, route: hot.HotDonations) -> ASGIApp:
         handlers = {
             key: handler
             for key, handler in self.exception_handlers.items()
@@ -181,7 +187,7 @@ class FundLedgerAPI(FastAPI):
         for middleware in reversed(self.user_middleware):
             cls, args, kwargs = middleware
             stack = cls(stack, *args, **kwargs)
-        self._hot_stack = stack
+        return stack
 
 
 def load_signer(path: str) -> Signer | None:
@@ -223,8 +229,12 @@ def open_services(settings: Settings, ledger: FundLedger) -> Services:
             batch_size_max=settings.group_commit_batch_size_max,
             name="donations-group-commit",
         ),
-        answer_before_views=settings.api_processes == 1,
+        answer_before_views=settings.answer_gifts_before_views,
     )
+    if services.answer_before_views:
+        # Gifts the last run of this process answered may not be in the views yet (a crash,
+        # a restart under load): reads wait, bounded, until the views reach the log's head.
+        services.answered_position = ledger.position()
     if not settings.views_elsewhere:
         services.start_checkpoints()
     services.start_store_monitor()

@@ -32,7 +32,11 @@ class Settings(BaseSettings):
         description="sqlite:///path (embedded default) or postgresql://user:pw@host:port/db",
     )
     read_your_writes_wait_s: float = Field(
-        2.0, ge=0, le=10, description="How long a write waits for the views to show it."
+        2.0,
+        ge=0,
+        le=10,
+        description="How long a write, or a read after a gift answered before its views, "
+        "waits for the views to show it; past it the answer goes as the views stand.",
     )
     group_commit_window_s: float = Field(
         0.002,
@@ -60,13 +64,13 @@ class Settings(BaseSettings):
         description="The views are kept, and checkpoints signed, by another process "
         "(set by `serve --workers` for its API processes; PostgreSQL only).",
     )
-    api_processes: int = Field(
-        1,
-        ge=1,
-        le=64,
-        description="API processes serving this store (set by `serve --workers`). With one, a "
-        "single gift is answered once durable and every other request waits until the views "
-        "show it; with more, each gift's answer waits for its views.",
+    answer_gifts_before_views: bool = Field(
+        False,
+        description="Answer a single gift once durable, and make every other request wait "
+        "until the views show it (read-your-writes held where the views are read). Only "
+        "where every read of the store goes through this process: set by `serve` with one "
+        "API process. Elsewhere (several processes, the district) each gift waits for its "
+        "views before its answer.",
     )
     poll_interval_s: float = Field(0.25, gt=0, le=10, description="SQLite view polling interval.")
     base_url: str = Field(

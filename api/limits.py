@@ -67,28 +67,22 @@ class Deadline:
 
     A database that is down or unreachable can hold a request far longer than a caller should
     wait: eventsourcing retries each store call ten times, each waiting for the pool, and a
-    connection whose network went silent waits for ever. The handler goes on (its late answer
-    is dropped, a late failure logged by type); a write it completes is found again by its
-    Idempotency-Key when the caller retries, as the 503 asks.
+    connection whose network went silent waits for ever. The handler goes on in a task of its
+    own (its late answer is dropped, a late failure logged by its type); a write it completes
+    is found again by its Idempotency-Key when the caller retries, as the 503 asks.
     """
 
     def __init__(self, app: ASGIApp, deadline_s: float, retry_after_s: int) -> None:
         self.app = app
         self.deadline_s = deadline_s
         self.retry_after_s = retry_after_s
-        # The 503s being sent: held, so that the event loop does not lose a task it runs.
-        self._answering: set[asyncio.Task[None]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        # The handler runs in this task; a timer answers for it if it has not begun to by the
-        # deadline. (A task of its own per request, awaited with a timeout, cost a donation
-        # POST a twentieth of its CPU.)
         started = False
         abandoned = False
-        loop = asyncio.get_running_loop()
 
         async def send_unless_abandoned(message: Message) -> None:
             nonlocal started
@@ -97,30 +91,16 @@ class Deadline:
             started = started or message["type"] == "http.response.start"
             await send(message)
 
-        def expire() -> None:
-            nonlocal abandoned
-            if started:
-                return
-            abandoned = True
-            log.warning(
-                "no answer within %.1f s: %s %s", self.deadline_s, scope["method"], scope["path"]
-            )
-            answer = loop.create_task(self._unavailable(send))
-            self._answering.add(answer)
-            answer.add_done_callback(self._answering.discard)
-
-        timer = loop.call_later(self.deadline_s, expire)
-        try:
-            await self.app(scope, receive, send_unless_abandoned)
-        except Exception as error:
-            if not abandoned:
-                raise
-            # By type only: a message may quote the request's data.
-            log.warning("an abandoned request failed later: %s", type(error).__name__)
-        finally:
-            timer.cancel()
-
-    async def _unavailable(self, send: Send) -> None:
+        handler = asyncio.ensure_future(self.app(scope, receive, send_unless_abandoned))
+        done, _ = await asyncio.wait({handler}, timeout=self.deadline_s)
+        if handler in done or started:
+            await handler
+            return
+        abandoned = True
+        handler.add_done_callback(_forget)
+        # The route's template, never the path as typed: a path may carry a person's id.
+        route = getattr(scope.get("route"), "path", "unmatched")
+        log.warning("no answer within %.1f s: %s %s", self.deadline_s, scope["method"], route)
         await _problem(
             send,
             503,
@@ -131,6 +111,13 @@ class Deadline:
             headers=[(b"retry-after", str(self.retry_after_s).encode())],
             deadline_s=self.deadline_s,
         )
+
+
+def _forget(handler: asyncio.Future[None]) -> None:
+    """Collect an abandoned handler's outcome, so that asyncio does not report it as lost;
+    a failure by its type only, since its message may quote the request's data."""
+    if not handler.cancelled() and handler.exception() is not None:
+        log.warning("an abandoned request failed later: %s", type(handler.exception()).__name__)
 
 
 def _replay(messages: list[Message], then: Receive | None = None) -> Receive:

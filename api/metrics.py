@@ -59,6 +59,13 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.view_wait_timeouts = Counter(
+            "fund_ledger_view_wait_timeouts",
+            "Requests that waited for the views to show the gifts answered before them past"
+            " the bound (read_your_writes_wait_s), and were answered as the views stood.",
+            registry=self.registry,
+        )
+
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """``route`` is a route template or ``unmatched``, never a path as typed."""
         self.requests.labels(bounded_method(method), route, str(status)).inc()

@@ -73,6 +73,8 @@ class ViewWatch:
         self._lock = threading.Lock()
         self._known = 0
         self._read_at = float("-inf")
+        # (loop, position) -> its future, made and dropped on that loop only.
+        self._known_futures: dict[tuple[int, int], asyncio.Future[None]] = {}
 
     def wait(self, position: int, timeout_s: float) -> bool:
         """Block until every view has applied ``position``; False when the wait timed out.
@@ -92,21 +94,22 @@ class ViewWatch:
         return True
 
     async def wait_async(self, position: int, timeout_s: float) -> bool:
-        """``wait`` for a coroutine: woken by the runner's callback, holding no thread."""
+        """``wait`` for a coroutine: woken by the runner's callback, holding no thread.
+
+        Coroutines waiting for the same position share one future and one callback, made
+        once: while the views stand still (their worker restarting), every request waits, and
+        a callback per request and poll would pile up until the views moved again."""
         deadline = time.monotonic() + min(timeout_s, 10.0)
         loop = asyncio.get_running_loop()
         while self._views.known_position < position:
             remaining_s = deadline - time.monotonic()
             if remaining_s <= 0:
                 return False
-            known: asyncio.Future[None] = loop.create_future()
-
-            def wake(known: asyncio.Future[None] = known) -> None:
-                loop.call_soon_threadsafe(_settle, known)
-
-            self._views.when_known(position, wake)
             try:
-                await asyncio.wait_for(known, min(remaining_s, self.ASYNC_POLL_S))
+                await asyncio.wait_for(
+                    asyncio.shield(self._known_future(loop, position)),
+                    min(remaining_s, self.ASYNC_POLL_S),
+                )
             except TimeoutError:
                 # Views kept by another process: read from the store, off the event loop, and
                 # no longer than the wait has left (a store going away holds the read).
@@ -118,6 +121,24 @@ class ViewWatch:
                 except TimeoutError:
                     return False
         return True
+
+    def _known_future(self, loop: asyncio.AbstractEventLoop, position: int) -> asyncio.Future[None]:
+        """The future settled once the views are known to show ``position``, on this loop."""
+        key = (id(loop), position)
+        known = self._known_futures.get(key)
+        if known is None:
+            known = loop.create_future()
+            self._known_futures[key] = known
+
+            def settle() -> None:  # on the loop
+                self._known_futures.pop(key, None)
+                _settle(known)
+
+            def wake() -> None:  # on the thread that learns the views moved
+                loop.call_soon_threadsafe(settle)
+
+            self._views.when_known(position, wake)
+        return known
 
     def _current(self) -> int:
         with self._lock:
@@ -171,10 +192,14 @@ class Services:
     _checkpointer: threading.Thread | None = None
     _view_watch: ViewWatch = field(init=False)
     # Gifts are answered before the views show them only where every read of the store goes
-    # through this process (one API process); with several, each gift waits for its views.
-    answer_before_views: bool = True
-    # The last position of a gift answered before the views showed it (``views_show_answered``).
+    # through this process (``Settings.answer_gifts_before_views``); else each gift waits.
+    answer_before_views: bool = False
+    # The last position of a gift answered before the views showed it (``views_show_answered``);
+    # from the start, the log's head then (gifts another run of this process answered).
     answered_position: int = 0
+    # Lag watches of gifts answered before their views: made (event loop), and fired.
+    _lag_watches: int = 0
+    _lag_watched: int = 0
 
     def __post_init__(self) -> None:
         self._view_watch = ViewWatch(self.views)
@@ -312,6 +337,8 @@ class Services:
         """A single gift durable: its answer goes at once where reads wait for it
         (``answer_before_views``), else once the views show it."""
         if self.answer_before_views:
+            if position <= 0:  # a replay of a gift stored before: the log's head covers it
+                position = await asyncio.to_thread(self.ledger.position)
             self.answered_before_views(position)
         else:
             await self.read_your_write_async(position)
@@ -322,18 +349,26 @@ class Services:
         show it is observed as the projection lag, as a waiting write's is."""
         self.answered_position = max(self.answered_position, position)
         self.runner.nudge()
-        if self.views.pending_callbacks >= LAG_WATCHES_MAX:
+        if self._lag_watches - self._lag_watched >= LAG_WATCHES_MAX:
             return  # the views have stopped: the lag is not timed for every gift meanwhile
+        self._lag_watches += 1  # on the event loop only
         started = time.perf_counter()
-        observe = self.metrics.observe_view_wait
-        self.views.when_known(position, lambda: observe(time.perf_counter() - started))
+
+        def observe() -> None:  # on the thread that learns the views moved
+            self._lag_watched += 1
+            self.metrics.observe_view_wait(time.perf_counter() - started)
+
+        self.views.when_known(position, observe)
 
     async def views_show_answered(self) -> None:
         """Wait, within the bound a write's wait has, until the views show every gift this
-        process answered before they did: read-your-writes, moved from the write to the read."""
+        process answered before they did: read-your-writes, moved from the write to the read.
+        A wait that ends at the bound is counted (the answer then goes as the views stand)."""
         position = self.answered_position
-        if self.views.known_position < position:
-            await self._view_watch.wait_async(position, self.wait_s)
+        if self.views.known_position < position and not await self._view_watch.wait_async(
+            position, self.wait_s
+        ):
+            self.metrics.view_wait_timeouts.inc()
 
     def read_your_write(self, position: int) -> None:
         """Hold a write's answer until the views show it, within a bounded wait.

@@ -111,7 +111,7 @@ def serve(
     # The app reads X-Forwarded-For itself, from the proxies it is told to trust
     # (api/clients.py); uvicorn's own reading would trust any local process.
     uvicorn.run(
-        create_app(settings, ledger),
+        create_app(settings.model_copy(update={"answer_gifts_before_views": True}), ledger),
         host=host,
         port=port,
         log_level=log_level,
@@ -147,7 +147,8 @@ def _serve_apart(host: str, port: int, log_level: str, workers: int, *, sign: bo
     supervisor = threading.Thread(target=supervise, name="views-supervisor", daemon=True)
     supervisor.start()
     os.environ["FUND_LEDGER_VIEWS_ELSEWHERE"] = "1"  # read by each API process's Settings
-    os.environ["FUND_LEDGER_API_PROCESSES"] = str(workers)
+    # With one API process every read goes through it: its gifts are answered once durable.
+    os.environ["FUND_LEDGER_ANSWER_GIFTS_BEFORE_VIEWS"] = "1" if workers == 1 else "0"
     try:
         uvicorn.run(
             "api.app:create_app",

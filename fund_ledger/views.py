@@ -123,17 +123,17 @@ def projections_run(
     """
     if not 0 < poll_interval_s <= 60:
         raise fail(f"--poll-interval is seconds, more than 0 and at most 60, not {poll_interval_s}")
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    served_by = os.environ.get(SERVED_BY_ENV)
+    if served_by is not None:  # watched from the start: a server killed while this opens
+        _stop_when_orphaned(int(served_by), stopping)
     settings = Settings()
     signer = read_signer(settings) if sign_checkpoints else None
     views = open_views(common.open_ledger())
     if address(settings.database_url).scheme != "sqlite":
         announce_positions(views)
-    stopping = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopping.set())
-    served_by = os.environ.get(SERVED_BY_ENV)
-    if served_by is not None:
-        _stop_when_orphaned(int(served_by), stopping)
     log = open_log(views, signer)
     with LiveRunner(views, poll_interval_s=poll_interval_s) as runner:
         err.print("projection runner started; Ctrl-C stops it")

@@ -143,11 +143,6 @@ class Views:
                 return
         callback()
 
-    @property
-    def pending_callbacks(self) -> int:
-        """Callbacks waiting for a position not yet known (``when_known``)."""
-        return len(self._callbacks)
-
     def wait_known(self, position: int, timeout_s: float) -> bool:
         """Block until this process has seen every view apply ``position``, or the timeout."""
         with self._applied:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Concatenate, ParamSpec, Unpack
-from uuid import UUID
 
 from ledger.domain import Channel, Donation, Donor, Meta, Project
 from ledger.domain.checks import (
@@ -25,9 +24,6 @@ from ledger.domain.money import check_amount_fen
 from ledger.service.kernel import Actor, Decision, Keyed, Options, Receipt, permitted
 from ledger.service.personal import PersonalData
 from ledger.service.treasury import TreasuryCommands
-
-# Made receipt numbers drawn for one gift at most, each taken already: far past any chance.
-RENUMBER_TRIES_MAX = 8
 
 
 def made_receipt_no(received_on: date, random_bytes: int = 4) -> str:
@@ -155,14 +151,14 @@ class DonationCommands(PersonalData, TreasuryCommands):
             donor = self._get(Donor, order.donor_id, "donor")
             donor.check_not_forgotten()
             project = self._open_project(order.project_id) if order.project_id else None
-            numbered = order
-            donation_id = Donation.create_id(numbered.receipt)
+            donation_id = Donation.create_id(order.receipt)
+            # Taken, even a number made for this gift: decided again after a commit whose
+            # answer was lost, the gift may be this order's own (``_renumbered``).
             if self._exists(donation_id):
-                numbered = self._renumbered(order, lambda _: False)
-                donation_id = Donation.create_id(numbered.receipt)
-            note = self._sealed_note(donor, numbered.note)
+                raise Duplicate("receipt", order.receipt)
+            note = self._sealed_note(donor, order.note)
             donor_ref = self._donor_ref(donor, str(donation_id))
-            return str(donation_id), [numbered.donation(donor, project, meta, note, donor_ref)]
+            return str(donation_id), [order.donation(donor, project, meta, note, donor_ref)]
 
         [args] = self._blinded_notes([order.args()], order.idempotency_key)
         return self._run(
@@ -173,23 +169,6 @@ class DonationCommands(PersonalData, TreasuryCommands):
             on=order.received_on,
             idempotency_key=order.idempotency_key,
         )
-
-    def _renumbered(self, order: DonationOrder, taken: Callable[[UUID], bool]) -> DonationOrder:
-        """The order with another made receipt number, when the one it was given is taken.
-
-        A gift that came with its number is refused when that number is taken (a duplicate
-        receipt). A made number is random (32 bits a day): with tens of thousands of gifts
-        a day two orders draw the same one now and then, and that gift is not a duplicate.
-        ``taken`` says which numbers the caller's own batch has claimed; the store is asked
-        too. A retry keeps its first number all the same: its idempotency key answers it."""
-        if order.receipt_no is not None:
-            raise Duplicate("receipt", order.receipt)
-        for _ in range(RENUMBER_TRIES_MAX):
-            renumbered = replace(order, receipt=made_receipt_no(order.received_on))
-            donation_id = Donation.create_id(renumbered.receipt)
-            if not taken(donation_id) and not self._exists(donation_id):
-                return renumbered
-        raise Duplicate("receipt", order.receipt)
 
     @permitted("reverse_donation")
     def reverse_donation(

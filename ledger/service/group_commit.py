@@ -9,6 +9,7 @@ their own error; the rest are saved together, and nobody is answered before the 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -18,15 +19,19 @@ from eventsourcing.persistence import RecordConflictError
 from ledger.domain import DIRECTORY_ID, FUND_ID, Donation, Donor, Fund, IdempotencyRecord, Project
 from ledger.domain.checks import BATCH_SIZE_MAX
 from ledger.domain.errors import (
+    Duplicate,
     IdempotencyConflict,
     LedgerError,
     NotFound,
     TokenNotValid,
 )
+from ledger.service import donations
 from ledger.service.donations import DonationCommands, DonationOrder
 from ledger.service.kernel import Receipt, fingerprint, uuids
 
 R = TypeVar("R", bound=Aggregate)
+# Made receipt numbers drawn for one gift at most, each taken already: far past any chance.
+RENUMBER_TRIES_MAX = 8
 
 
 class _Group:
@@ -188,6 +193,25 @@ class GroupCommits(DonationCommands):
             group.keys_claimed[record_id] = index
         group.receipts_taken.add(donation_id)
         group.made[index] = made
+
+    def _renumbered(self, order: DonationOrder, taken: Callable[[UUID], bool]) -> DonationOrder:
+        """The order with another made receipt number, when the one made for it is taken.
+
+        A gift that came with its number is refused when that number is taken (a duplicate
+        receipt). A made number is random (32 bits a day): with tens of thousands of gifts a
+        day two orders draw the same one now and then, and that gift is no duplicate. Only
+        here, at a batch's first decision, before any save of this order was tried: decided
+        again after a commit whose answer was lost (``_one_by_one``), the number may be taken
+        by this very gift, which must not be stored twice. ``taken`` says which numbers the
+        batch has claimed; the store is asked too."""
+        if order.receipt_no is not None:
+            raise Duplicate("receipt", order.receipt)
+        for _ in range(RENUMBER_TRIES_MAX):
+            renumbered = replace(order, receipt=donations.made_receipt_no(order.received_on))
+            donation_id = Donation.create_id(renumbered.receipt)
+            if not taken(donation_id) and not self._exists(donation_id):
+                return renumbered
+        raise Duplicate("receipt", order.receipt)
 
     def _replayed_in_group(self, group: _Group, index: int, record_id: UUID) -> bool:
         """Whether this order repeats one before it in the batch or one already stored (its

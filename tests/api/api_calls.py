@@ -198,9 +198,12 @@ def assert_problem(
 
 
 def settings_for(store_url: str, tmp_path: Path, **overrides: Any) -> Settings:
-    # No signing key: this module is about the API, not the checkpoints.
+    # No signing key: this module is about the API, not the checkpoints. Gifts answered
+    # before their views, as `serve` runs one API process: the reads then hold
+    # read-your-writes, which these tests check.
+    fields: dict[str, Any] = {"answer_gifts_before_views": True, **overrides}
     return Settings(
-        database_url=store_url, signing_key_file=str(tmp_path / "no-such.key"), **overrides
+        database_url=store_url, signing_key_file=str(tmp_path / "no-such.key"), **fields
     )
 
 

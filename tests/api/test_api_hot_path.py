@@ -180,3 +180,21 @@ def test_with_several_api_processes_a_gift_waits_for_its_views(api: Api) -> None
 
 def _view_waits(services: Any) -> float:
     return float(services.metrics.registry.get_sample_value("fund_ledger_view_wait_seconds_count"))
+
+
+def test_a_replayed_gift_and_a_restart_keep_the_reads_waiting_for_the_head(api: Api) -> None:
+    """A replay's answer names no new position; a process that starts knows nothing of the
+    gifts its last run answered. Both leave the reads waiting for the log's head."""
+    services = api.client.app.state.services  # type: ignore[attr-defined]
+    donor_id = api.donor()
+    # The service started on the fund's store: its reads wait for the head it found.
+    assert services.answered_position > 0
+    gift = _gift(api, donor_id, "RP-1")
+    first = api.post("treasurer", "/v1/donations", gift, key="rp-1")
+    assert first.status_code == 201, first.text
+    position = first.json()["position"]
+    services.answered_position = 0  # as a process restarted since
+    replayed = api.post("treasurer", "/v1/donations", gift, key="rp-1")
+    assert replayed.status_code == 201, replayed.text
+    assert replayed.json()["replayed"] is True
+    assert services.answered_position >= position
