@@ -192,7 +192,11 @@ def import_csv(b: Bench) -> None:
     # The gifts stored, as the COPY stores its rows; the views are built by the rebuild step
     # next (without --leave-views the command would bring them up itself, the same work).
     command = fund_ledger("import", "donations", str(csv_file), "--as", "出纳", "--leave-views")
+    # Each load starts on a checkpointed store, so that neither pays for the WAL the step
+    # before it left (the posts step writes a gigabyte of it).
+    _checkpoint(b)
     import_s, _ = timed(command, b.env, b.work)
+    _checkpoint(b)
     copy_started = time.perf_counter()
     with (
         psycopg.connect(b.db_url) as conn,
@@ -214,12 +218,17 @@ def import_csv(b: Bench) -> None:
             "raw COPY of the same rows",
             "≤ 60 s for 1,000,000 and ≥ 0.25 × COPY",
             events / import_s >= 0.25 * events / copy_s and import_s * 1_000_000 / events <= 60,
-            f"{import_s:.1f} s (COPY {copy_s:.1f} s); every check kept, all or nothing; the "
-            "views built by the next step",
+            f"{import_s:.1f} s (COPY {copy_s:.1f} s), each after a CHECKPOINT; every check kept,"
+            " all or nothing; the views built by the next step",
             key="import_ratio_vs_copy",
             key_is_ratio=True,
         )
     )
+
+
+def _checkpoint(b: Bench) -> None:
+    with psycopg.connect(b.db_url, autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
 
 
 def rebuild(b: Bench) -> None:
