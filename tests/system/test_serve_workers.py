@@ -17,6 +17,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -40,9 +41,11 @@ def _command_line(pid: int) -> str:
     return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
 
 
-def test_two_api_processes_keep_every_promise(
-    world: World, postgres_url: str, tmp_path: Path
-) -> None:
+def _serve(
+    world: World, postgres_url: str, tmp_path: Path, *options: str
+) -> tuple[subprocess.Popen[bytes], str, dict[str, str], str, IO[bytes]]:
+    """`fund-ledger serve` on the world's store: the process, its URL, the treasurer's
+    headers, a donor, and the open log file (closed by the caller)."""
     token = world.app.reissue_token(OPERATOR, world.treasurer.name)[1]
     world.app.close()
     port = free_port()
@@ -50,25 +53,34 @@ def test_two_api_processes_keep_every_promise(
     env["FUND_LEDGER_SIGNING_KEY_FILE"] = str(tmp_path / "none.key")
     log = (tmp_path / "serve.log").open("wb")
     server = subprocess.Popen(
-        [sys.executable, "-m", "fund_ledger", "serve", "--port", str(port), "--workers", "2"],
+        [sys.executable, "-m", "fund_ledger", "serve", "--port", str(port), *options],
         env=env,
         cwd=tmp_path,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    base = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {token}"}
     donor = world.donors[next(iter(world.donors))]
+    return server, f"http://127.0.0.1:{port}", headers, donor, log
+
+
+def _wait_up(client: httpx.Client, what: str) -> None:
+    def up() -> bool:
+        try:
+            return client.get("/healthz").status_code == 200
+        except httpx.TransportError:
+            return False
+
+    wait_until(up, START_TIMEOUT_S, f"{what} to answer")
+
+
+def test_two_api_processes_keep_every_promise(
+    world: World, postgres_url: str, tmp_path: Path
+) -> None:
+    server, base, headers, donor, log = _serve(world, postgres_url, tmp_path, "--workers", "2")
     try:
         with httpx.Client(base_url=base, headers=headers, timeout=20.0) as client:
-
-            def up() -> bool:
-                try:
-                    return client.get("/healthz").status_code == 200
-                except httpx.TransportError:
-                    return False
-
-            wait_until(up, START_TIMEOUT_S, "serve --workers 2 to answer")
+            _wait_up(client, "serve --workers 2")
             commands = [_command_line(p) for p in _children(server.pid)]
             assert any("projections run" in c for c in commands), commands
 
@@ -152,32 +164,10 @@ def test_one_api_process_keeps_its_views_apart_and_they_end_with_it(
     """Plain `serve` on PostgreSQL: one API process, the views in a worker of their own. A gift
     is answered once durable and the next read waits for its views; the worker ends with the
     server even when the server is killed and cannot stop it."""
-    token = world.app.reissue_token(OPERATOR, world.treasurer.name)[1]
-    world.app.close()
-    port = free_port()
-    env = {**os.environ, "FUND_LEDGER_DATABASE_URL": postgres_url}
-    env["FUND_LEDGER_SIGNING_KEY_FILE"] = str(tmp_path / "none.key")
-    log = (tmp_path / "serve.log").open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "fund_ledger", "serve", "--port", str(port)],
-        env=env,
-        cwd=tmp_path,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    headers = {"Authorization": f"Bearer {token}"}
-    donor = world.donors[next(iter(world.donors))]
+    server, base, headers, donor, log = _serve(world, postgres_url, tmp_path)
     try:
         with httpx.Client(base_url=base, headers=headers, timeout=20.0) as client:
-
-            def up() -> bool:
-                try:
-                    return client.get("/healthz").status_code == 200
-                except httpx.TransportError:
-                    return False
-
-            wait_until(up, START_TIMEOUT_S, "serve to answer")
+            _wait_up(client, "serve")
             workers = [p for p in _children(server.pid) if "projections run" in _command_line(p)]
             assert len(workers) == 1, [_command_line(p) for p in _children(server.pid)]
             for i in range(10):
