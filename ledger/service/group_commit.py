@@ -171,7 +171,7 @@ class GroupCommits(DonationCommands):
         )
         donation_id = group.donation_ids[index]
         if donation_id in group.receipts_taken:
-            order = self._renumbered(order, lambda d: d in group.receipts_taken)
+            order = self._renumbered(order, group.receipts_taken)
             donation_id = Donation.create_id(order.receipt)
             group.orders[index], group.donation_ids[index] = order, donation_id
         meta = order.meta()
@@ -194,7 +194,7 @@ class GroupCommits(DonationCommands):
         group.receipts_taken.add(donation_id)
         group.made[index] = made
 
-    def _renumbered(self, order: DonationOrder, taken: Callable[[UUID], bool]) -> DonationOrder:
+    def _renumbered(self, order: DonationOrder, taken: set[UUID]) -> DonationOrder:
         """The order with another made receipt number, when the one made for it is taken.
 
         A gift that came with its number is refused when that number is taken (a duplicate
@@ -202,14 +202,14 @@ class GroupCommits(DonationCommands):
         day two orders draw the same one now and then, and that gift is no duplicate. Only
         here, at a batch's first decision, before any save of this order was tried: decided
         again after a commit whose answer was lost (``_one_by_one``), the number may be taken
-        by this very gift, which must not be stored twice. ``taken`` says which numbers the
-        batch has claimed; the store is asked too."""
+        by this very gift, which must not be stored twice. ``taken``: the numbers the batch
+        has claimed; the store is asked too."""
         if order.receipt_no is not None:
             raise Duplicate("receipt", order.receipt)
         for _ in range(RENUMBER_TRIES_MAX):
             renumbered = replace(order, receipt=donations.made_receipt_no(order.received_on))
             donation_id = Donation.create_id(renumbered.receipt)
-            if not taken(donation_id) and not self._exists(donation_id):
+            if donation_id not in taken and not self._exists(donation_id):
                 return renumbered
         raise Duplicate("receipt", order.receipt)
 

@@ -26,6 +26,18 @@ class Dialect:
     state: str  # the stored event's JSON as text the database can read fields of
     postgres: bool
 
+    def newest_versions(self, ids: Sequence[UUID]) -> tuple[str, list[object]]:
+        """The statement and parameters reading the newest version of each id that exists:
+        one array on PostgreSQL, read down the primary key; a list on SQLite."""
+        if self.postgres:
+            return postgres_versions_statement(self.table), [list(ids)]
+        return (
+            "SELECT originator_id, max(originator_version) AS version"  # noqa: S608
+            f" FROM {self.table} WHERE originator_id IN ({', '.join('?' * len(ids))})"
+            " GROUP BY originator_id",
+            [i.hex for i in ids],
+        )
+
     def text(self, field: str) -> str:
         if self.postgres:
             return f"({self.state}::jsonb ->> '{field}')"
@@ -82,18 +94,8 @@ def versions(recorder: Any, aggregate_ids: Sequence[UUID]) -> dict[UUID, int]:
         return found
     for start in range(0, len(aggregate_ids), IDS_PER_QUERY_MAX):
         chunk = aggregate_ids[start : start + IDS_PER_QUERY_MAX]
-        if dialect.postgres:
-            statement = postgres_versions_statement(dialect.table)
-            params: list[object] = [list(chunk)]
-        else:
-            marks = ", ".join("?" * len(chunk))
-            statement = (
-                "SELECT originator_id, max(originator_version) AS version"  # noqa: S608
-                f" FROM {dialect.table} WHERE originator_id IN ({marks}) GROUP BY originator_id"
-            )
-            params = [i.hex for i in chunk]
         with recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute(statement, params)
+            cursor.execute(*dialect.newest_versions(chunk))
             found.update(
                 (UUID(str(row["originator_id"])), int(row["version"])) for row in cursor.fetchall()
             )
